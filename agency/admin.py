@@ -1,0 +1,85 @@
+"""The Django admin, behind the same second factor as the portal; party writes go through services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django_otp.admin import OTPAdminSite
+
+from . import services
+from .models import (
+    AgencyProfile,
+    Contract,
+    ContractOtherItem,
+    Institution,
+    InstitutionEmailSender,
+    Insurer,
+    MaintenanceWindow,
+    User,
+)
+
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "代行機関ポータル 管理"
+
+
+class ServiceSaveAdmin(admin.ModelAdmin):
+    save_service: Any = None
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        type(self).save_service(obj, actor=request.user, request=request)
+
+
+@admin.register(Insurer)
+class InsurerAdmin(ServiceSaveAdmin):
+    list_display = ("number", "name", "contract_start", "is_active")
+    search_fields = ("number", "name")
+    save_service = staticmethod(lambda obj, **kw: services.insurer_save(insurer=obj, **kw))
+
+
+class EmailSenderInline(admin.TabularInline):
+    model = InstitutionEmailSender
+    extra = 0
+
+
+@admin.register(Institution)
+class InstitutionAdmin(ServiceSaveAdmin):
+    list_display = ("number", "name", "is_active")
+    search_fields = ("number", "name")
+    inlines = [EmailSenderInline]
+    save_service = staticmethod(lambda obj, **kw: services.institution_save(institution=obj, **kw))
+
+
+class OtherItemInline(admin.TabularInline):
+    model = ContractOtherItem
+    extra = 0
+
+
+@admin.register(Contract)
+class ContractAdmin(ServiceSaveAdmin):
+    list_display = ("insurer", "institution", "commission_type", "valid_from", "valid_to", "basic_price")
+    list_filter = ("commission_type",)
+    inlines = [OtherItemInline]
+    save_service = staticmethod(lambda obj, **kw: services.contract_save(contract=obj, **kw))
+
+
+@admin.register(AgencyProfile)
+class AgencyProfileAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: Any) -> bool:
+        return not AgencyProfile.objects.exists()
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ("ticket", "user", "approved_by", "starts_at", "ends_at", "closed_at")
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    list_display = ("username", "role", "insurer", "institution", "is_active", "last_login")
+    list_filter = ("role", "is_active")
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        ("所属", {"fields": ("role", "insurer", "institution", "full_name_kana", "birth_date", "phone")}),
+    )

@@ -1,0 +1,116 @@
+"""Session rules of the guideline: timeouts, mandatory second factor, maintenance windows, no-store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import resolve_url
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+
+from audit.signals import SESSION_LAST_ACTIVITY, SESSION_LOGIN_AT
+
+from .models import Role
+
+PASSIVE_REQUEST_HEADER = "HTTP_X_PORTAL_POLL"
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _end_session(request: HttpRequest, reason: str) -> HttpResponse:
+    request.logout_reason = reason  # type: ignore[attr-defined]
+    logout(request)
+    if _is_api(request):
+        return JsonResponse({"detail": "session_expired", "reason": reason}, status=401)
+    return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+
+
+class SessionTimeoutMiddleware:
+    """Idle timeout and absolute session lifetime, each audited when it ends a session."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = timezone.now().timestamp()
+            login_at = request.session.get(SESSION_LOGIN_AT, now)
+            last_activity = request.session.get(SESSION_LAST_ACTIVITY, now)
+            if now - last_activity > settings.SESSION_IDLE_TIMEOUT.total_seconds():
+                return _end_session(request, "idle_timeout")
+            if now - login_at > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds():
+                return _end_session(request, "absolute_timeout")
+            if not request.META.get(PASSIVE_REQUEST_HEADER):
+                request.session[SESSION_LAST_ACTIVITY] = now
+        return self.get_response(request)
+
+
+class PortalLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """Every page needs a login; the REST API answers 401/403 itself instead of redirecting."""
+
+    def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
+        if _is_api(request):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+def otp_exempt(view: Any) -> Any:
+    """Allow a password-only (not yet second-factor verified) session to reach this view."""
+    view.otp_exempt = True
+    return view
+
+
+class RequireOTPMiddleware:
+    """A session authenticated by password alone reaches nothing but the second-factor pages."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
+        user = request.user
+        if not user.is_authenticated or user.is_verified() or getattr(view_func, "otp_exempt", False):
+            return None
+        if _is_api(request):
+            return JsonResponse({"detail": "otp_required"}, status=403)
+        return redirect_to_login(request.get_full_path(), resolve_url(settings.OTP_VERIFY_URL))
+
+
+class MaintenanceWindowMiddleware:
+    """A maintenance account's session ends as soon as its approved window is no longer open."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and user.role == Role.MAINTENANCE:
+            from .services import maintenance_window_open_for
+
+            if maintenance_window_open_for(user=user) is None:
+                return _end_session(request, "maintenance_window_closed")
+        return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Nothing shown to a logged-in user is kept in browser or proxy caches."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.user.is_authenticated:
+            patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
+            response.headers["Pragma"] = "no-cache"
+        return response

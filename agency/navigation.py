@@ -1,0 +1,38 @@
+"""Role-aware navigation: an entry is shown when the user's role holds its permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from .permissions import Perm, user_has_perm
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str | Promise
+    url_name: str
+    permission: Perm
+
+
+NAVIGATION = [
+    NavEntry(_("ホーム"), "home", Perm.PORTAL_HOME),
+    NavEntry(_("保険者"), "parties:insurer_list", Perm.PARTIES_VIEW),
+    NavEntry(_("健診機関"), "parties:institution_list", Perm.PARTIES_VIEW),
+    NavEntry(_("契約"), "parties:contract_list", Perm.CONTRACTS_VIEW),
+    NavEntry(_("利用者"), "parties:user_list", Perm.USERS_VIEW),
+]
+
+
+def navigation_for(user: Any) -> list[dict[str, Any]]:
+    if user is None or not user.is_authenticated:
+        return []
+    return [
+        {"label": entry.label, "url": reverse(entry.url_name), "name": entry.url_name}
+        for entry in NAVIGATION
+        if user_has_perm(user, entry.permission)
+    ]

@@ -1,0 +1,67 @@
+"""Named permissions and the role → permission matrix.
+
+Views declare the one permission they need with ``@permission_required_for_role(Perm.X)`` (HTML) or
+``permission = Perm.X`` (REST framework). The matrix below is the only place that says which role
+holds which permission; tests walk every URL for every role against it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from .models import Role
+
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
+
+
+class Perm(StrEnum):
+    PORTAL_HOME = "portal.home"
+    PARTIES_VIEW = "agency.view_parties"
+    PARTIES_MANAGE = "agency.manage_parties"
+    CONTRACTS_VIEW = "agency.view_contracts"
+    USERS_VIEW = "agency.view_users"
+    AUDIT_VIEW = "audit.view_events"
+
+
+_AGENCY_READ = {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW}
+
+ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
+    Role.AGENCY_ADMIN: frozenset({*_AGENCY_READ, Perm.PARTIES_MANAGE, Perm.USERS_VIEW, Perm.AUDIT_VIEW}),
+    Role.AGENCY_CLERK: frozenset(_AGENCY_READ),
+    Role.AUDITOR: frozenset({Perm.PORTAL_HOME, Perm.AUDIT_VIEW, Perm.USERS_VIEW}),
+    Role.INSURER_STAFF: frozenset({Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW}),
+    Role.INSTITUTION_STAFF: frozenset({Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW}),
+    Role.MAINTENANCE: frozenset({Perm.PORTAL_HOME}),
+}
+
+
+def role_has_perm(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def user_has_perm(user: Any, perm: Perm) -> bool:
+    return bool(user.is_authenticated and user.is_active and role_has_perm(user.role, perm))
+
+
+def permission_required_for_role(perm: Perm) -> Callable[[ViewFunc], ViewFunc]:
+    """Refuse (403, audited as denied) a user whose role lacks ``perm``."""
+
+    def decorate(view: ViewFunc) -> ViewFunc:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if not user_has_perm(request.user, perm):
+                request.audit.denied = True  # type: ignore[attr-defined]
+                request.audit.detail["permission"] = str(perm)  # type: ignore[attr-defined]
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = perm  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorate

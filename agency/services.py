@@ -1,0 +1,162 @@
+"""Writes to parties and accounts. Each service audits its change in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from audit.models import Outcome
+from audit.services import audit_record
+
+from .models import Contract, Institution, Insurer, MaintenanceWindow, Role, User
+
+# --- Parties ---------------------------------------------------------------------------------------
+
+
+def _save_party(instance: Any, *, actor: User | None, action: str, request: HttpRequest | None) -> Any:
+    created = instance.pk is None
+    instance.full_clean()
+    with transaction.atomic():
+        instance.save()
+        audit_record(
+            action=f"{action}.{'created' if created else 'updated'}",
+            actor=actor,
+            request=request,
+            object_type=action.split(".")[-1],
+            object_ids=[instance.pk],
+        )
+    return instance
+
+
+def insurer_save(*, insurer: Insurer, actor: User | None, request: HttpRequest | None = None) -> Insurer:
+    return _save_party(insurer, actor=actor, action="party.insurer", request=request)
+
+
+def institution_save(
+    *, institution: Institution, actor: User | None, request: HttpRequest | None = None
+) -> Institution:
+    return _save_party(institution, actor=actor, action="party.institution", request=request)
+
+
+def contract_save(*, contract: Contract, actor: User | None, request: HttpRequest | None = None) -> Contract:
+    return _save_party(contract, actor=actor, action="party.contract", request=request)
+
+
+# --- Accounts ----------------------------------------------------------------------------------------
+
+
+def user_create(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    actor: User | None,
+    insurer: Insurer | None = None,
+    institution: Institution | None = None,
+    fields: Mapping[str, Any] | None = None,
+) -> User:
+    """Create an account after checking the password against every rule in force."""
+    user = User(username=username, role=role, insurer=insurer, institution=institution, **(fields or {}))
+    user.is_staff = role == Role.AGENCY_ADMIN
+    user.is_superuser = role == Role.AGENCY_ADMIN
+    password_validation.validate_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    with transaction.atomic():
+        user.save()
+        audit_record(
+            action="account.created", actor=actor, object_type="user", object_ids=[user.pk], detail={"role": role}
+        )
+    return user
+
+
+def user_password_change(*, user: User, new_password: str, request: HttpRequest | None = None) -> User:
+    password_validation.validate_password(new_password, user)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        audit_record(action="account.password_changed", actor=user, request=request, object_type="user", object_ids=[user.pk])
+    return user
+
+
+# --- Second factor -----------------------------------------------------------------------------------
+
+
+def otp_device_pending(*, user: User) -> TOTPDevice:
+    """The unconfirmed TOTP device the user is enrolling (created on first use)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device
+
+
+def otp_enrolment_confirm(*, user: User, token: str, request: HttpRequest) -> list[str] | None:
+    """Confirm the pending device with its first valid code; return the new backup codes.
+
+    Returns None (and audits the failure) when the code does not match.
+    """
+    from django_otp import login as otp_login
+
+    device = otp_device_pending(user=user)
+    if not device.verify_token(token):
+        audit_record(action="auth.otp_enrolment_failed", actor=user, request=request, outcome=Outcome.FAILURE)
+        return None
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        codes = backup_codes_regenerate(user=user)
+        otp_login(request, device)
+        audit_record(
+            action="auth.otp_enrolled", actor=user, request=request, object_type="otp_device", object_ids=[device.pk]
+        )
+    return codes
+
+
+def backup_codes_regenerate(*, user: User) -> list[str]:
+    """Replace the user's single-use backup codes; the caller shows them once."""
+    static, _created = StaticDevice.objects.get_or_create(user=user, name="backup")
+    static.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(settings.OTP_BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
+    return codes
+
+
+def otp_verify(*, user: User, token: str, request: HttpRequest) -> bool:
+    """Check a TOTP or backup code against the user's confirmed devices and mark the session."""
+    from django_otp import login as otp_login
+    from django_otp import match_token
+
+    device = match_token(user, token.strip().replace(" ", ""))
+    if device is None:
+        audit_record(action="auth.otp_failed", actor=user, request=request, outcome=Outcome.FAILURE)
+        return False
+    otp_login(request, device)
+    kind = "backup_code" if isinstance(device, StaticDevice) else "totp"
+    audit_record(action="auth.otp_verified", actor=user, request=request, detail={"factor": kind})
+    return True
+
+
+def user_has_confirmed_totp(*, user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+# --- Maintenance windows -----------------------------------------------------------------------------
+
+
+def maintenance_window_open_for(*, user: User, at: dt.datetime | None = None) -> MaintenanceWindow | None:
+    moment = at or timezone.now()
+    return (
+        MaintenanceWindow.objects.filter(user=user, closed_at__isnull=True, starts_at__lte=moment, ends_at__gt=moment)
+        .order_by("starts_at")
+        .first()
+    )

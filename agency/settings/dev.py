@@ -1,0 +1,13 @@
+"""Local development and the embedded demo: SQLite under var/, Celery eager, console e-mail."""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import env_bool, env_str
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-3f9a1c7e5b2d4f6a8c0e")
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+PORTAL_DEMO = True

@@ -1,0 +1,143 @@
+"""Login, second factor (enrolment and verification), backup codes, logout, password change."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import services
+from ..forms import LoginForm, PortalPasswordChangeForm, TokenForm
+from ..middleware import otp_exempt
+
+SESSION_BACKUP_CODES = "portal_backup_codes"
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
+        return candidate
+    return ""
+
+
+@method_decorator(otp_exempt, name="dispatch")
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = False
+
+    def get_success_url(self) -> str:
+        from django.urls import reverse
+
+        next_url = self.get_redirect_url()
+        suffix = f"?next={next_url}" if next_url else ""
+        return reverse("accounts:otp_verify") + suffix
+
+
+login_view = otp_exempt(LoginView.as_view())
+
+
+@otp_exempt
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    return auth_views.LogoutView.as_view()(request)
+
+
+@otp_exempt
+@sensitive_post_parameters("token")
+@require_http_methods(["GET", "POST"])
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_verified():
+        return redirect(_next_url(request) or "home")
+    if not services.user_has_confirmed_totp(user=user):
+        return redirect("accounts:otp_setup")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.otp_verify(user=user, token=form.cleaned_data["token"], request=request):
+            return redirect(_next_url(request) or "home")
+        form.add_error("token", _("確認コードが正しくないか、有効期限が切れています。"))
+    return render(request, "accounts/otp_verify.html", {"form": form, "next": _next_url(request)})
+
+
+def _qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode("utf-8")
+
+
+@otp_exempt
+@sensitive_post_parameters("token")
+@require_http_methods(["GET", "POST"])
+def otp_setup(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if services.user_has_confirmed_totp(user=user):
+        return redirect("accounts:otp_verify")
+    device = services.otp_device_pending(user=user)
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = services.otp_enrolment_confirm(user=user, token=form.cleaned_data["token"], request=request)
+        if codes is not None:
+            request.session[SESSION_BACKUP_CODES] = codes
+            return redirect("accounts:backup_codes")
+        form.add_error("token", _("確認コードが一致しません。端末の時刻と入力したコードを確認してください。"))
+    from base64 import b32encode
+
+    secret = b32encode(device.bin_key).decode("ascii")
+    return render(
+        request,
+        "accounts/otp_setup.html",
+        {"form": form, "qr_svg": _qr_svg(device.config_url), "secret": secret},
+    )
+
+
+@require_http_methods(["GET"])
+def backup_codes(request: HttpRequest) -> HttpResponse:
+    codes = request.session.pop(SESSION_BACKUP_CODES, None)
+    if not codes:
+        return redirect("home")
+    return render(request, "accounts/backup_codes.html", {"codes": codes})
+
+
+@require_POST
+def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    request.session[SESSION_BACKUP_CODES] = services.backup_codes_regenerate(user=request.user)
+    from audit.services import audit_record
+
+    audit_record(action="auth.backup_codes_regenerated", request=request)
+    return redirect("accounts:backup_codes")
+
+
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    form = PortalPasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_password_change(user=request.user, new_password=form.cleaned_data["new_password1"], request=request)
+        except ValidationError as error:
+            form.add_error("new_password1", error)
+        else:
+            update_session_auth_hash(request, request.user)
+            messages.success(request, _("パスワードを変更しました。"))
+            return redirect("home")
+    return render(request, "accounts/password_change.html", {"form": form})
+
+
+@login_not_required
+def locked_out(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/locked_out.html", status=429)

@@ -1,0 +1,84 @@
+"""The home page per role and the parties pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from audit.middleware import personal_data
+
+from .. import access, selectors
+from ..home import home_figures
+from ..permissions import Perm, permission_required_for_role
+
+
+@require_GET
+@permission_required_for_role(Perm.PORTAL_HOME)
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {"figures": home_figures(request.user)})
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@permission_required_for_role(Perm.PARTIES_VIEW)
+def insurer_list(request: HttpRequest) -> HttpResponse:
+    insurers = selectors.insurer_list(user=request.user)
+    return render(request, "parties/insurer_list.html", {"insurers": insurers})
+
+
+@require_GET
+@permission_required_for_role(Perm.PARTIES_VIEW)
+def insurer_detail(request: HttpRequest, number: str) -> HttpResponse:
+    insurer = access.access_insurer(request, number)
+    contracts = selectors.contract_list(user=request.user).filter(insurer=insurer)
+    return render(request, "parties/insurer_detail.html", {"insurer": insurer, "contracts": contracts})
+
+
+@require_GET
+@permission_required_for_role(Perm.PARTIES_VIEW)
+def institution_list(request: HttpRequest) -> HttpResponse:
+    institutions = selectors.institution_list(user=request.user)
+    return render(request, "parties/institution_list.html", {"institutions": institutions})
+
+
+@personal_data("party.institution.view")
+@require_GET
+@permission_required_for_role(Perm.PARTIES_VIEW)
+def institution_detail(request: HttpRequest, number: str) -> HttpResponse:
+    institution = access.access_institution(request, number)
+    request.audit.touch("institution", [institution.pk])  # type: ignore[attr-defined]
+    contracts = selectors.contract_list(user=request.user).filter(institution=institution)
+    return render(request, "parties/institution_detail.html", {"institution": institution, "contracts": contracts})
+
+
+@require_GET
+@permission_required_for_role(Perm.CONTRACTS_VIEW)
+def contract_list(request: HttpRequest) -> HttpResponse:
+    contracts = selectors.contract_list(user=request.user)
+    return render(request, "parties/contract_list.html", {"contracts": contracts})
+
+
+@require_GET
+@permission_required_for_role(Perm.CONTRACTS_VIEW)
+def contract_detail(request: HttpRequest, contract_id: int) -> HttpResponse:
+    contract = access.access_contract(request, contract_id)
+    return render(request, "parties/contract_detail.html", {"contract": contract})
+
+
+@personal_data("account.list")
+@require_GET
+@permission_required_for_role(Perm.USERS_VIEW)
+def user_list(request: HttpRequest) -> HttpResponse:
+    users = list(selectors.user_list(user=request.user))
+    request.audit.touch("user", [u.pk for u in users])  # type: ignore[attr-defined]
+    return render(request, "parties/user_list.html", {"users": users})

@@ -1,0 +1,80 @@
+"""The hash chain over audit events: one canonical form, used when writing and when verifying."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+# The fields covered by the hash, in a fixed order. Timestamps enter as integer epoch microseconds
+# so that the hash does not depend on how a database renders time zones.
+CHAINED_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "actor_role",
+    "tenant",
+    "action",
+    "outcome",
+    "object_type",
+    "object_ids",
+    "ip",
+    "method",
+    "path",
+    "request_id",
+    "session_hash",
+    "detail",
+)
+
+
+def epoch_microseconds(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)
+    if moment.tzinfo is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    offset = moment.utcoffset()
+    assert offset is not None
+    delta -= offset
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def canonical(fields: Mapping[str, Any]) -> bytes:
+    payload = {}
+    for name in CHAINED_FIELDS:
+        value = fields.get(name)
+        if name == "occurred_at":
+            value = epoch_microseconds(value)
+        payload[name] = value
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def row_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical(fields)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    seq: int
+    reason: str
+
+
+def verify(rows: Iterable[Mapping[str, Any]]) -> ChainBreak | None:
+    """Walk rows in ``seq`` order; return the first break, or None when the chain is intact."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    for row in rows:
+        seq = row["seq"]
+        if seq != expected_seq:
+            return ChainBreak(expected_seq, f"row {expected_seq} is missing (next row is {seq})")
+        if row["prev_hash"] != expected_prev:
+            return ChainBreak(seq, "prev_hash does not match the previous row")
+        if row_hash(row["prev_hash"], row) != row["row_hash"]:
+            return ChainBreak(seq, "row content does not match its hash")
+        expected_prev = row["row_hash"]
+        expected_seq = seq + 1
+    return None
