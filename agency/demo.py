@@ -17,7 +17,17 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import services
-from .models import AgencyProfile, Contract, CopayCode, Institution, InstitutionEmailSender, Insurer, MaintenanceWindow, Role, User
+from .models import (
+    AgencyProfile,
+    Contract,
+    CopayCode,
+    Institution,
+    InstitutionEmailSender,
+    Insurer,
+    MaintenanceWindow,
+    Role,
+    User,
+)
 
 DEMO_PASSWORD = "Hx8!vQ2m#Tz5kW"  # noqa: S105 - published demo credential, refused outside PORTAL_DEMO
 

@@ -403,6 +403,9 @@ class PasswordHistory(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.created_at:%Y-%m-%d}"
+
 
 class MaintenanceWindow(TimeStampedModel):
     """An approved period during which one maintenance account may be used."""

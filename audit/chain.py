@@ -34,12 +34,10 @@ CHAINED_FIELDS = (
 
 
 def epoch_microseconds(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)
-    if moment.tzinfo is None:
-        raise ValueError("audit timestamps must be timezone-aware")
     offset = moment.utcoffset()
-    assert offset is not None
-    delta -= offset
+    if offset is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    delta = moment.replace(tzinfo=None) - offset - datetime(1970, 1, 1)  # noqa: DTZ001 - naive UTC arithmetic
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

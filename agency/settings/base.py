@@ -228,6 +228,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "代行機関ポータル API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"CopayCodeEnum": "agency.models.CopayCode"},
 }
 
 # --- Celery -----------------------------------------------------------------------------------

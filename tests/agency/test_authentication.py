@@ -40,12 +40,14 @@ def test_login_with_password_then_totp_reaches_home() -> None:
     assert response["Location"].startswith(OTP)
 
     response = client.post(OTP, {"token": totp_now(user)})
-    assert response.status_code == 302 and response["Location"] == HOME
+    assert response.status_code == 302
+    assert response["Location"] == HOME
     page = client.get(HOME)
     assert page.status_code == 200
     assert "事務点検担当" in page.content.decode()
     actions = list(AuditEvent.objects.filter(actor_id=user.pk).values_list("action", flat=True))
-    assert "auth.login" in actions and "auth.otp_verified" in actions
+    assert "auth.login" in actions
+    assert "auth.otp_verified" in actions
 
 
 @pytest.mark.django_db
@@ -90,10 +92,12 @@ def test_first_login_enrols_totp_and_shows_single_use_backup_codes() -> None:
     client = Client()
     response = _password_step(client, user.username)
     response = client.get(response["Location"])
-    assert response.status_code == 302 and response["Location"] == reverse("accounts:otp_setup")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:otp_setup")
 
     page = client.get(reverse("accounts:otp_setup"))
-    assert page.status_code == 200 and "<svg" in page.content.decode()
+    assert page.status_code == 200
+    assert "<svg" in page.content.decode()
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     from django_otp.oath import TOTP
 
@@ -102,7 +106,8 @@ def test_first_login_enrols_totp_and_shows_single_use_backup_codes() -> None:
     assert response["Location"] == reverse("accounts:backup_codes")
     codes_page = client.get(reverse("accounts:backup_codes")).content.decode()
     codes = list(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
-    assert len(codes) == 10 and all(code in codes_page for code in codes)
+    assert len(codes) == 10
+    assert all(code in codes_page for code in codes)
     assert client.get(reverse("accounts:backup_codes")).status_code == 302  # shown once
     assert TOTPDevice.objects.get(user=user).confirmed
     assert AuditEvent.objects.filter(actor_id=user.pk, action="auth.otp_enrolled").exists()
@@ -150,7 +155,8 @@ def test_idle_timeout_ends_the_session_and_is_audited() -> None:
         assert client.get(HOME).status_code == 200  # activity renews the idle clock
         clock.shift(dt.timedelta(minutes=16))
         response = client.get(HOME)
-        assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+        assert response.status_code == 302
+        assert response["Location"].startswith(LOGIN)
         assert client.get(HOME).status_code == 302
     event = AuditEvent.objects.get(actor_id=user.pk, action="auth.session_timeout")
     assert event.detail["reason"] == "idle_timeout"
@@ -176,7 +182,8 @@ def test_absolute_session_lifetime_is_ten_hours() -> None:
 def test_pages_for_logged_in_users_are_not_cached(client: Client) -> None:
     login_verified(client, UserFactory(role=Role.AGENCY_CLERK))
     response = client.get(HOME)
-    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
 
 
 @pytest.mark.django_db
@@ -248,5 +255,6 @@ def test_maintenance_account_only_inside_an_approved_window() -> None:
     assert client.get(HOME).status_code == 200
     with time_machine.travel(window.ends_at + dt.timedelta(seconds=1)):
         response = client.get(HOME)
-    assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+    assert response.status_code == 302
+    assert response["Location"].startswith(LOGIN)
     assert AuditEvent.objects.filter(actor_id=user.pk, action="auth.logout", detail__reason="maintenance_window_closed").exists()
