@@ -27,16 +27,25 @@ class Perm(StrEnum):
     CONTRACTS_VIEW = "agency.view_contracts"
     USERS_VIEW = "agency.view_users"
     AUDIT_VIEW = "audit.view_events"
+    INTAKE_UPLOAD = "intake.upload"  # an institution sends its own archives
+    INTAKE_IMPORT = "intake.import_media"  # clerks register archives received on media or by e-mail
+    INTAKE_VIEW = "intake.view_submissions"
+    INTAKE_WORKBENCH = "intake.workbench"
+    INTAKE_OVERRIDE = "intake.override_warning"
+    INTAKE_RULES = "intake.view_rules"
 
 
-_AGENCY_READ = {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW}
+_AGENCY_READ = {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}
+_INTAKE_CLERK = {Perm.INTAKE_IMPORT, Perm.INTAKE_WORKBENCH, Perm.INTAKE_OVERRIDE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    Role.AGENCY_ADMIN: frozenset({*_AGENCY_READ, Perm.PARTIES_MANAGE, Perm.USERS_VIEW, Perm.AUDIT_VIEW}),
-    Role.AGENCY_CLERK: frozenset(_AGENCY_READ),
-    Role.AUDITOR: frozenset({Perm.PORTAL_HOME, Perm.AUDIT_VIEW, Perm.USERS_VIEW}),
-    Role.INSURER_STAFF: frozenset({Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW}),
-    Role.INSTITUTION_STAFF: frozenset({Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW}),
+    Role.AGENCY_ADMIN: frozenset({*_AGENCY_READ, *_INTAKE_CLERK, Perm.PARTIES_MANAGE, Perm.USERS_VIEW, Perm.AUDIT_VIEW}),
+    Role.AGENCY_CLERK: frozenset({*_AGENCY_READ, *_INTAKE_CLERK}),
+    Role.AUDITOR: frozenset({Perm.PORTAL_HOME, Perm.AUDIT_VIEW, Perm.USERS_VIEW, Perm.INTAKE_RULES}),
+    Role.INSURER_STAFF: frozenset({Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_RULES}),
+    Role.INSTITUTION_STAFF: frozenset(
+        {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_UPLOAD, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}
+    ),
     Role.MAINTENANCE: frozenset({Perm.PORTAL_HOME}),
 }
 

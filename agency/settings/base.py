@@ -193,6 +193,10 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Received archives, stored content-addressed outside the web root and never served directly.
 STORAGE_DIR = Path(env_str("STORAGE_DIR", str(VAR_DIR / "storage")))
 
+INTAKE_MAX_ARCHIVE_BYTES = env_int("INTAKE_MAX_ARCHIVE_BYTES", 200 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads are streamed to a temporary file
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
 # Official MHLW XSD package installed by the operator (never the copies inside uploads).
 KENSHIN_XSD_DIR = env_str("KENSHIN_XSD_DIR")
 

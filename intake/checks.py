@@ -1,0 +1,412 @@
+"""The 事務点検 rule engine: the agency's own rules on top of what the format reader reports.
+
+Level 0 (the archive): every blocking finding of the reader that concerns the archive as a whole
+(codes ARC_/IDX_/SUM_, or a file that belongs to no record) rejects the whole archive, as do this
+module's checks of the sender, the receiver and the 種別.
+
+Level 1 (records): findings on a record's own files return that record (返戻); the rest of the
+archive is accepted. Rules that need the agency's data — clients, contracts, tickets, prices and
+copays, age, dates, duplicates — are below.
+
+Every rule has a stable code, a severity, the 返戻理由 (別表9) it maps to, a Japanese message and a
+hint. ``catalogue()`` lists them all (the reader's codes included) for the catalogue page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from django.db.models import Q
+
+from agency.models import AgencyProfile, Contract, Insurer
+from intake.standard import billing
+from intake.standard import findings as standard_findings
+from intake.standard.checkdigits import is_valid_insurer_number
+from intake.standard.codes import OID_AGENCY, OID_INSTITUTION, ReturnReason
+from intake.standard.findings import Finding, FindingKind, Severity
+from intake.standard.reader import ReadResult
+from intake.standard.records import CheckupDocument, Claim
+
+from .models import Record, RecordStatus, Submission
+
+RULE_SET_VERSION = "2026.11-1"
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: FindingKind
+    level: int
+    hint: str
+
+    @property
+    def code(self) -> str:
+        return self.kind.code
+
+    def at(self, *, file: str | None = None, xpath: str | None = None, detail: str | None = None) -> Finding:
+        return self.kind.at(file=file, xpath=xpath, detail=detail)
+
+
+_RULES: dict[str, Rule] = {}
+
+
+def _rule(code: str, level: int, severity: Severity, reason: ReturnReason, message: str, hint: str) -> Rule:
+    rule = Rule(FindingKind(code, severity, message, reason), level, hint)
+    if code in _RULES:
+        raise ValueError(f"duplicate rule {code}")
+    _RULES[code] = rule
+    return rule
+
+
+R = ReturnReason
+ARCHIVE_SENDER_MISMATCH = _rule(
+    "AGY_SENDER_MISMATCH", 0, _E, R.FORMAT, "送付元がアップロードした健診機関と一致しません",
+    "アーカイブ名と交換用基本情報の送付元に自機関の機関番号（10桁）を設定してください。",
+)
+ARCHIVE_RECEIVER_MISMATCH = _rule(
+    "AGY_RECEIVER_MISMATCH", 0, _E, R.FORMAT, "送付先が当代行機関ではありません",
+    "送付先には当代行機関の代行機関番号（OID …6.103）を設定してください。",
+)
+ARCHIVE_INTERACTION_TYPE = _rule(
+    "AGY_INTERACTION_TYPE", 0, _E, R.FORMAT, "種別コードが「健診機関→代行機関（1）」ではありません",
+    "交換用基本情報の種別コードを 1 にしてください。",
+)
+INSURER_UNKNOWN = _rule(
+    "REC_INSURER_UNKNOWN", 1, _E, R.NOT_CONTRACTED, "保険者番号が当代行機関の契約保険者ではありません",
+    "受診券に記載の保険者番号を確認してください。契約のない保険者への請求は直接行ってください。",
+)
+NO_CONTRACT = _rule(
+    "REC_NO_CONTRACT", 1, _E, R.NOT_CONTRACTED, "健診実施日に有効な保険者との契約（同じ単価区分）がありません",
+    "契約期間と委託料単価区分（個別/集団）を確認してください。",
+)
+TICKET_INVALID = _rule(
+    "REC_TICKET_INVALID", 1, _E, R.TICKET_NUMBER, "受診券整理番号がないか11桁の数字ではありません",
+    "受診券の整理番号（11桁）を正しく入力してください。",
+)
+TICKET_EXPIRED = _rule(
+    "REC_TICKET_EXPIRED", 1, _E, R.EXPIRED, "健診実施日が受診券の有効期限を過ぎています",
+    "受診券の有効期限と健診実施日を確認してください。",
+)
+AGE_OUT_OF_RANGE = _rule(
+    "REC_AGE_OUT_OF_RANGE", 1, _E, R.NOT_CONTRACTED, "年度末時点の年齢が40〜74歳の範囲外です",
+    "生年月日と健診実施日を確認してください。特定健診の対象は年度末時点で40〜74歳の方です。",
+)
+CHECKUP_AFTER_FILE_DATE = _rule(
+    "REC_CHECKUP_AFTER_FILE_DATE", 1, _E, R.FORMAT, "健診実施日がファイル作成日より後です",
+    "健診実施日とファイル作成日を確認してください。",
+)
+CHECKUP_DATE_MISSING = _rule(
+    "REC_CHECKUP_DATE_MISSING", 1, _E, R.MISSING, "健診実施日がありません", "健診実施日を入力してください。",
+)
+PRICE_MISMATCH = _rule(
+    "REC_PRICE_MISMATCH", 1, _E, R.OTHER, "請求の単価が契約の単価と一致しません",
+    "契約で定めた基本・詳細・追加項目の単価で請求してください。",
+)
+COPAY_MISMATCH = _rule(
+    "REC_COPAY_MISMATCH", 1, _E, R.COPAY, "窓口負担額または請求額が契約の負担条件による再計算と一致しません",
+    "受診券の窓口負担（定額・定率・上限額）と単価から窓口負担額と請求額を再計算してください。",
+)
+CLAIM_MISSING = _rule(
+    "REC_CLAIM_MISSING", 1, _E, R.MISSING, "決済情報ファイルがありません", "健診結果ファイルと対になる決済情報ファイルを含めてください。",
+)
+DUPLICATE_ACCEPTED = _rule(
+    "REC_DUPLICATE", 1, _E, R.OTHER, "同じ保険者番号・受診券整理番号・健診実施日の健診が既に受理されています",
+    "再提出の場合は返戻された受付の訂正データとして送付してください。二重請求はできません。",
+)
+DUPLICATE_PERSON = _rule(
+    "REC_DUPLICATE_PERSON", 1, _E, R.OTHER, "同じ受診者・同じ健診実施日の健診が既に受理されています",
+    "二重請求になっていないか確認してください。",
+)
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """Every rule and reader finding: code, level, severity, 返戻理由, message, hint."""
+    rows = [
+        {"code": r.code, "level": r.level, "severity": str(r.kind.severity), "return_reason": str(r.kind.reason),
+         "message": r.kind.message, "hint": r.hint}
+        for r in _RULES.values()
+    ]
+    for kind in standard_findings.FINDING_KINDS.values():
+        rows.append({
+            "code": kind.code, "level": 0 if is_archive_code(kind.code) else 1, "severity": str(kind.severity),
+            "return_reason": str(kind.reason), "message": kind.message, "hint": "",
+        })
+    return sorted(rows, key=lambda row: (row["level"], row["code"]))
+
+
+# --- Level 0 ----------------------------------------------------------------------------------------
+
+_ARCHIVE_PREFIXES = ("ARC_", "IDX_", "SUM_", "AGY_")
+
+
+def is_archive_code(code: str) -> bool:
+    return code.startswith(_ARCHIVE_PREFIXES)
+
+
+def archive_findings(result: ReadResult, submission: Submission) -> list[Finding]:
+    """This agency's checks of who sent the archive to whom."""
+    found: list[Finding] = []
+    institution = submission.institution.number
+    agency = AgencyProfile.objects.values_list("agency_code", flat=True).first()
+    name = result.archive_name
+    if name is not None and name.sender != institution:
+        found.append(ARCHIVE_SENDER_MISMATCH.at(file=submission.file_name, detail=f"{name.sender} ≠ {institution}"))
+    if name is not None and agency and name.receiver.lstrip("0") != agency.lstrip("0"):
+        found.append(ARCHIVE_RECEIVER_MISMATCH.at(file=submission.file_name, detail=name.receiver))
+    index = result.index
+    if index is not None:
+        if index.interaction_type != "1":
+            found.append(ARCHIVE_INTERACTION_TYPE.at(file="ix08_V08.xml", xpath="/index/interactionType/@code"))
+        if index.sender.root == OID_INSTITUTION and index.sender.extension != institution:
+            found.append(ARCHIVE_SENDER_MISMATCH.at(file="ix08_V08.xml", xpath="/index/sender/id/@extension"))
+        receiver = index.receiver
+        if receiver is not None and agency and (receiver.root != OID_AGENCY or receiver.extension.lstrip("0") != agency.lstrip("0")):
+            found.append(ARCHIVE_RECEIVER_MISMATCH.at(file="ix08_V08.xml", xpath="/index/receiver/id"))
+    return found
+
+
+def blocks_archive(finding: Finding, record_files: set[str]) -> bool:
+    """A blocking finding rejects the archive unless it concerns one record's own file."""
+    if finding.severity is Severity.FATAL:
+        return True
+    if finding.severity is not Severity.ERROR:
+        return False
+    return is_archive_code(finding.code) or not finding.file or finding.file not in record_files
+
+
+# --- Records -----------------------------------------------------------------------------------------
+
+
+def _stem(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name[1:] if name else name
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(type(value))
+
+
+def _as_json(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(dataclasses.asdict(value), default=_json_default, ensure_ascii=False))
+
+
+@dataclass
+class PendingRecord:
+    record: Record
+    checkup: CheckupDocument | None
+    claim: Claim | None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def build_records(result: ReadResult, submission: Submission) -> list[PendingRecord]:
+    """One pending record per person: the DATA file and its CLAIMS file, paired by name."""
+    claims = {_stem(member.path): member for member in result.claims}
+    pending: list[PendingRecord] = []
+    for position, member in enumerate(result.checkups, start=1):
+        document = member.record
+        claim_member = claims.get(_stem(member.path))
+        claim = claim_member.record if claim_member else None
+        subject = document.subject
+        ticket = document.ticket
+        settlement = claim.settlement if claim else None
+        record = Record(
+            submission=submission,
+            position=position,
+            data_path=member.path,
+            claim_path=claim_member.path if claim_member else "",
+            institution=submission.institution,
+            insurer_number=subject.insurer_number,
+            ticket_number=(ticket.number if ticket else (claim.ticket_number if claim else "")) or "",
+            checkup_date=document.checkup_date,
+            card_symbol=subject.card_symbol or "",
+            card_number=subject.card_number,
+            card_branch=subject.card_branch or "",
+            name_kana=subject.name_kana,
+            sex=subject.sex,
+            birth_date=subject.birth_date,
+            claim_type=settlement.claim_type if settlement else "",
+            unit_amount=settlement.unit_amount if settlement else 0,
+            payment_amount=settlement.payment_amount if settlement else 0,
+            claim_amount=settlement.claim_amount if settlement else 0,
+            content={"checkup": _as_json(document), "claim": _as_json(claim) if claim else None},
+        )
+        pending.append(PendingRecord(record, document, claim, list(result.findings_for(member.path))))
+        if claim_member is not None:
+            pending[-1].findings += result.findings_for(claim_member.path)
+    return pending
+
+
+@dataclass
+class References:
+    """Reference data for one archive's records, loaded with a fixed number of queries."""
+
+    insurers: dict[str, Insurer]
+    contracts: dict[tuple[str, int], list[Contract]]
+    file_date: dt.date | None
+
+    @classmethod
+    def load(cls, result: ReadResult, pending: Sequence[PendingRecord], submission: Submission) -> References:
+        numbers = {p.record.insurer_number for p in pending}
+        insurers = {i.number: i for i in Insurer.objects.filter(number__in=numbers, is_active=True)}
+        contracts: dict[tuple[str, int], list[Contract]] = {}
+        for contract in Contract.objects.filter(
+            insurer__number__in=numbers, institution=submission.institution
+        ).select_related("insurer").prefetch_related("other_items"):
+            contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
+        file_date = result.index.created_on if result.index else (result.archive_name.submitted_on if result.archive_name else None)
+        return cls(insurers, contracts, file_date)
+
+
+def _fiscal_year_end(day: dt.date) -> dt.date:
+    return dt.date(day.year if day.month < 4 else day.year + 1, 3, 31)
+
+
+def _age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def contract_terms(contract: Contract) -> billing.ContractTerms:
+    def rule(component: str) -> billing.CopayRule:
+        return billing.CopayRule.from_fields(
+            code=getattr(contract, f"{component}_copay_code"),
+            amount=getattr(contract, f"{component}_copay_amount"),
+            rate=getattr(contract, f"{component}_copay_rate"),
+            cap=getattr(contract, f"{component}_copay_cap"),
+        )
+
+    detail = {"1": contract.anemia_price, "2": contract.ecg_price, "3": contract.fundus_price, "4": contract.creatinine_price}
+    return billing.ContractTerms(
+        commission_type=contract.commission_type,
+        basic_price=contract.basic_price,
+        basic_copay=rule("basic"),
+        detail_prices=detail,
+        detail_copay=rule("detail"),
+        other_prices={item.item_code: item.price for item in contract.other_items.all()},
+        other_copay=rule("other"),
+    )
+
+
+def _claim_findings(pending: PendingRecord, contract: Contract) -> list[Finding]:
+    claim = pending.claim
+    if claim is None:
+        return []
+    settlement = claim.settlement
+    path = pending.record.claim_path
+    terms = contract_terms(contract)
+    found: list[Finding] = []
+    prices_ok = settlement.unit_price_basic in (None, terms.basic_price)
+    for detail in settlement.unit_price_details:
+        try:
+            prices_ok &= terms.detail_prices.get(billing.DetailItem(detail.code)) == detail.amount
+        except ValueError:
+            prices_ok = False
+    for other in settlement.unit_price_others:
+        if other.item_code is not None:
+            prices_ok &= terms.other_prices.get(other.item_code) == other.amount
+    if not prices_ok:
+        found.append(PRICE_MISMATCH.at(file=path, xpath="/checkupClaim/settlement"))
+        return found
+    problems = billing.settlement_consistent(settlement)
+    if not problems and settlement.claim_type != billing.ClaimType.HUMAN_DOCK.value:
+        expected = billing.compute_claim(
+            terms,
+            detail_items=[line.code for line in settlement.unit_price_details],
+            other_items=[line.item_code for line in settlement.unit_price_others if line.item_code],
+            paid_by_other_program=settlement.payment_by_other_program or 0,
+        ).settlement
+        for label, written, computed in (
+            ("paymentForBasic", settlement.payment_basic or 0, expected.payment_basic or 0),
+            ("paymentForDetail", settlement.payment_detail or 0, expected.payment_detail or 0),
+            ("paymentForOther", settlement.payment_other or 0, expected.payment_other or 0),
+            ("claimAmount", settlement.claim_amount, expected.claim_amount),
+        ):
+            if written != computed:
+                problems.append(f"{label} {written} ≠ {computed}")
+    if problems:
+        found.append(COPAY_MISMATCH.at(file=path, xpath="/checkupClaim/settlement", detail="; ".join(problems)))
+    return found
+
+
+def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
+    """The agency's per-record rules (level 1)."""
+    record = pending.record
+    path = record.data_path
+    found: list[Finding] = []
+    if pending.claim is None:
+        found.append(CLAIM_MISSING.at(file=path))
+    if not record.ticket_number.isdigit() or len(record.ticket_number) != 11:
+        found.append(TICKET_INVALID.at(file=path, xpath="//participant/associatedEntity/id/@extension"))
+    day = record.checkup_date
+    if day is None:
+        found.append(CHECKUP_DATE_MISSING.at(file=path, xpath="//documentationOf/serviceEvent/effectiveTime/@value"))
+        return found
+    ticket = pending.checkup.ticket if pending.checkup else None
+    expires = (ticket.expires_on if ticket else None) or (pending.claim.ticket_expires_on if pending.claim else None)
+    if expires is not None and expires < day:
+        found.append(TICKET_EXPIRED.at(file=path, xpath="//participant/time/high/@value", detail=f"{expires:%Y-%m-%d}"))
+    if refs.file_date is not None and day > refs.file_date:
+        found.append(CHECKUP_AFTER_FILE_DATE.at(file=path, xpath="//documentationOf/serviceEvent/effectiveTime/@value"))
+    if record.birth_date is not None:
+        age = _age_on(record.birth_date, _fiscal_year_end(day))
+        if not 40 <= age <= 74:
+            found.append(AGE_OUT_OF_RANGE.at(file=path, xpath="//patient/birthTime/@value", detail=f"{age}歳"))
+    if not is_valid_insurer_number(record.insurer_number):
+        return found  # the reader has reported the check digit
+    insurer = refs.insurers.get(record.insurer_number)
+    if insurer is None:
+        found.append(INSURER_UNKNOWN.at(file=path, xpath="//recordTarget/patientRole/id", detail=record.insurer_number))
+        return found
+    record.insurer = insurer
+    commission = int(pending.claim.settlement.commission_type) if pending.claim and pending.claim.settlement.commission_type.isdigit() else None
+    candidates = refs.contracts.get((insurer.number, commission), []) if commission else []
+    contract = next((c for c in candidates if c.is_valid_on(day)), None)
+    if contract is None:
+        found.append(NO_CONTRACT.at(file=path))
+        return found
+    found += _claim_findings(pending, contract)
+    return found
+
+
+def duplicate_findings(records: Sequence[Record]) -> dict[int, list[Finding]]:
+    """Records whose checkup was already accepted (any earlier submission, or earlier in this chunk)."""
+    keys = {(r.insurer_number, r.ticket_number, r.checkup_date) for r in records if r.checkup_date}
+    people = {(r.insurer_number, r.card_symbol, r.card_number, r.card_branch, r.birth_date, r.checkup_date) for r in records}
+    by_key = Q()
+    for insurer, ticket, day in keys:
+        by_key |= Q(insurer_number=insurer, ticket_number=ticket, checkup_date=day)
+    by_person = Q()
+    for insurer, symbol, number, branch, birth, day in people:
+        by_person |= Q(insurer_number=insurer, card_symbol=symbol, card_number=number, card_branch=branch, birth_date=birth, checkup_date=day)
+    accepted = Record.objects.filter(status=RecordStatus.ACCEPTED)
+    seen_keys = set(accepted.filter(by_key).values_list("insurer_number", "ticket_number", "checkup_date")) if keys else set()
+    seen_people = (
+        set(accepted.filter(by_person).values_list("insurer_number", "card_symbol", "card_number", "card_branch", "birth_date", "checkup_date"))
+        if people else set()
+    )
+    found: dict[int, list[Finding]] = {}
+    for record in records:
+        key = (record.insurer_number, record.ticket_number, record.checkup_date)
+        person = (record.insurer_number, record.card_symbol, record.card_number, record.card_branch, record.birth_date, record.checkup_date)
+        if key in seen_keys:
+            found.setdefault(record.pk, []).append(DUPLICATE_ACCEPTED.at(file=record.data_path))
+        elif person in seen_people:
+            found.setdefault(record.pk, []).append(DUPLICATE_PERSON.at(file=record.data_path))
+        seen_keys.add(key)
+        seen_people.add(person)
+    return found
+
+
+def blocking(findings: Iterable[Finding]) -> bool:
+    return any(f.severity in (Severity.ERROR, Severity.FATAL) for f in findings)

@@ -1,0 +1,193 @@
+"""Received archives, the records inside them and what 事務点検 found."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from agency.models import Institution, Insurer
+
+
+class StoredArchive(models.Model):
+    """The exact bytes of a received archive, stored once under their SHA-256."""
+
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    size = models.PositiveBigIntegerField(_("サイズ（バイト）"))
+    stored_at = models.DateTimeField(_("保存日時"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("受領ファイル")
+        verbose_name_plural = _("受領ファイル")
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
+class Channel(models.TextChoices):
+    UPLOAD = "upload", _("ブラウザ")
+    API = "api", _("API")
+    MEDIA = "media", _("媒体（宅急便）")
+    EMAIL = "email", _("電子メール")
+
+
+class SubmissionStatus(models.TextChoices):
+    RECEIVED = "received", _("受付")
+    CHECKING = "checking", _("点検中")
+    ACCEPTED = "accepted", _("受理")
+    PARTIALLY_ACCEPTED = "partially_accepted", _("一部返戻")
+    REJECTED = "rejected", _("受付不可")
+
+
+class Submission(models.Model):
+    """One received archive. Its receipt (受領書) number is allocated when it is received."""
+
+    receipt_number = models.CharField(_("受領番号"), max_length=20, unique=True)
+    archive = models.OneToOneField(StoredArchive, on_delete=models.PROTECT, related_name="submission")
+    file_name = models.CharField(_("ファイル名"), max_length=255)
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="submissions")
+    channel = models.CharField(_("受付経路"), max_length=16, choices=Channel.choices)
+    received_at = models.DateTimeField(_("受付日時"), db_index=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    idempotency_key = models.CharField(_("冪等キー"), max_length=128, blank=True)
+    status = models.CharField(
+        _("状態"), max_length=24, choices=SubmissionStatus.choices, default=SubmissionStatus.RECEIVED
+    )
+    rule_set = models.CharField(_("点検ルール版"), max_length=32)
+    interaction_type = models.CharField(_("種別"), max_length=2, blank=True)
+    service_event_type = models.CharField(_("実施区分"), max_length=1, blank=True)
+    file_count = models.PositiveIntegerField(_("ファイル数"), default=0)
+    records_total = models.PositiveIntegerField(_("レコード数"), default=0)
+    records_checked = models.PositiveIntegerField(_("点検済"), default=0)
+    records_accepted = models.PositiveIntegerField(_("受理"), default=0)
+    records_returned = models.PositiveIntegerField(_("返戻"), default=0)
+    amount_claimed = models.PositiveBigIntegerField(_("請求額"), default=0)
+    amount_accepted = models.PositiveBigIntegerField(_("受理額"), default=0)
+    amount_returned = models.PositiveBigIntegerField(_("返戻額"), default=0)
+    checked_at = models.DateTimeField(_("点検完了日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("受付")
+        verbose_name_plural = _("受付")
+        ordering: ClassVar[list[str]] = ["-received_at", "-id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["institution", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="submission_idempotency_key_unique",
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["institution", "status", "received_at"], name="submission_inst_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_number} {self.file_name}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in {SubmissionStatus.ACCEPTED, SubmissionStatus.PARTIALLY_ACCEPTED, SubmissionStatus.REJECTED}
+
+
+class RecordStatus(models.TextChoices):
+    PENDING = "pending", _("点検待ち")
+    ACCEPTED = "accepted", _("受理")
+    RETURNED = "returned", _("返戻")
+
+
+class Record(models.Model):
+    """One person's checkup in a submission: the DATA file, its CLAIMS file, and the verdict."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="records")
+    position = models.PositiveIntegerField(_("順番"))
+    data_path = models.CharField(_("健診結果ファイル"), max_length=255, blank=True)
+    claim_path = models.CharField(_("決済ファイル"), max_length=255, blank=True)
+    status = models.CharField(_("状態"), max_length=16, choices=RecordStatus.choices, default=RecordStatus.PENDING)
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="records")
+    insurer_number = models.CharField(_("保険者番号"), max_length=8, blank=True, db_index=True)
+    insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
+    ticket_number = models.CharField(_("受診券整理番号"), max_length=11, blank=True)
+    checkup_date = models.DateField(_("健診実施日"), null=True, blank=True)
+    card_symbol = models.CharField(_("被保険者証等記号"), max_length=20, blank=True)
+    card_number = models.CharField(_("被保険者証等番号"), max_length=20, blank=True)
+    card_branch = models.CharField(_("枝番"), max_length=2, blank=True)
+    name_kana = models.CharField(_("氏名（カナ）"), max_length=100, blank=True)
+    sex = models.CharField(_("性別"), max_length=1, blank=True)
+    birth_date = models.DateField(_("生年月日"), null=True, blank=True)
+    claim_type = models.CharField(_("請求区分"), max_length=1, blank=True)
+    unit_amount = models.PositiveIntegerField(_("単価合計"), default=0)
+    payment_amount = models.PositiveIntegerField(_("窓口負担"), default=0)
+    claim_amount = models.PositiveIntegerField(_("請求額"), default=0)
+    content = models.JSONField(_("内容"), default=dict)
+    replaces = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by", verbose_name=_("再提出元")
+    )
+    checked_at = models.DateTimeField(_("点検日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("健診レコード")
+        verbose_name_plural = _("健診レコード")
+        ordering: ClassVar[list[str]] = ["submission_id", "position"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["submission", "position"], name="record_position_unique"),
+            # A checkup is accepted once: the business key is unique among accepted records.
+            models.UniqueConstraint(
+                fields=["insurer_number", "ticket_number", "checkup_date"],
+                condition=Q(status="accepted"),
+                name="record_accepted_business_key_unique",
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["insurer_number", "ticket_number", "checkup_date"], name="record_business_key"),
+            models.Index(fields=["submission", "status"], name="record_submission_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission.receipt_number}#{self.position}"
+
+
+class Finding(models.Model):
+    """One rule's verdict on a submission (record is null) or on a record."""
+
+    class Severity(models.TextChoices):
+        FATAL = "fatal", _("受付不可")
+        ERROR = "error", _("エラー")
+        WARNING = "warning", _("警告")
+        INFO = "info", _("情報")
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="findings")
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, null=True, blank=True, related_name="findings")
+    code = models.CharField(_("コード"), max_length=40, db_index=True)
+    severity = models.CharField(_("重大度"), max_length=8, choices=Severity.choices)
+    return_reason = models.CharField(_("返戻理由コード"), max_length=2, blank=True)
+    file = models.CharField(_("ファイル"), max_length=255, blank=True)
+    xpath = models.CharField(_("XPath"), max_length=500, blank=True)
+    message = models.CharField(_("内容"), max_length=500)
+    overridden_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    override_reason = models.CharField(_("確認理由"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("点検結果")
+        verbose_name_plural = _("点検結果")
+        ordering: ClassVar[list[str]] = ["submission_id", "record_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.file}"
+
+
+class ReceiptCounter(models.Model):
+    """Per-year counter row for gap-free receipt numbers (locked while a number is allocated)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"

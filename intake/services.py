@@ -1,0 +1,285 @@
+"""Receiving archives and running 事務点検 on them.
+
+``submission_receive`` stores the exact bytes once and registers the submission (a second arrival of
+the same bytes, or a retry with the same idempotency key, is answered with the first submission).
+Checking runs in Celery tasks: ``submission_check_archive`` (level 0, the archive as a whole; it
+creates one pending ``Record`` per person) and ``records_check`` (level 1, a chunk of records).
+Both are idempotent: a retried or re-delivered task finds the work already done and skips it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from agency.models import Institution
+from audit.services import audit_record
+from intake.standard import reader as standard_reader
+
+from . import checks, storage
+from .models import (
+    Channel,
+    Finding,
+    ReceiptCounter,
+    Record,
+    RecordStatus,
+    StoredArchive,
+    Submission,
+    SubmissionStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 200
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    submission: Submission
+    duplicate: bool
+
+
+def _allocate_receipt_number(now: Any) -> str:
+    year = timezone.localtime(now).year
+    ReceiptCounter.objects.get_or_create(year=year)
+    counter = ReceiptCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"R{year}-{counter.last:07d}"
+
+
+def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Submission | None:
+    if idempotency_key:
+        found = Submission.objects.filter(institution=institution, idempotency_key=idempotency_key).first()
+        if found is not None:
+            return found
+    return Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
+
+
+def submission_receive(
+    *,
+    source: BinaryIO | bytes,
+    file_name: str,
+    institution: Institution,
+    channel: str,
+    actor: Any = None,
+    idempotency_key: str = "",
+    request: Any = None,
+) -> ReceiveResult:
+    """Keep the exact bytes and register the submission; checking starts after commit."""
+    stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
+    existing = _existing(institution, stored.sha256, idempotency_key)
+    if existing is not None:
+        audit_record(
+            action="intake.duplicate",
+            actor=actor,
+            request=request,
+            object_type="submission",
+            object_ids=[existing.pk],
+            detail={"sha256": stored.sha256, "channel": channel, "file_name": file_name[:255]},
+        )
+        return ReceiveResult(existing, duplicate=True)
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            archive = StoredArchive.objects.create(sha256=stored.sha256, size=stored.size)
+            submission = Submission.objects.create(
+                receipt_number=_allocate_receipt_number(now),
+                archive=archive,
+                file_name=file_name[:255],
+                institution=institution,
+                channel=channel,
+                received_at=now,
+                received_by=actor if getattr(actor, "is_authenticated", False) else None,
+                idempotency_key=idempotency_key[:128],
+                rule_set=checks.RULE_SET_VERSION,
+            )
+            audit_record(
+                action="intake.received",
+                actor=actor,
+                request=request,
+                object_type="submission",
+                object_ids=[submission.pk],
+                detail={"sha256": stored.sha256, "size": stored.size, "channel": channel, "file_name": file_name[:255]},
+            )
+            from .tasks import intake_check_archive_task
+
+            transaction.on_commit(lambda: intake_check_archive_task.delay(submission.pk))
+    except IntegrityError:
+        # The same bytes (or key) arrived concurrently and won the race: answer with that one.
+        existing = _existing(institution, stored.sha256, idempotency_key)
+        if existing is None:
+            raise
+        return ReceiveResult(existing, duplicate=True)
+    return ReceiveResult(submission, duplicate=False)
+
+
+# --- Level 0: the archive ------------------------------------------------------------------------
+
+
+def _finding_rows(submission: Submission, findings: Iterable[Any], record: Record | None = None) -> list[Finding]:
+    return [
+        Finding(
+            submission=submission,
+            record=record,
+            code=f.code,
+            severity=str(f.severity),
+            return_reason=str(f.reason),
+            file=(f.file or "")[:255],
+            xpath=(f.xpath or "")[:500],
+            message=f.message[:500],
+        )
+        for f in findings
+    ]
+
+
+def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
+    """Read the archive once: archive-level checks, then one pending record per person with the
+    findings that need only the archive and the reference data. Returns the chunks still to decide.
+
+    Safe to run again: a submission that already has records (or a verdict) is not read twice.
+    """
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().select_related("archive", "institution").get(pk=submission_id)
+        if submission.is_final:
+            return []
+        if submission.records.exists():
+            return _pending_chunks(submission)
+        data = storage.read(submission.archive.sha256)
+        result = standard_reader.read_archive(
+            data, filename=submission.file_name, xsd_dir=settings.KENSHIN_XSD_DIR or None
+        )
+        pending = checks.build_records(result, submission)
+        record_files = {p.record.data_path for p in pending} | {p.record.claim_path for p in pending if p.record.claim_path}
+        archive_level = [
+            *(f for f in result.findings if not f.file or f.file not in record_files),
+            *checks.archive_findings(result, submission),
+        ]
+        submission.interaction_type = result.index.interaction_type if result.index else ""
+        submission.service_event_type = result.index.service_event_type if result.index else ""
+        submission.file_count = len(result.files)
+        submission.records_total = len(pending)
+        submission.amount_claimed = sum(p.record.claim_amount for p in pending)
+        Finding.objects.bulk_create(_finding_rows(submission, archive_level))
+        if not pending or any(checks.blocks_archive(f, record_files) for f in archive_level):
+            submission.status = SubmissionStatus.REJECTED
+            submission.amount_returned = submission.amount_claimed
+            submission.checked_at = timezone.now()
+            submission.save()
+            audit_record(action="intake.rejected", actor_label="system", object_type="submission", object_ids=[submission.pk])
+            return []
+        refs = checks.References.load(result, pending, submission)
+        for item in pending:
+            item.findings += checks.record_findings(item, refs)
+        Record.objects.bulk_create([item.record for item in pending])
+        Finding.objects.bulk_create(
+            row for item in pending for row in _finding_rows(submission, item.findings, item.record)
+        )
+        submission.status = SubmissionStatus.CHECKING
+        submission.save()
+        return _pending_chunks(submission)
+
+
+def _pending_chunks(submission: Submission) -> list[tuple[int, int]]:
+    positions = list(
+        submission.records.filter(status=RecordStatus.PENDING).order_by("position").values_list("position", flat=True)
+    )
+    return [(chunk[0], chunk[-1]) for chunk in (positions[i : i + CHUNK_SIZE] for i in range(0, len(positions), CHUNK_SIZE))]
+
+
+# --- Level 1: decide records -----------------------------------------------------------------------
+
+
+def records_check(*, submission_id: int, first: int, last: int) -> int:
+    """Decide the pending records at positions first..last (duplicates against everything accepted
+    so far, then the findings already recorded); return how many were decided now."""
+    with transaction.atomic():
+        pending = list(
+            Record.objects.select_for_update()
+            .filter(submission_id=submission_id, status=RecordStatus.PENDING, position__gte=first, position__lte=last)
+            .order_by("position")
+        )
+        if not pending:
+            return 0
+        submission = Submission.objects.get(pk=submission_id)
+        duplicates = checks.duplicate_findings(pending)
+        Finding.objects.bulk_create(
+            row for record in pending for row in _finding_rows(submission, duplicates.get(record.pk, []), record)
+        )
+        blocked = set(
+            Finding.objects.filter(
+                record__in=pending, severity__in=[Finding.Severity.ERROR, Finding.Severity.FATAL]
+            ).values_list("record_id", flat=True)
+        )
+        now = timezone.now()
+        for record in pending:
+            record.checked_at = now
+            record.status = RecordStatus.RETURNED if record.pk in blocked else RecordStatus.ACCEPTED
+            try:
+                with transaction.atomic():
+                    record.save(update_fields=["status", "checked_at"])
+            except IntegrityError:
+                # Accepted concurrently from another submission: the unique business key says no.
+                duplicate = checks.DUPLICATE_ACCEPTED.at(file=record.data_path)
+                Finding.objects.bulk_create(_finding_rows(submission, [duplicate], record))
+                record.status = RecordStatus.RETURNED
+                record.save(update_fields=["status", "checked_at"])
+        checked = Record.objects.filter(submission_id=submission_id).exclude(status=RecordStatus.PENDING).count()
+        Submission.objects.filter(pk=submission_id).update(records_checked=checked)
+    submission_finish(submission_id=submission_id)
+    return len(pending)
+
+
+def submission_finish(*, submission_id: int) -> Submission:
+    """Give the submission its verdict once no record is pending (idempotent)."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.is_final:
+            return submission
+        totals = submission.records.aggregate(
+            pending=Count("pk", filter=Q(status=RecordStatus.PENDING)),
+            accepted=Count("pk", filter=Q(status=RecordStatus.ACCEPTED)),
+            returned=Count("pk", filter=Q(status=RecordStatus.RETURNED)),
+            amount_accepted=Sum("claim_amount", filter=Q(status=RecordStatus.ACCEPTED)),
+            amount_returned=Sum("claim_amount", filter=Q(status=RecordStatus.RETURNED)),
+        )
+        if totals["pending"]:
+            return submission
+        submission.records_checked = totals["accepted"] + totals["returned"]
+        submission.records_accepted = totals["accepted"]
+        submission.records_returned = totals["returned"]
+        submission.amount_accepted = totals["amount_accepted"] or 0
+        submission.amount_returned = totals["amount_returned"] or 0
+        if totals["accepted"] == 0:
+            submission.status = SubmissionStatus.REJECTED
+        elif totals["returned"]:
+            submission.status = SubmissionStatus.PARTIALLY_ACCEPTED
+        else:
+            submission.status = SubmissionStatus.ACCEPTED
+        submission.checked_at = timezone.now()
+        submission.save()
+        audit_record(
+            action="intake.checked",
+            actor_label="system",
+            object_type="submission",
+            object_ids=[submission.pk],
+            detail={"status": submission.status, "accepted": submission.records_accepted, "returned": submission.records_returned},
+        )
+    return submission
+
+
+def submission_process_inline(*, submission_id: int) -> Submission:
+    """Run every stage in this process (the command line and tests use it; workers use the tasks)."""
+    for first, last in submission_check_archive(submission_id=submission_id):
+        records_check(submission_id=submission_id, first=first, last=last)
+    return submission_finish(submission_id=submission_id)
+
+
+__all__ = ["Channel", "ReceiveResult", "records_check", "submission_check_archive", "submission_finish", "submission_receive"]
