@@ -26,9 +26,11 @@ from django.db.models import Q
 from agency.models import AgencyProfile, Contract, Insurer
 from intake.standard import billing
 from intake.standard import findings as standard_findings
+from intake.standard import rules as standard_rules
 from intake.standard.checkdigits import is_valid_insurer_number
 from intake.standard.codes import OID_AGENCY, OID_INSTITUTION, ReturnReason
 from intake.standard.findings import Finding, FindingKind, Severity
+from intake.standard.items import item_master
 from intake.standard.reader import ReadResult
 from intake.standard.records import CheckupDocument, Claim
 
@@ -37,6 +39,8 @@ from .models import Record, RecordStatus, Submission
 RULE_SET_VERSION = "2026.11-1"
 
 _E, _W = Severity.ERROR, Severity.WARNING
+CREATININE_PREFIX = "3C015"
+EGFR = "8A065000002391901"
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,28 @@ TICKET_EXPIRED = _rule(
     "受診券の有効期限と健診実施日を確認してください。",
 )
 AGE_OUT_OF_RANGE = _rule(
-    "REC_AGE_OUT_OF_RANGE", 1, _E, R.NOT_CONTRACTED, "年度末時点の年齢が40〜74歳の範囲外です",
-    "生年月日と健診実施日を確認してください。特定健診の対象は年度末時点で40〜74歳の方です。",
+    "REC_AGE_OUT_OF_RANGE", 1, _E, R.NOT_CONTRACTED, "特定健診の対象年齢（年度末40歳以上・受診日74歳以下）ではありません",
+    "生年月日と健診実施日を確認してください。",
+)
+ITEM_REQUIRED_MISSING = _rule(
+    "ITM_REQUIRED_MISSING", 1, _E, R.MISSING, "必須の健診項目（またはいずれか必須の項目群）がありません",
+    "基本的な健診項目と質問票の必須項目を入力してください。未実施の場合は理由を記録してください。",
+)
+ITEM_INPUT_RANGE = _rule(
+    "ITM_INPUT_RANGE", 1, _E, R.ABNORMAL_RESULT, "入力範囲外の値にH/Lの表示がありません",
+    "入力範囲の下限未満はL、上限超はHを併記し、実測値も記録してください。",
+)
+ITEM_BMI = _rule(
+    "ITM_BMI_INCONSISTENT", 1, _E, R.ABNORMAL_RESULT, "BMIが身長・体重から計算した値と一致しません",
+    "BMI = 体重(kg) ÷ 身長(m)² を小数第1位に四捨五入した値にしてください。",
+)
+ITEM_FASTING = _rule(
+    "ITM_FASTING_TIMING", 1, _E, R.ABNORMAL_RESULT, "空腹時・随時の検査項目と採血時間（食後）の区分が一致しません",
+    "空腹時の中性脂肪・血糖は採血時間コード2（10時間以上）、随時の値はコード3または4で記録してください。",
+)
+ITEM_EGFR_MISSING = _rule(
+    "ITM_EGFR_MISSING", 1, _E, R.MISSING, "血清クレアチニンを実施した場合はeGFRが必要です",
+    "詳細な健診で血清クレアチニンを実施した場合はeGFRも記録してください。",
 )
 CHECKUP_AFTER_FILE_DATE = _rule(
     "REC_CHECKUP_AFTER_FILE_DATE", 1, _E, R.FORMAT, "健診実施日がファイル作成日より後です",
@@ -269,14 +293,6 @@ class References:
         return cls(insurers, contracts, file_date)
 
 
-def _fiscal_year_end(day: dt.date) -> dt.date:
-    return dt.date(day.year if day.month < 4 else day.year + 1, 3, 31)
-
-
-def _age_on(birth: dt.date, day: dt.date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
 def contract_terms(contract: Contract) -> billing.ContractTerms:
     def rule(component: str) -> billing.CopayRule:
         return billing.CopayRule.from_fields(
@@ -288,7 +304,7 @@ def contract_terms(contract: Contract) -> billing.ContractTerms:
 
     detail = {"1": contract.anemia_price, "2": contract.ecg_price, "3": contract.fundus_price, "4": contract.creatinine_price}
     return billing.ContractTerms(
-        commission_type=contract.commission_type,
+        commission_type=str(contract.commission_type),
         basic_price=contract.basic_price,
         basic_copay=rule("basic"),
         detail_prices=detail,
@@ -302,40 +318,34 @@ def _claim_findings(pending: PendingRecord, contract: Contract) -> list[Finding]
     claim = pending.claim
     if claim is None:
         return []
-    settlement = claim.settlement
+    differences = standard_rules.copay_differences(claim, contract_terms(contract))
     path = pending.record.claim_path
-    terms = contract_terms(contract)
+    if any(field.startswith("unit_price") or "not priced" in field for field in differences):
+        return [PRICE_MISMATCH.at(file=path, xpath="/checkupClaim/settlement", detail=", ".join(differences))]
+    if differences:
+        return [COPAY_MISMATCH.at(file=path, xpath="/checkupClaim/settlement", detail=", ".join(differences))]
+    return []
+
+
+def _item_findings(document: CheckupDocument, path: str) -> list[Finding]:
+    master = item_master()
     found: list[Finding] = []
-    prices_ok = settlement.unit_price_basic in (None, terms.basic_price)
-    for detail in settlement.unit_price_details:
-        try:
-            prices_ok &= terms.detail_prices.get(billing.DetailItem(detail.code)) == detail.amount
-        except ValueError:
-            prices_ok = False
-    for other in settlement.unit_price_others:
-        if other.item_code is not None:
-            prices_ok &= terms.other_prices.get(other.item_code) == other.amount
-    if not prices_ok:
-        found.append(PRICE_MISMATCH.at(file=path, xpath="/checkupClaim/settlement"))
-        return found
-    problems = billing.settlement_consistent(settlement)
-    if not problems and settlement.claim_type != billing.ClaimType.HUMAN_DOCK.value:
-        expected = billing.compute_claim(
-            terms,
-            detail_items=[line.code for line in settlement.unit_price_details],
-            other_items=[line.item_code for line in settlement.unit_price_others if line.item_code],
-            paid_by_other_program=settlement.payment_by_other_program or 0,
-        ).settlement
-        for label, written, computed in (
-            ("paymentForBasic", settlement.payment_basic or 0, expected.payment_basic or 0),
-            ("paymentForDetail", settlement.payment_detail or 0, expected.payment_detail or 0),
-            ("paymentForOther", settlement.payment_other or 0, expected.payment_other or 0),
-            ("claimAmount", settlement.claim_amount, expected.claim_amount),
-        ):
-            if written != computed:
-                problems.append(f"{label} {written} ≠ {computed}")
-    if problems:
-        found.append(COPAY_MISMATCH.at(file=path, xpath="/checkupClaim/settlement", detail="; ".join(problems)))
+    missing = standard_rules.missing_required_items(document, master)
+    if missing:
+        found.append(ITEM_REQUIRED_MISSING.at(file=path, xpath="//section", detail=", ".join(missing[:10])))
+    out_of_range = standard_rules.input_range_violations(document, master)
+    if out_of_range:
+        found.append(ITEM_INPUT_RANGE.at(file=path, xpath="//observation/value", detail=", ".join(out_of_range[:10])))
+    if standard_rules.bmi_inconsistent(document):
+        found.append(ITEM_BMI.at(file=path, xpath=f"//observation[code/@code='{standard_rules.BMI}']"))
+    conflicts = standard_rules.fasting_conflicts(document)
+    if conflicts:
+        found.append(ITEM_FASTING.at(file=path, xpath=f"//observation[code/@code='{standard_rules.BLOOD_DRAW_TIMING}']",
+                                     detail=", ".join(conflicts)))
+    results = document.results()
+    creatinine = [code for code in results if code.startswith(CREATININE_PREFIX) and results[code].value is not None]
+    if creatinine and EGFR not in results:
+        found.append(ITEM_EGFR_MISSING.at(file=path, xpath="//section"))
     return found
 
 
@@ -358,10 +368,11 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
         found.append(TICKET_EXPIRED.at(file=path, xpath="//participant/time/high/@value", detail=f"{expires:%Y-%m-%d}"))
     if refs.file_date is not None and day > refs.file_date:
         found.append(CHECKUP_AFTER_FILE_DATE.at(file=path, xpath="//documentationOf/serviceEvent/effectiveTime/@value"))
-    if record.birth_date is not None:
-        age = _age_on(record.birth_date, _fiscal_year_end(day))
-        if not 40 <= age <= 74:
-            found.append(AGE_OUT_OF_RANGE.at(file=path, xpath="//patient/birthTime/@value", detail=f"{age}歳"))
+    if record.birth_date is not None and not standard_rules.age_eligible(record.birth_date, day):
+        age = standard_rules.age_on(record.birth_date, standard_rules.fiscal_year_end(day))
+        found.append(AGE_OUT_OF_RANGE.at(file=path, xpath="//patient/birthTime/@value", detail=f"年度末 {age}歳"))
+    if pending.checkup is not None:
+        found += _item_findings(pending.checkup, path)
     if not is_valid_insurer_number(record.insurer_number):
         return found  # the reader has reported the check digit
     insurer = refs.insurers.get(record.insurer_number)

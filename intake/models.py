@@ -70,6 +70,7 @@ class Submission(models.Model):
     amount_accepted = models.PositiveBigIntegerField(_("受理額"), default=0)
     amount_returned = models.PositiveBigIntegerField(_("返戻額"), default=0)
     checked_at = models.DateTimeField(_("点検完了日時"), null=True, blank=True)
+    archive_password = models.TextField(_("アーカイブのパスワード（暗号化）"), blank=True, editable=False)
 
     class Meta:
         verbose_name = _("受付")

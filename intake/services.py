@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from agency.crypto import decrypt_text, encrypt_text
 from agency.models import Institution
 from audit.services import audit_record
 from intake.standard import reader as standard_reader
@@ -72,8 +73,15 @@ def submission_receive(
     actor: Any = None,
     idempotency_key: str = "",
     request: Any = None,
+    password: str = "",
+    enqueue: bool = True,
 ) -> ReceiveResult:
-    """Keep the exact bytes and register the submission; checking starts after commit."""
+    """Keep the exact bytes and register the submission; checking starts after commit.
+
+    ``password`` opens a password-locked archive; it is kept encrypted with the submission (task
+    messages carry ids only). ``enqueue=False`` leaves checking to the caller
+    (``submission_process_inline``), as the command line does.
+    """
     stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
     existing = _existing(institution, stored.sha256, idempotency_key)
     if existing is not None:
@@ -100,6 +108,7 @@ def submission_receive(
                 received_by=actor if getattr(actor, "is_authenticated", False) else None,
                 idempotency_key=idempotency_key[:128],
                 rule_set=checks.RULE_SET_VERSION,
+                archive_password=encrypt_text(password) if password else "",
             )
             audit_record(
                 action="intake.received",
@@ -109,9 +118,10 @@ def submission_receive(
                 object_ids=[submission.pk],
                 detail={"sha256": stored.sha256, "size": stored.size, "channel": channel, "file_name": file_name[:255]},
             )
-            from .tasks import intake_check_archive_task
+            if enqueue:
+                from .tasks import intake_check_archive_task
 
-            transaction.on_commit(lambda: intake_check_archive_task.delay(submission.pk))
+                transaction.on_commit(lambda: intake_check_archive_task.delay(submission.pk))
     except IntegrityError:
         # The same bytes (or key) arrived concurrently and won the race: answer with that one.
         existing = _existing(institution, stored.sha256, idempotency_key)
@@ -154,7 +164,10 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
             return _pending_chunks(submission)
         data = storage.read(submission.archive.sha256)
         result = standard_reader.read_archive(
-            data, filename=submission.file_name, xsd_dir=settings.KENSHIN_XSD_DIR or None
+            data,
+            filename=submission.file_name,
+            xsd_dir=settings.KENSHIN_XSD_DIR or None,
+            password=decrypt_text(submission.archive_password) if submission.archive_password else None,
         )
         pending = checks.build_records(result, submission)
         record_files = {p.record.data_path for p in pending} | {p.record.claim_path for p in pending if p.record.claim_path}
