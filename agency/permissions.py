@@ -33,15 +33,31 @@ class Perm(StrEnum):
     INTAKE_WORKBENCH = "intake.workbench"
     INTAKE_OVERRIDE = "intake.override_warning"
     INTAKE_RULES = "intake.view_rules"
+    AUDIT_EXPORT = "audit.export_events"
+    AUDIT_SIGN_REVIEW = "audit.sign_review"
+    COMPLIANCE_VIEW = "compliance.view_dashboard"
+    COMPLIANCE_MANAGE = "compliance.manage_items"  # attest, plan, run probes
+    INCIDENT_DECLARE = "compliance.declare_incident"  # break-glass: two officers declare, one closes
+    MAINTENANCE_APPROVE = "compliance.approve_maintenance"
+    DISPOSAL_APPROVE = "compliance.approve_disposal"
 
 
 _AGENCY_READ = {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}
 _INTAKE_CLERK = {Perm.INTAKE_IMPORT, Perm.INTAKE_WORKBENCH, Perm.INTAKE_OVERRIDE}
+_COMPLIANCE_ADMIN = {
+    Perm.AUDIT_EXPORT, Perm.COMPLIANCE_VIEW, Perm.COMPLIANCE_MANAGE, Perm.INCIDENT_DECLARE,
+    Perm.MAINTENANCE_APPROVE, Perm.DISPOSAL_APPROVE,
+}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    Role.AGENCY_ADMIN: frozenset({*_AGENCY_READ, *_INTAKE_CLERK, Perm.PARTIES_MANAGE, Perm.USERS_VIEW, Perm.AUDIT_VIEW}),
+    Role.AGENCY_ADMIN: frozenset(
+        {*_AGENCY_READ, *_INTAKE_CLERK, *_COMPLIANCE_ADMIN, Perm.PARTIES_MANAGE, Perm.USERS_VIEW, Perm.AUDIT_VIEW}
+    ),
     Role.AGENCY_CLERK: frozenset({*_AGENCY_READ, *_INTAKE_CLERK}),
-    Role.AUDITOR: frozenset({Perm.PORTAL_HOME, Perm.AUDIT_VIEW, Perm.USERS_VIEW, Perm.INTAKE_RULES}),
+    Role.AUDITOR: frozenset(
+        {Perm.PORTAL_HOME, Perm.AUDIT_VIEW, Perm.AUDIT_EXPORT, Perm.AUDIT_SIGN_REVIEW, Perm.COMPLIANCE_VIEW,
+         Perm.USERS_VIEW, Perm.INTAKE_RULES}
+    ),
     Role.INSURER_STAFF: frozenset({Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_RULES}),
     Role.INSTITUTION_STAFF: frozenset(
         {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_UPLOAD, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}

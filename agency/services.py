@@ -160,3 +160,67 @@ def maintenance_window_open_for(*, user: User, at: dt.datetime | None = None) ->
         .order_by("starts_at")
         .first()
     )
+
+
+# --- Synthetic parties (tests, benchmarks, demo archives) ---------------------------------------------
+
+
+def synthetic_parties_load(*, parties: Any, actor: User | None = None, agency_number: str | None = None) -> dict[str, int]:
+    """Create the insurers, institutions and contracts of a synthetic ``Parties`` set that do not
+    exist yet (idempotent), so generated archives meet real reference data.
+
+    ``agency_number`` (the receiver written into the archives) is set as the agency's code when
+    an agency profile exists.
+    """
+    from .models import AgencyProfile, ContractOtherItem
+
+    created = {"insurers": 0, "institutions": 0, "contracts": 0}
+    with transaction.atomic():
+        if agency_number:
+            AgencyProfile.objects.exclude(agency_code=agency_number).update(agency_code=agency_number)
+        for item in parties.insurers:
+            if not Insurer.objects.filter(number=item.number).exists():
+                insurer_save(insurer=Insurer(number=item.number, name=item.name, contract_start=dt.date(2020, 4, 1)), actor=actor)
+                created["insurers"] += 1
+        for item in parties.institutions:
+            if not Institution.objects.filter(number=item.number).exists():
+                institution_save(
+                    institution=Institution(
+                        number=item.number, name=item.name, postal_code=item.postal_code, address=item.address,
+                        phone=item.telephone,
+                    ),
+                    actor=actor,
+                )
+                created["institutions"] += 1
+        for item in parties.contracts:
+            terms = item.terms
+            exists = Contract.objects.filter(
+                insurer__number=item.insurer_number, institution__number=item.institution_number,
+                commission_type=int(terms.commission_type.value), valid_from=item.valid_from,
+            ).exists()
+            if exists:
+                continue
+            details = {key.value: price for key, price in terms.detail_prices.items()}
+            fields: dict[str, Any] = {
+                "insurer": Insurer.objects.get(number=item.insurer_number),
+                "institution": Institution.objects.get(number=item.institution_number),
+                "valid_from": item.valid_from,
+                "valid_to": item.valid_to,
+                "commission_type": int(terms.commission_type.value),
+                "basic_price": terms.basic_price,
+                "anemia_price": details.get("1", 0),
+                "ecg_price": details.get("2", 0),
+                "fundus_price": details.get("3", 0),
+                "creatinine_price": details.get("4", 0),
+            }
+            for component, rule in (("basic", terms.basic_copay), ("detail", terms.detail_copay), ("other", terms.other_copay)):
+                fields[f"{component}_copay_code"] = int(rule.code.value)
+                fields[f"{component}_copay_amount"] = rule.amount
+                fields[f"{component}_copay_rate"] = rule.rate
+                fields[f"{component}_copay_cap"] = rule.cap
+            contract = contract_save(contract=Contract(**fields), actor=actor)
+            ContractOtherItem.objects.bulk_create(
+                ContractOtherItem(contract=contract, item_code=code, price=price) for code, price in terms.other_prices.items()
+            )
+            created["contracts"] += 1
+    return created

@@ -143,6 +143,10 @@ DUPLICATE_ACCEPTED = _rule(
     "REC_DUPLICATE", 1, _E, R.OTHER, "同じ保険者番号・受診券整理番号・健診実施日の健診が既に受理されています",
     "再提出の場合は返戻された受付の訂正データとして送付してください。二重請求はできません。",
 )
+TICKET_REUSED = _rule(
+    "REC_TICKET_REUSED", 1, _E, R.TICKET_NUMBER, "同じ保険者の受診券整理番号が別の受診者に使われています",
+    "受診券整理番号を受診券で確認してください。",
+)
 DUPLICATE_PERSON = _rule(
     "REC_DUPLICATE_PERSON", 1, _E, R.OTHER, "同じ受診者・同じ健診実施日の健診が既に受理されています",
     "二重請求になっていないか確認してください。",
@@ -390,32 +394,50 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
     return found
 
 
-def duplicate_findings(records: Sequence[Record]) -> dict[int, list[Finding]]:
-    """Records whose checkup was already accepted (any earlier submission, or earlier in this chunk)."""
-    keys = {(r.insurer_number, r.ticket_number, r.checkup_date) for r in records if r.checkup_date}
-    people = {(r.insurer_number, r.card_symbol, r.card_number, r.card_branch, r.birth_date, r.checkup_date) for r in records}
-    by_key = Q()
-    for insurer, ticket, day in keys:
-        by_key |= Q(insurer_number=insurer, ticket_number=ticket, checkup_date=day)
+def _person(record: Record) -> tuple[Any, ...]:
+    return (record.insurer_number, record.card_symbol, record.card_number, record.card_branch, record.birth_date)
+
+
+def duplicate_findings(records: Sequence[Record], blocked: set[int] = frozenset()) -> dict[int, list[Finding]]:  # type: ignore[assignment]
+    """Records that would count a checkup twice, against everything accepted so far and earlier
+    records of the same batch: the same business key (保険者番号 + 受診券整理番号 + 健診実施日), the
+    same person on the same day, or one ticket used by two people."""
+    tickets = {(r.insurer_number, r.ticket_number) for r in records if r.ticket_number}
+    people = {(*_person(r), r.checkup_date) for r in records}
+    by_ticket = Q()
+    for insurer, ticket in tickets:
+        by_ticket |= Q(insurer_number=insurer, ticket_number=ticket)
     by_person = Q()
     for insurer, symbol, number, branch, birth, day in people:
-        by_person |= Q(insurer_number=insurer, card_symbol=symbol, card_number=number, card_branch=branch, birth_date=birth, checkup_date=day)
+        by_person |= Q(insurer_number=insurer, card_symbol=symbol, card_number=number, card_branch=branch,
+                       birth_date=birth, checkup_date=day)
     accepted = Record.objects.filter(status=RecordStatus.ACCEPTED)
-    seen_keys = set(accepted.filter(by_key).values_list("insurer_number", "ticket_number", "checkup_date")) if keys else set()
-    seen_people = (
-        set(accepted.filter(by_person).values_list("insurer_number", "card_symbol", "card_number", "card_branch", "birth_date", "checkup_date"))
-        if people else set()
-    )
+    person_fields = ("insurer_number", "card_symbol", "card_number", "card_branch", "birth_date")
+    ticket_holders: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+    seen_keys: set[tuple[Any, ...]] = set()
+    if tickets:
+        for row in accepted.filter(by_ticket).values_list("ticket_number", "checkup_date", *person_fields):
+            ticket, day, person = row[0], row[1], row[2:]
+            ticket_holders.setdefault((person[0], ticket), set()).add(person)
+            seen_keys.add((person[0], ticket, day))
+    seen_people = set(accepted.filter(by_person).values_list(*person_fields, "checkup_date")) if people else set()
     found: dict[int, list[Finding]] = {}
     for record in records:
         key = (record.insurer_number, record.ticket_number, record.checkup_date)
-        person = (record.insurer_number, record.card_symbol, record.card_number, record.card_branch, record.birth_date, record.checkup_date)
+        person = _person(record)
+        holders = ticket_holders.setdefault((record.insurer_number, record.ticket_number), set())
         if key in seen_keys:
             found.setdefault(record.pk, []).append(DUPLICATE_ACCEPTED.at(file=record.data_path))
-        elif person in seen_people:
+        elif (*person, record.checkup_date) in seen_people:
             found.setdefault(record.pk, []).append(DUPLICATE_PERSON.at(file=record.data_path))
+        elif record.ticket_number and holders - {person}:
+            found.setdefault(record.pk, []).append(TICKET_REUSED.at(file=record.data_path, detail=record.ticket_number))
+        if record.pk in blocked or record.pk in found:
+            continue  # a returned record claims nothing
         seen_keys.add(key)
-        seen_people.add(person)
+        seen_people.add((*person, record.checkup_date))
+        if record.ticket_number:
+            holders.add(person)
     return found
 
 

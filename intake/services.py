@@ -222,15 +222,16 @@ def records_check(*, submission_id: int, first: int, last: int) -> int:
         if not pending:
             return 0
         submission = Submission.objects.get(pk=submission_id)
-        duplicates = checks.duplicate_findings(pending)
-        Finding.objects.bulk_create(
-            row for record in pending for row in _finding_rows(submission, duplicates.get(record.pk, []), record)
-        )
         blocked = set(
             Finding.objects.filter(
                 record__in=pending, severity__in=[Finding.Severity.ERROR, Finding.Severity.FATAL]
             ).values_list("record_id", flat=True)
         )
+        duplicates = checks.duplicate_findings(pending, blocked)
+        Finding.objects.bulk_create(
+            row for record in pending for row in _finding_rows(submission, duplicates.get(record.pk, []), record)
+        )
+        blocked |= set(duplicates)
         now = timezone.now()
         for record in pending:
             record.checked_at = now
