@@ -75,6 +75,7 @@ def submission_receive(
     request: Any = None,
     password: str = "",
     enqueue: bool = True,
+    actor_label: str = "",
 ) -> ReceiveResult:
     """Keep the exact bytes and register the submission; checking starts after commit.
 
@@ -88,6 +89,7 @@ def submission_receive(
         audit_record(
             action="intake.duplicate",
             actor=actor,
+            actor_label=actor_label,
             request=request,
             object_type="submission",
             object_ids=[existing.pk],
@@ -113,6 +115,7 @@ def submission_receive(
             audit_record(
                 action="intake.received",
                 actor=actor,
+                actor_label=actor_label,
                 request=request,
                 object_type="submission",
                 object_ids=[submission.pk],

@@ -30,10 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--channel", choices=[Channel.MEDIA, Channel.EMAIL, Channel.UPLOAD, Channel.API], default=Channel.MEDIA)
         parser.add_argument("--institution", required=True, help="10-digit 機関番号 of the sender")
         parser.add_argument("--password-file", type=Path, help="file holding the archive password (first line)")
-        parser.add_argument("--json", action="store_true", help="one JSON object per archive on standard output")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="one JSON object per archive on standard output")
 
     def handle(self, *args: Any, paths: list[str], channel: str, institution: str, password_file: Path | None,
-               json: bool, **options: Any) -> None:
+               as_json: bool, **options: Any) -> None:
         sender = Institution.objects.filter(number=institution, is_active=True).first()
         if sender is None:
             raise CommandError(f"no active institution with number {institution}", returncode=USAGE_ERROR)
@@ -57,7 +57,7 @@ class Command(BaseCommand):
             if not received.duplicate:
                 submission = submission_process_inline(submission_id=submission.pk)
             summary = submission_summary(submission, archive=str(path), duplicate=received.duplicate)
-            if json:
+            if as_json:
                 self.stdout.write(_dumps(summary))
             else:
                 records = summary["records"]
