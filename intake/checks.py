@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from django.db.models import Q
-
 from agency.models import AgencyProfile, Contract, Insurer
 from intake.standard import billing
 from intake.standard import findings as standard_findings
@@ -216,18 +214,22 @@ def _stem(path: str) -> str:
     return name[1:] if name else name
 
 
-def _json_default(value: Any) -> Any:
+def as_json(value: Any) -> Any:
+    """A compact JSON form of a record dataclass (None and empty values left out)."""
+    if dataclasses.is_dataclass(value):
+        out = {}
+        for name in value.__dataclass_fields__:
+            item = as_json(getattr(value, name))
+            if item is not None and item != [] and item != "":
+                out[name] = item
+        return out
+    if isinstance(value, tuple | list):
+        return [as_json(item) for item in value]
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    raise TypeError(type(value))
-
-
-def _as_json(value: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(dataclasses.asdict(value), default=_json_default, ensure_ascii=False))
+    return value
 
 
 @dataclass
@@ -268,7 +270,6 @@ def build_records(result: ReadResult, submission: Submission) -> list[PendingRec
             unit_amount=settlement.unit_amount if settlement else 0,
             payment_amount=settlement.payment_amount if settlement else 0,
             claim_amount=settlement.claim_amount if settlement else 0,
-            content={"checkup": _as_json(document), "claim": _as_json(claim) if claim else None},
         )
         pending.append(PendingRecord(record, document, claim, list(result.findings_for(member.path))))
         if claim_member is not None:
@@ -404,23 +405,23 @@ def duplicate_findings(records: Sequence[Record], blocked: set[int] = frozenset(
     same person on the same day, or one ticket used by two people."""
     tickets = {(r.insurer_number, r.ticket_number) for r in records if r.ticket_number}
     people = {(*_person(r), r.checkup_date) for r in records}
-    by_ticket = Q()
-    for insurer, ticket in tickets:
-        by_ticket |= Q(insurer_number=insurer, ticket_number=ticket)
-    by_person = Q()
-    for insurer, symbol, number, branch, birth, day in people:
-        by_person |= Q(insurer_number=insurer, card_symbol=symbol, card_number=number, card_branch=branch,
-                       birth_date=birth, checkup_date=day)
-    accepted = Record.objects.filter(status=RecordStatus.ACCEPTED)
+    accepted = Record.objects.filter(status=RecordStatus.ACCEPTED, insurer_number__in={r.insurer_number for r in records})
     person_fields = ("insurer_number", "card_symbol", "card_number", "card_branch", "birth_date")
     ticket_holders: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
     seen_keys: set[tuple[Any, ...]] = set()
-    if tickets:
-        for row in accepted.filter(by_ticket).values_list("ticket_number", "checkup_date", *person_fields):
-            ticket, day, person = row[0], row[1], row[2:]
+    # Indexed IN-lists select a superset; the exact pairs are matched here.
+    for row in accepted.filter(ticket_number__in={t for _, t in tickets}).values_list(
+        "ticket_number", "checkup_date", *person_fields
+    ):
+        ticket, day, person = row[0], row[1], row[2:]
+        if (person[0], ticket) in tickets:
             ticket_holders.setdefault((person[0], ticket), set()).add(person)
             seen_keys.add((person[0], ticket, day))
-    seen_people = set(accepted.filter(by_person).values_list(*person_fields, "checkup_date")) if people else set()
+    seen_people = {
+        row
+        for row in accepted.filter(card_number__in={r.card_number for r in records}).values_list(*person_fields, "checkup_date")
+        if row in people
+    }
     found: dict[int, list[Finding]] = {}
     for record in records:
         key = (record.insurer_number, record.ticket_number, record.checkup_date)

@@ -102,7 +102,11 @@ class RecordStatus(models.TextChoices):
 
 
 class Record(models.Model):
-    """One person's checkup in a submission: the DATA file, its CLAIMS file, and the verdict."""
+    """One person's checkup in a submission: the DATA file, its CLAIMS file, and the verdict.
+
+    The columns index the record; its full content stays in the stored archive, the one copy of the
+    exact bytes received (``intake.selectors.record_parsed`` reads it back).
+    """
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="records")
     position = models.PositiveIntegerField(_("順番"))
@@ -124,7 +128,6 @@ class Record(models.Model):
     unit_amount = models.PositiveIntegerField(_("単価合計"), default=0)
     payment_amount = models.PositiveIntegerField(_("窓口負担"), default=0)
     claim_amount = models.PositiveIntegerField(_("請求額"), default=0)
-    content = models.JSONField(_("内容"), default=dict)
     replaces = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by", verbose_name=_("再提出元")
     )
@@ -146,6 +149,7 @@ class Record(models.Model):
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["insurer_number", "ticket_number", "checkup_date"], name="record_business_key"),
             models.Index(fields=["submission", "status"], name="record_submission_status"),
+            models.Index(fields=["insurer_number", "card_number"], name="record_person"),
         ]
 
     def __str__(self) -> str:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import PurePosixPath
 from typing import Any
 
+import pyzipper
 from django.db.models import QuerySet
 
+from agency.crypto import decrypt_text
 from agency.models import Role
+from intake.standard.cda_read import read_checkup
+from intake.standard.claim_read import read_claim
+from intake.standard.codes import Namespace
+from intake.standard.xmlsafe import parse_xml
 
+from . import storage
+from .checks import as_json
 from .models import Finding, Record, Submission
 
 
@@ -31,3 +41,30 @@ def record_list(*, user: Any) -> QuerySet[Record]:
 
 def finding_list(*, submission: Submission) -> QuerySet[Finding]:
     return submission.findings.select_related("record").order_by("record__position", "id")
+
+
+def record_parsed(record: Record) -> dict[str, Any]:
+    """The record's checkup and claim as JSON-ready dicts, read back from the stored archive.
+
+    The archive passed the ZIP guards when it was received; only the record's two members are read.
+    """
+    submission = record.submission
+    data = storage.read(submission.archive.sha256)
+    parsed: dict[str, Any] = {"checkup": None, "claim": None}
+    with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
+        if submission.archive_password:
+            archive.setpassword(decrypt_text(submission.archive_password).encode("utf-8"))
+        roots = {PurePosixPath(name).parts[0] for name in archive.namelist() if name.strip("/")}
+        root = roots.pop() if len(roots) == 1 else ""
+        for key, path in (("checkup", record.data_path), ("claim", record.claim_path)):
+            if not path:
+                continue
+            element, problem = parse_xml(archive.read(f"{root}/{path}" if root else path), path)
+            if element is None or problem is not None:
+                continue
+            if key == "checkup":
+                parsed[key] = as_json(read_checkup(element, path))
+            else:
+                namespace = Namespace(element.tag[1:].split("}")[0])
+                parsed[key] = as_json(read_claim(element, path, namespace))
+    return parsed

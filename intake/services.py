@@ -236,18 +236,24 @@ def records_check(*, submission_id: int, first: int, last: int) -> int:
         )
         blocked |= set(duplicates)
         now = timezone.now()
-        for record in pending:
-            record.checked_at = now
-            record.status = RecordStatus.RETURNED if record.pk in blocked else RecordStatus.ACCEPTED
-            try:
-                with transaction.atomic():
-                    record.save(update_fields=["status", "checked_at"])
-            except IntegrityError:
-                # Accepted concurrently from another submission: the unique business key says no.
-                duplicate = checks.DUPLICATE_ACCEPTED.at(file=record.data_path)
-                Finding.objects.bulk_create(_finding_rows(submission, [duplicate], record))
-                record.status = RecordStatus.RETURNED
-                record.save(update_fields=["status", "checked_at"])
+        returned = [record.pk for record in pending if record.pk in blocked]
+        accepted = [record.pk for record in pending if record.pk not in blocked]
+        Record.objects.filter(pk__in=returned).update(status=RecordStatus.RETURNED, checked_at=now)
+        try:
+            with transaction.atomic():
+                Record.objects.filter(pk__in=accepted).update(status=RecordStatus.ACCEPTED, checked_at=now)
+        except IntegrityError:
+            # Some were accepted concurrently from another submission: decide one by one.
+            for record in pending:
+                if record.pk in blocked:
+                    continue
+                try:
+                    with transaction.atomic():
+                        Record.objects.filter(pk=record.pk).update(status=RecordStatus.ACCEPTED, checked_at=now)
+                except IntegrityError:
+                    duplicate = checks.DUPLICATE_ACCEPTED.at(file=record.data_path)
+                    Finding.objects.bulk_create(_finding_rows(submission, [duplicate], record))
+                    Record.objects.filter(pk=record.pk).update(status=RecordStatus.RETURNED, checked_at=now)
         checked = Record.objects.filter(submission_id=submission_id).exclude(status=RecordStatus.PENDING).count()
         Submission.objects.filter(pk=submission_id).update(records_checked=checked)
     submission_finish(submission_id=submission_id)
