@@ -83,3 +83,5 @@ class PortalUserAdmin(UserAdmin):
         *UserAdmin.fieldsets,
         ("所属", {"fields": ("role", "insurer", "institution", "full_name_kana", "birth_date", "phone")}),
     )
+
+from . import admin_clients  # noqa: E402, F401 - ApiClient / ClientCertificate admin

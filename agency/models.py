@@ -433,3 +433,6 @@ class MaintenanceWindow(TimeStampedModel):
 
     def is_open_at(self, moment: dt.datetime) -> bool:
         return self.closed_at is None and self.starts_at <= moment < self.ends_at
+
+
+from .models_clients import *  # noqa: E402, F403 - machine clients of the REST API

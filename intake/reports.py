@@ -37,3 +37,19 @@ def submission_summary(submission: Submission, *, archive: str = "", duplicate: 
         "findings": findings,
         "rule_set": submission.rule_set,
     }
+
+
+def refused_summary(*, archive: str, code: str, message: str) -> dict[str, Any]:
+    """The same shape for an archive that could not be registered at all."""
+    return {
+        "archive": archive,
+        "receipt_number": "",
+        "sha256": "",
+        "status": "rejected",
+        "records": {"total": 0, "accepted": 0, "returned": 0},
+        "amounts": {"claimed": 0, "accepted": 0, "returned": 0},
+        "findings": [
+            {"code": code, "severity": "fatal", "return_reason": "09", "file": archive, "xpath": "", "message": message}
+        ],
+        "rule_set": "",
+    }

@@ -20,7 +20,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from agency.crypto import decrypt_text, encrypt_text
-from agency.models import Institution
+from agency.models import Institution, User
 from audit.services import audit_record
 from intake.standard import reader as standard_reader
 
@@ -41,6 +41,24 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 200
 
 
+class ReceiveRefused(Exception):
+    """An archive that cannot be registered; ``code`` is stable, the message is for people."""
+
+    code = "refused"
+
+
+class ArchiveOfAnotherInstitution(ReceiveRefused):
+    """The same bytes were received from another institution (nothing about it is disclosed)."""
+
+    code = "duplicate_archive"
+
+
+class IdempotencyKeyReused(ReceiveRefused):
+    """An idempotency key already used for different bytes."""
+
+    code = "idempotency_key_reused"
+
+
 @dataclass(frozen=True)
 class ReceiveResult:
     submission: Submission
@@ -57,11 +75,21 @@ def _allocate_receipt_number(now: Any) -> str:
 
 
 def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Submission | None:
+    """The earlier submission this arrival repeats, if any (refusing what must not be answered)."""
     if idempotency_key:
-        found = Submission.objects.filter(institution=institution, idempotency_key=idempotency_key).first()
+        found = (
+            Submission.objects.filter(institution=institution, idempotency_key=idempotency_key)
+            .select_related("archive")
+            .first()
+        )
         if found is not None:
+            if found.archive.sha256 != sha256:
+                raise IdempotencyKeyReused("この冪等キーは別の内容のアーカイブに使用済みです。")
             return found
-    return Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
+    found = Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
+    if found is not None and found.institution_id != institution.pk:
+        raise ArchiveOfAnotherInstitution("同じ内容のアーカイブが既に受付済みです。")
+    return found
 
 
 def submission_receive(
@@ -107,7 +135,7 @@ def submission_receive(
                 institution=institution,
                 channel=channel,
                 received_at=now,
-                received_by=actor if getattr(actor, "is_authenticated", False) else None,
+                received_by=actor if isinstance(actor, User) else None,
                 idempotency_key=idempotency_key[:128],
                 rule_set=checks.RULE_SET_VERSION,
                 archive_password=encrypt_text(password) if password else "",

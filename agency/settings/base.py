@@ -235,7 +235,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "代行機関ポータル API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {"CopayCodeEnum": "agency.models.CopayCode"},
+    "ENUM_NAME_OVERRIDES": {
+        "CopayCodeEnum": "agency.models.CopayCode",
+        "SubmissionStatusEnum": "intake.models.SubmissionStatus",
+        "ChannelEnum": "intake.models.Channel",
+        "FindingSeverityEnum": "intake.models.Finding.Severity",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agency.models import Institution
 from intake.models import Channel
-from intake.reports import submission_summary
-from intake.services import submission_process_inline, submission_receive
+from intake.reports import refused_summary, submission_summary
+from intake.services import ReceiveRefused, submission_process_inline, submission_receive
 
 USAGE_ERROR = 2
 
@@ -48,11 +48,15 @@ class Command(BaseCommand):
             except (OSError, IndexError, UnicodeDecodeError) as error:
                 raise CommandError(f"cannot read the password file: {error}", returncode=USAGE_ERROR) from error
         for path in files:
-            with path.open("rb") as stream:
-                received = submission_receive(
-                    source=stream, file_name=path.name, institution=sender, channel=channel,
-                    password=password, enqueue=False,
-                )
+            try:
+                with path.open("rb") as stream:
+                    received = submission_receive(
+                        source=stream, file_name=path.name, institution=sender, channel=channel,
+                        password=password, enqueue=False,
+                    )
+            except ReceiveRefused as refused:
+                self._refused(path, refused, as_json)
+                continue
             submission = received.submission
             if not received.duplicate:
                 submission = submission_process_inline(submission_id=submission.pk)
@@ -65,6 +69,11 @@ class Command(BaseCommand):
                     f"{path.name}: {summary['status']} 受領番号 {submission.receipt_number} "
                     f"受理 {records['accepted']} / 返戻 {records['returned']} / 計 {records['total']}"
                 )
+
+
+    def _refused(self, path: Path, refused: ReceiveRefused, as_json: bool) -> None:
+        summary = refused_summary(archive=str(path), code=refused.code, message=str(refused))
+        self.stdout.write(_dumps(summary) if as_json else f"{path.name}: rejected {refused.code} {refused}")
 
 
 def _dumps(value: dict[str, Any]) -> str:
