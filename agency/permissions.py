@@ -62,7 +62,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.INSTITUTION_STAFF: frozenset(
         {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_UPLOAD, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}
     ),
-    Role.MAINTENANCE: frozenset({Perm.PORTAL_HOME}),
+    Role.MAINTENANCE: frozenset({Perm.PORTAL_HOME, Perm.INTAKE_RULES}),
 }
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from agency.crypto import decrypt_text, encrypt_text
 from agency.models import Institution, User
+from audit.models import Outcome
 from audit.services import audit_record
 from intake.standard import reader as standard_reader
 
@@ -92,6 +93,13 @@ def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Su
     return found
 
 
+def _refusal_audited(refused: ReceiveRefused, *, actor: Any, actor_label: str, request: Any, detail: dict[str, Any]) -> None:
+    audit_record(
+        action="intake.refused", actor=actor, actor_label=actor_label, request=request, outcome=Outcome.DENIED,
+        detail={"reason": refused.code, **detail},
+    )
+
+
 def submission_receive(
     *,
     source: BinaryIO | bytes,
@@ -112,7 +120,14 @@ def submission_receive(
     (``submission_process_inline``), as the command line does.
     """
     stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
-    existing = _existing(institution, stored.sha256, idempotency_key)
+    try:
+        existing = _existing(institution, stored.sha256, idempotency_key)
+    except ReceiveRefused as refused:
+        _refusal_audited(
+            refused, actor=actor, actor_label=actor_label, request=request,
+            detail={"sha256": stored.sha256, "channel": channel, "institution": institution.number},
+        )
+        raise
     if existing is not None:
         audit_record(
             action="intake.duplicate",
@@ -214,6 +229,7 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
         Finding.objects.bulk_create(_finding_rows(submission, archive_level))
         if not pending or any(checks.blocks_archive(f, record_files) for f in archive_level):
             submission.status = SubmissionStatus.REJECTED
+            submission.records_returned = submission.records_total
             submission.amount_returned = submission.amount_claimed
             submission.checked_at = timezone.now()
             submission.save()

@@ -56,23 +56,40 @@ ACCOUNT_PAGES = {
 }
 PUBLIC = {"accounts:login": 200, "accounts:locked_out": 429, "healthz": 200, "api_schema": 200}
 
-def _submission(o: dict[str, Any]) -> int:
-    """A submission of the role's own institution (its checks reject these bytes, which is fine here)."""
-    from intake.models import Channel
-    from intake.services import submission_receive
+def _objects(contract: Any) -> dict[str, Any]:
+    """Own-tenant objects of every kind a parameterised URL names (ORM rows only, no stored bytes)."""
+    from django.utils import timezone
 
-    if "submission" not in o:
-        o["submission"] = submission_receive(
-            source=b"permission matrix sample", file_name="sample.zip", institution=o["institution"],
-            channel=Channel.UPLOAD,
-        ).submission.pk
-    return o["submission"]
+    from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
+
+    archive = StoredArchive.objects.create(sha256="0" * 64, size=0)
+    submission = Submission.objects.create(
+        receipt_number="R2099-0000001", archive=archive, file_name="sample.zip", institution=contract.institution,
+        channel=Channel.UPLOAD, received_at=timezone.now(), rule_set="test", status=SubmissionStatus.ACCEPTED,
+    )
+    record = Record.objects.create(
+        submission=submission, position=1, institution=contract.institution, status=RecordStatus.ACCEPTED
+    )
+    return {
+        "insurer": contract.insurer, "institution": contract.institution, "contract": contract,
+        "submission": submission, "record": record,
+    }
 
 
 SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
-    "intake_api:submission_detail": lambda o: [_submission(o)],
-    "intake_api:submission_receipt": lambda o: [_submission(o)],
-    "intake_api:submission_errors": lambda o: [_submission(o)],
+    "intake_api:submission_detail": lambda o: [o["submission"].pk],
+    "intake_api:submission_receipt": lambda o: [o["submission"].pk],
+    "intake_api:submission_errors": lambda o: [o["submission"].pk],
+    "intake:submission_detail": lambda o: [o["submission"].pk],
+    "intake:submission_progress": lambda o: [o["submission"].pk],
+    "intake:receipt": lambda o: [o["submission"].pk],
+    "intake:receipt_pdf": lambda o: [o["submission"].pk],
+    "intake:receipt_json": lambda o: [o["submission"].pk],
+    "intake:error_list_csv": lambda o: [o["submission"].pk],
+    "intake:error_list_pdf": lambda o: [o["submission"].pk],
+    "intake:returned_archive": lambda o: [o["submission"].pk],
+    "intake:record_detail": lambda o: [o["record"].pk],
+    "intake:record_override": lambda o: [o["record"].pk],
     "parties:insurer_detail": lambda o: [o["insurer"].number],
     "parties:institution_detail": lambda o: [o["institution"].number],
     "parties:contract_detail": lambda o: [o["contract"].pk],
@@ -107,7 +124,7 @@ def test_role_matrix(role: Role, make_user: Callable[..., Any], contract_a: Any)
     if role == Role.MAINTENANCE:
         open_window(user)
     client = login_verified(Client(), user)
-    objects = {"insurer": contract_a.insurer, "institution": contract_a.institution, "contract": contract_a}
+    objects = _objects(contract_a)
     results = {}
     for route in _routes():
         args = SAMPLES[route.name](objects) if route.name in SAMPLES else []
@@ -142,7 +159,7 @@ def test_django_admin_only_for_agency_admins(role: Role, make_user: Callable[...
 @pytest.mark.django_db
 def test_anonymous_requests_are_sent_to_login(contract_a: Any) -> None:
     client = Client()
-    objects = {"insurer": contract_a.insurer, "institution": contract_a.institution, "contract": contract_a}
+    objects = _objects(contract_a)
     for route in _routes():
         if route.name in PUBLIC:
             continue

@@ -1,0 +1,117 @@
+"""Forms of the intake pages: they validate and clean, the services do the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from agency.models import Institution
+
+from .models import Finding, RecordStatus, SubmissionStatus
+
+
+def clean_file_name(name: str) -> str:
+    """The file's own name: browsers send no folder, but strip one if a client does."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
+
+
+def _check_archive(upload: UploadedFile) -> UploadedFile:
+    name = clean_file_name(upload.name or "")
+    if not name.lower().endswith(".zip"):
+        raise forms.ValidationError(_("%(name)s: ZIP形式（.zip）のアーカイブを選んでください。"), params={"name": name or "—"})
+    limit = settings.INTAKE_MAX_ARCHIVE_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise forms.ValidationError(
+            _("%(name)s: ファイルが大きすぎます（上限 %(limit)s）。"), params={"name": name, "limit": filesizeformat(limit)}
+        )
+    if not upload.size:
+        raise forms.ValidationError(_("%(name)s: ファイルが空です。"), params={"name": name})
+    return upload
+
+
+class MultipleArchiveInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleArchiveField(forms.FileField):
+    """One or more ZIP archives from a single ``<input type=file multiple>``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleArchiveInput(attrs={"accept": ".zip,application/zip", "multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        single = super().clean
+        uploads = [single(item, initial) for item in data] if isinstance(data, list | tuple) else [single(data, initial)]
+        errors: list[forms.ValidationError] = []
+        for upload in uploads:
+            try:
+                _check_archive(upload)
+            except forms.ValidationError as error:
+                errors.append(error)
+        if errors:
+            raise forms.ValidationError(errors)
+        return uploads
+
+
+class UploadForm(forms.Form):
+    archives = MultipleArchiveField(
+        label=_("送付用ファイルアーカイブ（ZIP）"),
+        help_text=_("複数のファイルを一度に選べます。ここにドラッグ＆ドロップすることもできます。"),
+    )
+
+
+class MediaImportForm(forms.Form):
+    institution = forms.ModelChoiceField(label=_("送付元の健診機関"), queryset=Institution.objects.none())
+    archive = forms.FileField(
+        label=_("媒体から取り込んだアーカイブ（ZIP）"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )
+
+    def __init__(self, *args: Any, institutions: QuerySet[Institution], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = institutions
+
+    def clean_archive(self) -> UploadedFile:
+        return _check_archive(self.cleaned_data["archive"])
+
+
+class WorkbenchFilterForm(forms.Form):
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False)
+    insurer_number = forms.RegexField(label=_("保険者番号"), regex=r"^\d{6,8}$", max_length=8, required=False)
+    status = forms.ChoiceField(label=_("状態"), choices=[("", _("すべて")), *RecordStatus.choices], required=False)
+    submission_status = forms.ChoiceField(
+        label=_("受付の状態"), choices=[("", _("すべて")), *SubmissionStatus.choices], required=False
+    )
+    code = forms.ChoiceField(label=_("点検ルール"), choices=[], required=False)
+
+    def __init__(self, *args: Any, institutions: QuerySet[Institution], codes: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = institutions
+        self.fields["code"].choices = [("", _("すべて")), *((code, code) for code in codes)]
+
+
+class SubmissionFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("状態"), choices=[("", _("すべて")), *SubmissionStatus.choices], required=False)
+
+
+class WarningOverrideForm(forms.Form):
+    finding = forms.ModelChoiceField(label=_("確認する警告"), queryset=Finding.objects.none(), empty_label=None)
+    reason = forms.CharField(
+        label=_("確認理由"),
+        max_length=300,
+        min_length=4,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("警告を確認済みとする理由を記入してください（監査記録に残ります）。"),
+    )
+
+    def __init__(self, *args: Any, warnings: QuerySet[Finding], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["finding"].queryset = warnings
+        self.fields["finding"].label_from_instance = lambda f: f"{f.code} — {f.message}"
