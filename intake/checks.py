@@ -284,6 +284,7 @@ class References:
     insurers: dict[str, Insurer]
     contracts: dict[tuple[str, int], list[Contract]]
     file_date: dt.date | None
+    tickets: Any = None  # eligibility.TicketLookup: the 受診券 uploaded by the records' insurers
 
     @classmethod
     def load(cls, result: ReadResult, pending: Sequence[PendingRecord], submission: Submission) -> References:
@@ -295,28 +296,15 @@ class References:
         ).select_related("insurer").prefetch_related("other_items"):
             contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
         file_date = result.index.created_on if result.index else (result.archive_name.submitted_on if result.archive_name else None)
-        return cls(insurers, contracts, file_date)
+        # --- eligibility (受診券) data, see intake.eligibility -------------------------------------
+        tickets = eligibility.tickets_for(pending)
+        # --- end eligibility -------------------------------------------------------------------------
+        return cls(insurers, contracts, file_date, tickets)
 
 
 def contract_terms(contract: Contract) -> billing.ContractTerms:
-    def rule(component: str) -> billing.CopayRule:
-        return billing.CopayRule.from_fields(
-            code=getattr(contract, f"{component}_copay_code"),
-            amount=getattr(contract, f"{component}_copay_amount"),
-            rate=getattr(contract, f"{component}_copay_rate"),
-            cap=getattr(contract, f"{component}_copay_cap"),
-        )
-
-    detail = {"1": contract.anemia_price, "2": contract.ecg_price, "3": contract.fundus_price, "4": contract.creatinine_price}
-    return billing.ContractTerms(
-        commission_type=str(contract.commission_type),
-        basic_price=contract.basic_price,
-        basic_copay=rule("basic"),
-        detail_prices=detail,
-        detail_copay=rule("detail"),
-        other_prices={item.item_code: item.price for item in contract.other_items.all()},
-        other_copay=rule("other"),
-    )
+    """The contract's prices and copay rules in the terms the claim arithmetic takes."""
+    return billing.terms_from_contract(contract)
 
 
 def _claim_findings(pending: PendingRecord, contract: Contract) -> list[Finding]:
@@ -385,6 +373,9 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
         found.append(INSURER_UNKNOWN.at(file=path, xpath="//recordTarget/patientRole/id", detail=record.insurer_number))
         return found
     record.insurer = insurer
+    # --- eligibility (受診券) rules, see intake.eligibility: only for insurers that uploaded tickets ---
+    found += eligibility.ticket_findings(pending, refs.tickets)
+    # --- end eligibility -------------------------------------------------------------------------------
     commission = int(pending.claim.settlement.commission_type) if pending.claim and pending.claim.settlement.commission_type.isdigit() else None
     candidates = refs.contracts.get((insurer.number, commission), []) if commission else []
     contract = next((c for c in candidates if c.is_valid_on(day)), None)
@@ -444,3 +435,6 @@ def duplicate_findings(records: Sequence[Record], blocked: set[int] = frozenset(
 
 def blocking(findings: Iterable[Finding]) -> bool:
     return any(f.severity in (Severity.ERROR, Severity.FATAL) for f in findings)
+
+
+from . import eligibility  # noqa: E402 - the 受診券 rules register themselves in this catalogue

@@ -7,9 +7,14 @@ preceding digits, weights 2, 1, 2, 1 … from the rightmost body digit.
 from __future__ import annotations
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also accepts superscripts and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
 def luhn_digit(body: str) -> int:
     """Return the Luhn check digit for a string of decimal digits."""
-    if not body.isdigit():
+    if not _ascii_digits(body):
         raise ValueError(f"not a string of digits: {body!r}")
     total = 0
     for position, char in enumerate(reversed(body)):
@@ -19,13 +24,13 @@ def luhn_digit(body: str) -> int:
 
 
 def _valid(number: str, length: int) -> bool:
-    return len(number) == length and number.isdigit() and luhn_digit(number[:-1]) == int(number[-1])
+    return len(number) == length and _ascii_digits(number) and luhn_digit(number[:-1]) == int(number[-1])
 
 
 def normalize_insurer_number(number: str) -> str:
     """Left-pad a 6-digit 国保 保険者番号 to the 8 digits used in the exchange format."""
     number = number.strip()
-    if len(number) == 6 and number.isdigit():
+    if len(number) == 6 and _ascii_digits(number):
         return "00" + number
     return number
 

@@ -1,0 +1,197 @@
+"""Write synthetic submission archives for the parties in the database.
+
+    python manage.py make_archives --out DIR --institutions N --records M --year 2024 --seed S
+        [--defect NAME ...] [--defect-rate R] [--create-parties] [--insurers K]
+        [--password P] [--xsd-dir DIR]
+
+One archive per institution that has contracts, records priced under those contracts, and a
+manifest.json naming every injected defect. With --create-parties, missing institutions (and
+insurers, up to --insurers) are created through the party services, with synthetic contracts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from random import Random
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Q
+
+from agency.models import AgencyProfile, Contract, ContractOtherItem, Institution, Insurer
+from agency.services import contract_save, institution_save, insurer_save
+from intake.standard.billing import DETAIL_PRICE_FIELDS, ContractTerms, terms_from_contract
+from intake.standard.schemas import xsd_dir_from_env
+from intake.standard.synth.defects import DEFECTS
+from intake.standard.synth.generator import DEFAULT_AGENCY_NUMBER, GeneratorConfig, write_archives
+from intake.standard.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer, make_parties
+
+
+def _contracted_institutions(year: int) -> list[Institution]:
+    start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
+    return list(
+        Institution.objects.filter(is_active=True, contracts__valid_from__lte=end)
+        .filter(Q(contracts__valid_to__isnull=True) | Q(contracts__valid_to__gte=start))
+        .distinct()
+        .order_by("number")
+    )
+
+
+def _create_parties(*, institutions: int, insurers: int, year: int, seed: int) -> None:
+    """Create synthetic institutions (and insurers when too few exist) with contracts."""
+    existing_insurers = list(Insurer.objects.filter(is_active=True))
+    synthetic = make_parties(
+        Random(f"{seed}/db-parties"),  # noqa: S311 - synthetic data, not security
+        institutions=institutions,
+        insurers=max(insurers, 1),
+        year=year,
+    )
+    with transaction.atomic():
+        for made in synthetic.insurers[: max(0, insurers - len(existing_insurers))]:
+            if not Insurer.objects.filter(number=made.number).exists():
+                insurer_save(
+                    insurer=Insurer(number=made.number, name=made.name, contract_start=dt.date(year, 4, 1)), actor=None
+                )
+        by_number = {insurer.number: insurer for insurer in Insurer.objects.filter(is_active=True)}
+        numbers = sorted(by_number)
+        for position, made in enumerate(synthetic.institutions):
+            if Institution.objects.filter(number=made.number).exists():
+                continue
+            institution = institution_save(
+                institution=Institution(
+                    number=made.number,
+                    name=made.name,
+                    postal_code=made.postal_code or "",
+                    address=made.address or "",
+                    phone=made.telephone or "",
+                ),
+                actor=None,
+            )
+            skipped = numbers[position % len(numbers)] if len(numbers) > 1 else None
+            terms = [contract.terms for contract in synthetic.contracts if contract.institution_number == made.number]
+            for offset, number in enumerate(n for n in numbers if n != skipped):
+                _save_contract(by_number[number], institution, terms[offset % len(terms)], year)
+
+
+def _save_contract(insurer: Insurer, institution: Institution, terms: ContractTerms, year: int) -> None:
+    fields: dict[str, Any] = {
+        "commission_type": int(terms.commission_type),
+        "basic_price": terms.basic_price,
+        **{name: terms.detail_prices.get(item, 0) for item, name in DETAIL_PRICE_FIELDS.items()},
+    }
+    for component in ("basic", "detail", "other"):
+        rule = getattr(terms, f"{component}_copay")
+        fields |= {
+            f"{component}_copay_code": int(rule.code),
+            f"{component}_copay_amount": rule.amount,
+            f"{component}_copay_rate": rule.rate,
+            f"{component}_copay_cap": rule.cap,
+        }
+    contract = contract_save(
+        contract=Contract(insurer=insurer, institution=institution, valid_from=dt.date(year, 4, 1), **fields),
+        actor=None,
+    )
+    for code, price in terms.other_prices.items():
+        item = ContractOtherItem(contract=contract, item_code=code, price=price)
+        item.full_clean()
+        item.save()
+
+
+def _parties(institutions: list[Institution]) -> Parties:
+    contracts = Contract.objects.filter(institution__in=institutions).select_related("insurer", "institution")
+    return Parties(
+        insurers=tuple(
+            SynthInsurer(i.number, i.name) for i in Insurer.objects.filter(is_active=True).order_by("number")
+        ),
+        institutions=tuple(
+            SynthInstitution(i.number, i.name, i.postal_code or None, i.address or None, i.phone or None)
+            for i in institutions
+        ),
+        contracts=tuple(
+            SynthContract(c.insurer.number, c.institution.number, c.valid_from, c.valid_to, terms_from_contract(c))
+            for c in contracts.prefetch_related("other_items")
+        ),
+    )
+
+
+def _optional_path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
+class Command(BaseCommand):
+    help = "Write synthetic 特定健診 submission archives (one per institution) and a manifest of injected defects."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--out", type=Path, required=True, help="directory for the archives and manifest.json")
+        parser.add_argument("--institutions", type=int, default=1, help="number of institutions (archives)")
+        parser.add_argument("--records", type=int, default=100, help="records (persons) per archive")
+        parser.add_argument("--year", type=int, required=True, help="fiscal year of the checkups, e.g. 2024")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--defect",
+            action="append",
+            default=[],
+            choices=sorted(DEFECTS),
+            metavar="NAME",
+            help="inject this defect (repeatable); see intake.standard.synth.defects",
+        )
+        parser.add_argument(
+            "--defect-rate",
+            type=float,
+            default=0.0,
+            help="probability that each further record/archive gets one of the defects",
+        )
+        parser.add_argument(
+            "--create-parties", action="store_true", help="create missing institutions, insurers and contracts"
+        )
+        parser.add_argument("--insurers", type=int, default=3, help="insurers to have when creating parties")
+        parser.add_argument("--password", help="lock the archives with this password (AES)")
+        parser.add_argument(
+            "--xsd-dir",
+            type=_optional_path,
+            default=xsd_dir_from_env(),
+            help="official XSD directory to copy into each archive (default: $KENSHIN_XSD_DIR; "
+            "an empty value leaves the XSD folder out)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        year, wanted = options["year"], options["institutions"]
+        if options["xsd_dir"] is not None and not options["xsd_dir"].is_dir():
+            raise CommandError(f"no XSD directory at {options['xsd_dir']}")
+        institutions = _contracted_institutions(year)
+        if len(institutions) < wanted:
+            if not options["create_parties"]:
+                raise CommandError(
+                    f"{wanted} institutions with a contract in fiscal year {year} are needed, "
+                    f"{len(institutions)} exist; use --create-parties to create the rest"
+                )
+            _create_parties(
+                institutions=wanted - len(institutions), insurers=options["insurers"], year=year, seed=options["seed"]
+            )
+            institutions = _contracted_institutions(year)
+        profile = AgencyProfile.objects.first()
+        try:
+            config = GeneratorConfig(
+                year=year,
+                institutions=wanted,
+                records=options["records"],
+                seed=options["seed"],
+                defects=tuple(options["defect"]),
+                defect_rate=options["defect_rate"],
+                agency_number=profile.agency_code if profile else DEFAULT_AGENCY_NUMBER,
+                xsd_dir=options["xsd_dir"],
+                password=options["password"],
+            )
+            manifest = write_archives(options["out"], config, _parties(institutions[:wanted]))
+        except (ValueError, OSError) as error:
+            raise CommandError(str(error)) from error
+        injected = sum(len(entry.defects) for entry in manifest.archives)
+        records = sum(entry.records for entry in manifest.archives)
+        self.stdout.write(
+            f"wrote {len(manifest.archives)} archives, {records} records, {injected} injected defects "
+            f"to {options['out']} (manifest.json)"
+        )
+        if manifest.missing_defects:
+            self.stderr.write(f"could not inject: {', '.join(manifest.missing_defects)}")

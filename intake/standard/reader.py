@@ -1,0 +1,386 @@
+"""Reading a submission archive: `read_archive(...)` never raises on bad input.
+
+Stages, each stopping the archive on a FATAL finding:
+
+1. the ZIP itself and its central directory (`zipguard`);
+2. the content of every member, sniffed for executables and nested archives;
+3. each XML member: encoding, DOCTYPE/entities, well-formedness, namespace, XSD, records;
+4. cross-file consistency (`consistency`) and item formats against the master (`itemformat`).
+
+Members under ``XSD/`` are only sniffed: they are never parsed nor used for validation; the
+schemas come from ``KENSHIN_XSD_DIR`` (or the ``xsd_dir`` argument).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from intake.standard import findings as F
+from intake.standard.cda_read import read_checkup, read_guidance
+from intake.standard.claim_read import read_claim, read_guidance_claim, read_index, read_summary
+from intake.standard.codes import HL7_NS, Namespace
+from intake.standard.consistency import Contents, consistency_findings
+from intake.standard.findings import Finding, Severity
+from intake.standard.itemformat import item_format_findings
+from intake.standard.items import ItemMaster, item_master
+from intake.standard.naming import (
+    CLAIMS_DIR,
+    DATA_DIR,
+    INDEX_FILE,
+    SUMMARY_FILE,
+    XSD_DIR,
+    ArchiveName,
+    MemberName,
+)
+from intake.standard.records import (
+    CheckupDocument,
+    Claim,
+    GuidanceClaim,
+    GuidanceDocument,
+    IndexRecord,
+    Member,
+    Submission,
+    SummaryRecord,
+)
+from intake.standard.schemas import FileKind, SchemaDirectoryError, validate, xsd_dir_from_env
+from intake.standard.xmlsafe import parse_xml
+from intake.standard.xmlutil import FieldError
+from intake.standard.zipguard import (
+    DEFAULT_LIMITS,
+    SNIFF_BYTES,
+    ArchiveLimits,
+    GuardedArchive,
+    MemberError,
+    Source,
+    open_archive,
+    sniff,
+)
+
+_ROOT_ELEMENTS = {
+    FileKind.INDEX: "index",
+    FileKind.SUMMARY: "summary",
+    FileKind.CHECKUP: "ClinicalDocument",
+    FileKind.GUIDANCE: "ClinicalDocument",
+    FileKind.CLAIM: "checkupClaim",
+    FileKind.GUIDANCE_CLAIM: "healthGuidanceClaim",
+}
+_PREFIX_KINDS = {
+    (DATA_DIR, "h"): FileKind.CHECKUP,
+    (DATA_DIR, "g"): FileKind.GUIDANCE,
+    (CLAIMS_DIR, "c"): FileKind.CLAIM,
+    (CLAIMS_DIR, "p"): FileKind.GUIDANCE_CLAIM,
+}
+_DIRECTORIES = frozenset({"", DATA_DIR, CLAIMS_DIR, XSD_DIR})
+_FROM_ENV: Any = object()
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """One member as the reader saw it: its kind, namespace generation and schema verdict."""
+
+    path: str
+    kind: FileKind | None
+    namespace: str | None = None
+    generation: Namespace | None = None
+    schema_valid: bool | None = None
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    archive_name: ArchiveName | None
+    root: str | None
+    index: IndexRecord | None = None
+    summary: SummaryRecord | None = None
+    checkups: tuple[Member[CheckupDocument], ...] = ()
+    claims: tuple[Member[Claim], ...] = ()
+    guidance: tuple[Member[GuidanceDocument], ...] = ()
+    guidance_claims: tuple[Member[GuidanceClaim], ...] = ()
+    files: tuple[FileReport, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        """No FATAL or ERROR finding."""
+        return not any(finding.blocking for finding in self.findings)
+
+    @property
+    def fatal(self) -> bool:
+        return any(finding.severity is Severity.FATAL for finding in self.findings)
+
+    def codes(self) -> set[str]:
+        return {finding.code for finding in self.findings}
+
+    def findings_for(self, path: str) -> list[Finding]:
+        return [finding for finding in self.findings if finding.file == path]
+
+    def submission(self) -> Submission | None:
+        """The records as a `Submission` (what the writer takes), when name and index were read."""
+        if self.archive_name is None or self.index is None:
+            return None
+        return Submission(
+            name=self.archive_name,
+            index=self.index,
+            summary=self.summary,
+            checkups=self.checkups,
+            claims=self.claims,
+            guidance=self.guidance,
+            guidance_claims=self.guidance_claims,
+        )
+
+
+@dataclass
+class _State:
+    xsd_dir: Path | None
+    master: ItemMaster | None
+    findings: list[Finding] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
+    index: IndexRecord | None = None
+    summary: SummaryRecord | None = None
+    checkups: list[Member[CheckupDocument]] = field(default_factory=list)
+    claims: list[Member[Claim]] = field(default_factory=list)
+    guidance: list[Member[GuidanceDocument]] = field(default_factory=list)
+    guidance_claims: list[Member[GuidanceClaim]] = field(default_factory=list)
+    data_paths: list[str] = field(default_factory=list)
+    claim_paths: list[str] = field(default_factory=list)
+
+
+def _root_folder(names: list[str], archive_name: str | None) -> tuple[str | None, Finding | None]:
+    tops = {name.split("/", 1)[0] for name in names}
+    nested = all("/" in name for name in names)
+    if len(tops) != 1 or not nested:
+        return None, F.ARC_ROOT_INVALID.at(detail="ルートフォルダがひとつではありません")
+    root = tops.pop()
+    if archive_name is not None and root != archive_name:
+        return root, F.ARC_ROOT_INVALID.at(detail=f"{root} ≠ {archive_name}")
+    return root, None
+
+
+def _classify(relative: str, state: _State) -> FileKind | str | None:
+    """The kind of a member by its place in the layout; "xsd" for the ignored XSD folder."""
+    if relative == INDEX_FILE:
+        return FileKind.INDEX
+    if relative == SUMMARY_FILE:
+        return FileKind.SUMMARY
+    folder, _, filename = relative.rpartition("/")
+    if folder == XSD_DIR or folder.startswith(XSD_DIR + "/"):
+        return "xsd"
+    if folder in (DATA_DIR, CLAIMS_DIR) and filename.lower().endswith(".xml"):
+        (state.data_paths if folder == DATA_DIR else state.claim_paths).append(relative)
+        if MemberName.parse(filename) is None:
+            state.findings.append(F.ARC_MEMBER_NAME_NONSTANDARD.at(file=relative))
+        kind = _PREFIX_KINDS.get((folder, filename[:1]))
+        if kind is not None:
+            return kind
+        return "data" if folder == DATA_DIR else "claims"
+    return None
+
+
+def _kind_from_root(provisional: str, root: etree._Element) -> FileKind | None:
+    tag = etree.QName(root).localname
+    if provisional == "claims":
+        return {"checkupClaim": FileKind.CLAIM, "healthGuidanceClaim": FileKind.GUIDANCE_CLAIM}.get(tag)
+    if tag != "ClinicalDocument":
+        return None
+    code = root.find(f"{{{HL7_NS}}}code")
+    category = code.get("code", "") if code is not None else ""
+    return FileKind.GUIDANCE if category.startswith("2") else FileKind.CHECKUP
+
+
+_EXTRACTORS: dict[FileKind, Callable[..., Any]] = {
+    FileKind.INDEX: read_index,
+    FileKind.SUMMARY: read_summary,
+    FileKind.CLAIM: read_claim,
+    FileKind.GUIDANCE_CLAIM: read_guidance_claim,
+}
+
+
+def _namespace_check(kind: FileKind, root: etree._Element, path: str) -> tuple[str, Namespace | None, Finding | None]:
+    uri = etree.QName(root).namespace or ""
+    if kind in (FileKind.CHECKUP, FileKind.GUIDANCE):
+        return uri, None, None if uri == HL7_NS else F.XML_NAMESPACE_UNKNOWN.at(file=path, detail=uri)
+    try:
+        generation = Namespace(uri)
+    except ValueError:
+        return uri, None, F.XML_NAMESPACE_UNKNOWN.at(file=path, detail=uri or "なし")
+    if generation is Namespace.CHECKUP_2007:
+        return uri, generation, F.XML_NAMESPACE_OLD.at(file=path)
+    return uri, generation, None
+
+
+def _schema_check(state: _State, kind: FileKind, root: etree._Element, path: str) -> bool | None:
+    if state.xsd_dir is None:
+        return None
+    try:
+        errors = validate(state.xsd_dir, kind, root)
+    except SchemaDirectoryError as exc:
+        state.findings.append(F.XML_SCHEMA_UNAVAILABLE.at(file=path, detail=str(exc)))
+        state.xsd_dir = None
+        return None
+    for error in errors:
+        state.findings.append(
+            F.XML_SCHEMA_INVALID.at(file=path, xpath=error.xpath, detail=f"{error.line}行目: {error.message}")
+        )
+    return not errors
+
+
+def _read_xml(state: _State, path: str, provisional: FileKind | str, data: bytes) -> None:
+    root, refused = parse_xml(data, path)
+    if root is None:
+        state.findings.append(refused or F.XML_MALFORMED.at(file=path))
+        state.files.append(FileReport(path, provisional if isinstance(provisional, FileKind) else None))
+        return
+    kind = provisional if isinstance(provisional, FileKind) else _kind_from_root(provisional, root)
+    if kind is None or etree.QName(root).localname != _ROOT_ELEMENTS[kind]:
+        state.findings.append(F.XML_ROOT_UNEXPECTED.at(file=path, xpath="/" + etree.QName(root).localname))
+        state.files.append(FileReport(path, kind))
+        return
+    uri, generation, namespace_finding = _namespace_check(kind, root, path)
+    valid = None
+    if namespace_finding is not None:
+        state.findings.append(namespace_finding)
+        if generation is None:
+            state.files.append(FileReport(path, kind, uri))
+            return
+    else:
+        valid = _schema_check(state, kind, root, path)
+    state.files.append(FileReport(path, kind, uri, generation, valid))
+    try:
+        _store(state, kind, root, path, generation)
+    except FieldError as exc:
+        state.findings.append(exc.finding)
+
+
+def _store(state: _State, kind: FileKind, root: etree._Element, path: str, generation: Namespace | None) -> None:
+    if kind is FileKind.CHECKUP:
+        document = read_checkup(root, path)
+        state.checkups.append(Member(path, document))
+        if state.master is not None:
+            state.findings += item_format_findings(document, state.master, path)
+    elif kind is FileKind.GUIDANCE:
+        state.guidance.append(Member(path, read_guidance(root, path)))
+    else:
+        record = _EXTRACTORS[kind](root, path, generation)
+        if kind is FileKind.INDEX:
+            state.index = record
+        elif kind is FileKind.SUMMARY:
+            state.summary = record
+        elif kind is FileKind.CLAIM:
+            state.claims.append(Member(path, record))
+        else:
+            state.guidance_claims.append(Member(path, record))
+
+
+def _read_members(archive: GuardedArchive, root: str | None, state: _State) -> bool:
+    """Sniff every member, then parse the XML ones; False when a FATAL finding stops us."""
+    plan: list[tuple[Any, str, FileKind | str]] = []
+    for info in archive.files():
+        name = info.orig_filename
+        relative = name[len(root) + 1 :] if root is not None else name
+        try:
+            head = archive.read(info, limit=SNIFF_BYTES)
+        except MemberError as exc:
+            state.findings.append(exc.finding)
+            continue
+        if (dangerous := sniff(name, head)) is not None:
+            state.findings.append(dangerous)
+            continue
+        kind = _classify(relative, state)
+        if kind is None:
+            state.findings.append(F.ARC_UNEXPECTED_MEMBER.at(file=relative))
+        elif kind != "xsd":
+            plan.append((info, relative, kind))
+    if any(finding.severity is Severity.FATAL for finding in state.findings):
+        return False
+    for info, relative, kind in plan:
+        try:
+            data = archive.read(info)
+        except MemberError as exc:
+            state.findings.append(exc.finding)
+            if exc.finding.severity is Severity.FATAL:
+                return False
+            continue
+        _read_xml(state, relative, kind, data)
+    return True
+
+
+def _unexpected_directories(names: list[str], root: str | None) -> list[Finding]:
+    found = []
+    for name in names:
+        if not name.endswith("/"):
+            continue
+        relative = name[len(root) + 1 :].rstrip("/") if root is not None else name.rstrip("/")
+        if relative not in _DIRECTORIES and not relative.startswith(XSD_DIR + "/"):
+            found.append(F.ARC_UNEXPECTED_MEMBER.at(file=relative + "/"))
+    return found
+
+
+def read_archive(
+    source: Source,
+    *,
+    filename: str | None = None,
+    password: str | bytes | None = None,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+    xsd_dir: Path | str | None = _FROM_ENV,
+    master: ItemMaster | None = _FROM_ENV,
+) -> ReadResult:
+    """Read a submission archive from a path, bytes or a binary stream.
+
+    ``filename`` is the upload's name (taken from a path source when omitted); it is checked
+    against the naming rule and the root folder. ``password`` opens ZipCrypto/AES archives.
+    ``xsd_dir`` defaults to ``KENSHIN_XSD_DIR``; ``master`` to the packaged item master (pass
+    None to skip the item format checks).
+    """
+    if filename is None and isinstance(source, (str, Path)):
+        filename = Path(source).name
+    archive_name = ArchiveName.parse(filename) if filename else None
+    directory = xsd_dir_from_env() if xsd_dir is _FROM_ENV else (Path(xsd_dir) if xsd_dir else None)
+    state = _State(xsd_dir=directory, master=item_master() if master is _FROM_ENV else master)
+    if filename is not None and archive_name is None:
+        state.findings.append(F.ARC_NAME_INVALID.at(file=filename))
+    if directory is None:
+        state.findings.append(F.XML_SCHEMA_UNAVAILABLE.at())
+    secret = password.encode("utf-8") if isinstance(password, str) else password
+    archive, refused = open_archive(source, password=secret, limits=limits)
+    if archive is None:
+        return ReadResult(archive_name, None, findings=tuple(state.findings + refused))
+    with archive:
+        names = archive.names()
+        stem = filename[:-4] if filename and filename.lower().endswith(".zip") else filename
+        root, root_finding = _root_folder(names, stem) if names else (None, None)
+        if root_finding is not None:
+            state.findings.append(root_finding)
+        state.findings += _unexpected_directories(names, root)
+        completed = _read_members(archive, root, state)
+    if completed:
+        if not state.data_paths:
+            state.findings.append(F.ARC_NO_DATA.at())
+        state.findings += consistency_findings(
+            Contents(
+                name=archive_name,
+                index=state.index,
+                summary=state.summary,
+                checkups=state.checkups,
+                claims=state.claims,
+                guidance=state.guidance,
+                guidance_claims=state.guidance_claims,
+                data_paths=state.data_paths,
+                claim_paths=state.claim_paths,
+            )
+        )
+    return ReadResult(
+        archive_name=archive_name,
+        root=root,
+        index=state.index,
+        summary=state.summary,
+        checkups=tuple(state.checkups),
+        claims=tuple(state.claims),
+        guidance=tuple(state.guidance),
+        guidance_claims=tuple(state.guidance_claims),
+        files=tuple(state.files),
+        findings=tuple(state.findings),
+    )

@@ -1,0 +1,69 @@
+"""The make_archives command: parties from the database (or created), contracts honoured."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from agency.models import Contract, Institution, Insurer
+from intake.standard.billing import terms_from_contract
+from intake.standard.reader import read_archive
+from intake.standard.rules import copay_differences
+from tests.factories import ContractFactory, InsurerFactory
+
+
+def _run(out: Path, *extra: str) -> str:
+    stdout = StringIO()
+    call_command(
+        "make_archives", "--out", str(out), "--year", "2024", "--seed", "3", "--xsd-dir", "", *extra, stdout=stdout
+    )
+    return stdout.getvalue()
+
+
+def test_refuses_without_enough_parties(db: None, tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="--create-parties"):
+        _run(tmp_path, "--institutions", "2", "--records", "3")
+
+
+def test_creates_parties_and_honours_their_contracts(db: None, tmp_path: Path) -> None:
+    output = _run(tmp_path, "--institutions", "2", "--records", "15", "--create-parties", "--insurers", "3")
+    assert "wrote 2 archives, 30 records" in output
+    assert Institution.objects.count() == 2 and Insurer.objects.count() == 3
+    assert Contract.objects.count() == 4  # each institution contracts with all insurers but one
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["archives"]:
+        result = read_archive(tmp_path / entry["file"], xsd_dir=None)
+        assert result.codes() == {"XML_SCHEMA_UNAVAILABLE"}
+        documents = {member.stem: member.record for member in result.checkups}
+        for member in result.claims:
+            claim, document = member.record, documents[member.stem]
+            contract = Contract.objects.get(
+                insurer__number=claim.subject.insurer_number, institution__number=claim.institution_number
+            )
+            assert document.checkup_date is not None and contract.is_valid_on(document.checkup_date)
+            assert copay_differences(claim, terms_from_contract(contract)) == []
+
+
+def test_uses_existing_parties_and_injects_defects(db: None, tmp_path: Path) -> None:
+    contract = ContractFactory()
+    InsurerFactory()  # an insurer without a contract, for the no_contract defect
+    output = _run(tmp_path, "--records", "8", "--defect", "no_contract", "--defect", "su08_total_mismatch")
+    assert "2 injected defects" in output
+    assert Institution.objects.count() == 1
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    (entry,) = manifest["archives"]
+    assert entry["institution"] == contract.institution.number
+    assert {item["defect"] for item in entry["defects"]} == {"no_contract", "su08_total_mismatch"}
+    result = read_archive(tmp_path / entry["file"], xsd_dir=None)
+    assert "SUM_TOTAL_MISMATCH" in result.codes()
+    insurers = {member.record.subject.insurer_number for member in result.claims}
+    assert insurers == {contract.insurer.number, Insurer.objects.exclude(pk=contract.insurer.pk).get().number}
+
+
+def test_unknown_defect_names_are_usage_errors(db: None, tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="invalid choice"):
+        _run(tmp_path, "--defect", "no_such_defect")
