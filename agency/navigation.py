@@ -25,6 +25,11 @@ NAVIGATION = [
     NavEntry(_("健診機関"), "parties:institution_list", Perm.PARTIES_VIEW),
     NavEntry(_("契約"), "parties:contract_list", Perm.CONTRACTS_VIEW),
     NavEntry(_("利用者"), "parties:user_list", Perm.USERS_VIEW),
+    NavEntry(_("受付状況"), "intake:submission_list", Perm.INTAKE_VIEW),
+    NavEntry(_("アップロード"), "intake:upload", Perm.INTAKE_UPLOAD),
+    NavEntry(_("媒体受付"), "intake:media_import", Perm.INTAKE_IMPORT),
+    NavEntry(_("点検ワークベンチ"), "intake:workbench", Perm.INTAKE_WORKBENCH),
+    NavEntry(_("点検ルール"), "intake:rule_catalogue", Perm.INTAKE_RULES),
 ]
 
 

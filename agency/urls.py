@@ -36,6 +36,7 @@ parties_patterns = (
 
 api_v1_patterns = [
     path("", include("agency.api.urls")),
+    path("", include("intake.api.urls")),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api_schema"),
 ]
 
@@ -44,6 +45,7 @@ urlpatterns = [
     path("healthz", portal.healthz, name="healthz"),
     path("accounts/", include(accounts_patterns)),
     path("parties/", include(parties_patterns)),
+    path("intake/", include("intake.urls")),
     path("api/v1/", include(api_v1_patterns)),
     path("admin/", admin.site.urls),
 ]
