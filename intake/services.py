@@ -54,6 +54,12 @@ class ArchiveOfAnotherInstitution(ReceiveRefused):
     code = "duplicate_archive"
 
 
+class ArchiveTooLarge(ReceiveRefused):
+    """Larger than ``INTAKE_MAX_ARCHIVE_BYTES``; nothing was kept."""
+
+    code = "ARC_TOO_LARGE"
+
+
 class IdempotencyKeyReused(ReceiveRefused):
     """An idempotency key already used for different bytes."""
 
@@ -119,7 +125,15 @@ def submission_receive(
     messages carry ids only). ``enqueue=False`` leaves checking to the caller
     (``submission_process_inline``), as the command line does.
     """
-    stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
+    try:
+        stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
+    except storage.TooLarge as error:
+        refused = ArchiveTooLarge(f"アーカイブが上限（{error.limit:,}バイト）を超えています。")
+        _refusal_audited(
+            refused, actor=actor, actor_label=actor_label, request=request,
+            detail={"channel": channel, "institution": institution.number, "file_name": file_name[:255]},
+        )
+        raise refused from error
     try:
         existing = _existing(institution, stored.sha256, idempotency_key)
     except ReceiveRefused as refused:
@@ -301,6 +315,9 @@ def records_check(*, submission_id: int, first: int, last: int) -> int:
         checked = Record.objects.filter(submission_id=submission_id).exclude(status=RecordStatus.PENDING).count()
         Submission.objects.filter(pk=submission_id).update(records_checked=checked)
     submission_finish(submission_id=submission_id)
+    from .routing import records_after_check  # corrected resubmissions linked (replaces); receipt notice
+
+    records_after_check(submission_id=submission_id)
     return len(pending)
 
 

@@ -19,6 +19,14 @@ from django.conf import settings
 CHUNK = 1024 * 1024
 
 
+class TooLarge(ValueError):
+    """The bytes exceed the size limit; nothing was kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"larger than {limit} bytes")
+        self.limit = limit
+
+
 class StorageIntegrityError(Exception):
     """A stored archive no longer matches its SHA-256."""
 
@@ -63,7 +71,7 @@ def store(source: BinaryIO | bytes | Iterable[bytes], *, max_size: int | None = 
             for chunk in _chunks(source):
                 size += len(chunk)
                 if max_size is not None and size > max_size:
-                    raise ValueError(f"archive larger than {max_size} bytes")
+                    raise TooLarge(max_size)
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()

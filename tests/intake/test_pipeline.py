@@ -255,3 +255,24 @@ def test_the_rule_catalogue_names_every_rule() -> None:
     assert set(INTAKE_RULE_FOR.values()) <= codes
     assert all(row["return_reason"] in {f"0{n}" for n in range(1, 10)} for row in rows)
     assert all(row["message"] for row in rows)
+
+
+def test_a_200_mb_archive_is_refused_with_a_code_and_nothing_is_kept(institution_a: Any, tmp_path: Path) -> None:
+    chunk = b"\0" * (1024 * 1024)
+
+    def two_hundred_megabytes() -> Any:
+        yield b"PK\x03\x04"
+        for _ in range(200):
+            yield chunk
+
+    with pytest.raises(services.ArchiveTooLarge) as excinfo:
+        services.submission_receive(
+            source=two_hundred_megabytes(), file_name="huge.zip", institution=institution_a, channel=Channel.MEDIA
+        )
+    assert excinfo.value.code == "ARC_TOO_LARGE"
+    assert not Submission.objects.exists()
+    assert AuditEvent.objects.get(action="intake.refused").detail["reason"] == "ARC_TOO_LARGE"
+    from django.conf import settings
+
+    leftovers = list((Path(settings.STORAGE_DIR) / "archives").glob(".incoming-*"))
+    assert leftovers == []
