@@ -87,7 +87,6 @@ MIDDLEWARE = [
     "agency.middleware.PortalLoginRequiredMiddleware",
     "agency.middleware.RequireOTPMiddleware",
     "agency.middleware.MaintenanceWindowMiddleware",
-    "compliance.middleware.EmergencyAccessMiddleware",
     "agency.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -109,7 +108,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "agency.context_processors.portal",
-                "compliance.context_processors.emergency_banner",
             ],
         },
     },
@@ -198,7 +196,7 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Received archives, stored content-addressed outside the web root and never served directly.
 STORAGE_DIR = Path(env_str("STORAGE_DIR", str(VAR_DIR / "storage")))
 
-INTAKE_MAX_ARCHIVE_BYTES = env_int("INTAKE_MAX_ARCHIVE_BYTES", 200 * 1024 * 1024)
+INTAKE_MAX_ARCHIVE_BYTES = env_int("INTAKE_MAX_ARCHIVE_BYTES", 100 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads are streamed to a temporary file
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
@@ -260,21 +258,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # compliance: clock, emergency accounts, maintenance windows, pending reviews — every 10 minutes
-    "compliance-probes-frequent": {"task": "compliance.probes_run_frequent", "schedule": timedelta(minutes=10)},
-    # compliance: every probe (audit chain verification included), then old results pruned — daily
-    "compliance-probes-all": {"task": "compliance.probes_run", "schedule": timedelta(hours=24)},
-    # break-glass activations past their four hours are ended and the accounts disabled — every minute
-    "compliance-emergency-expire": {"task": "compliance.emergency_expire_due", "schedule": timedelta(minutes=1)},
-    # maintenance windows past their end are closed and their review opened — every 5 minutes
-    "compliance-maintenance-close": {"task": "compliance.maintenance_close_expired", "schedule": timedelta(minutes=5)},
-    # encrypted pg_dump generation — daily; restore drill into a scratch database — weekly
-    "compliance-backup": {"task": "compliance.backup_create", "schedule": timedelta(hours=24)},
-    "compliance-restore-drill": {"task": "compliance.restore_drill_run", "schedule": timedelta(days=7)},
-}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
-BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
