@@ -30,6 +30,10 @@ NAVIGATION = [
     NavEntry(_("媒体受付"), "intake:media_import", Perm.INTAKE_IMPORT),
     NavEntry(_("点検ワークベンチ"), "intake:workbench", Perm.INTAKE_WORKBENCH),
     NavEntry(_("点検ルール"), "intake:rule_catalogue", Perm.INTAKE_RULES),
+    NavEntry(_("安全管理"), "compliance:dashboard", Perm.COMPLIANCE_VIEW),
+    NavEntry(_("監査ログ"), "audit:event_list", Perm.AUDIT_VIEW),
+    NavEntry(_("非常時"), "compliance:incident_list", Perm.INCIDENT_DECLARE),
+    NavEntry(_("保守作業"), "compliance:maintenance_list", Perm.MAINTENANCE_APPROVE),
 ]
 
 

@@ -46,6 +46,9 @@ urlpatterns = [
     path("accounts/", include(accounts_patterns)),
     path("parties/", include(parties_patterns)),
     path("intake/", include("intake.urls")),
+    path("compliance/", include("compliance.urls")),
+    path("audit/", include("audit.urls")),
+    path("disclosure/", include("compliance.public_urls")),
     path("api/v1/", include(api_v1_patterns)),
     path("admin/", admin.site.urls),
 ]

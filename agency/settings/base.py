@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "agency.middleware.PortalLoginRequiredMiddleware",
     "agency.middleware.RequireOTPMiddleware",
     "agency.middleware.MaintenanceWindowMiddleware",
+    "compliance.middleware.EmergencyAccessMiddleware",
     "agency.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -108,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "agency.context_processors.portal",
+                "compliance.context_processors.emergency_banner",
             ],
         },
     },
@@ -258,7 +260,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # compliance: clock, emergency accounts, maintenance windows, pending reviews — every 10 minutes
+    "compliance-probes-frequent": {"task": "compliance.probes_run_frequent", "schedule": timedelta(minutes=10)},
+    # compliance: every probe (audit chain verification included), then old results pruned — daily
+    "compliance-probes-all": {"task": "compliance.probes_run", "schedule": timedelta(hours=24)},
+    # break-glass activations past their four hours are ended and the accounts disabled — every minute
+    "compliance-emergency-expire": {"task": "compliance.emergency_expire_due", "schedule": timedelta(minutes=1)},
+    # maintenance windows past their end are closed and their review opened — every 5 minutes
+    "compliance-maintenance-close": {"task": "compliance.maintenance_close_expired", "schedule": timedelta(minutes=5)},
+    # encrypted pg_dump generation — daily; restore drill into a scratch database — weekly
+    "compliance-backup": {"task": "compliance.backup_create", "schedule": timedelta(hours=24)},
+    "compliance-restore-drill": {"task": "compliance.restore_drill_run", "schedule": timedelta(days=7)},
+}
+# Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 # Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
 
 # --- E-mail -----------------------------------------------------------------------------------

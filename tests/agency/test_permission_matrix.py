@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from agency.models import Role
 from agency.permissions import ROLE_PERMISSIONS, Perm
 
+from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
 from .helpers import open_window
 
@@ -97,6 +98,10 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "agency_api:institution_detail": lambda o: [o["institution"].number],
     "agency_api:contract_detail": lambda o: [o["contract"].pk],
 }
+
+
+SAMPLES.update(compliance_samples.SAMPLES)
+PUBLIC.update(compliance_samples.PUBLIC)
 
 
 def _required_permission(callback: Any) -> Perm | None:

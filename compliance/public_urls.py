@@ -1,0 +1,12 @@
+"""Public pages, mounted at /disclosure/ (no login)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views_public
+
+urlpatterns = [
+    path("", views_public.disclosure, name="disclosure"),
+    path("checklist/", views_public.disclosure_checklist, name="disclosure_checklist"),
+]
