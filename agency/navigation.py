@@ -34,6 +34,12 @@ NAVIGATION = [
     NavEntry(_("監査ログ"), "audit:event_list", Perm.AUDIT_VIEW),
     NavEntry(_("非常時"), "compliance:incident_list", Perm.INCIDENT_DECLARE),
     NavEntry(_("保守作業"), "compliance:maintenance_list", Perm.MAINTENANCE_APPROVE),
+    NavEntry(_("送付データ"), "insurer:delivery_list", Perm.DELIVERIES_VIEW),
+    NavEntry(_("健診データ検索"), "insurer:record_search", Perm.DELIVERIES_VIEW),
+    NavEntry(_("過誤返戻"), "insurer:return_list", Perm.RETURNS_VIEW),
+    NavEntry(_("受診券データ"), "insurer:eligibility_upload", Perm.ELIGIBILITY_UPLOAD),
+    NavEntry(_("振分"), "insurer:routing_run", Perm.ROUTING_RUN),
+    NavEntry(_("通知設定"), "insurer:notification_settings", Perm.PORTAL_HOME),
 ]
 
 

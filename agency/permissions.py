@@ -40,6 +40,12 @@ class Perm(StrEnum):
     INCIDENT_DECLARE = "compliance.declare_incident"  # break-glass: two officers declare, one closes
     MAINTENANCE_APPROVE = "compliance.approve_maintenance"
     DISPOSAL_APPROVE = "compliance.approve_disposal"
+    ROUTING_RUN = "intake.route"  # 振分: route now, the routing dry run, offline media
+    DELIVERIES_VIEW = "intake.view_deliveries"  # deliveries and the records routed in them
+    DELIVERIES_DOWNLOAD = "intake.download_deliveries"  # an insurer fetches and acknowledges its deliveries
+    RETURNS_CREATE = "intake.create_returns"  # 過誤 by an insurer
+    RETURNS_VIEW = "intake.view_returns"  # 過誤 and their archives (insurer, institution, agency)
+    ELIGIBILITY_UPLOAD = "intake.upload_eligibility"  # an insurer's issued 受診券
 
 
 _AGENCY_READ = {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}
@@ -49,18 +55,27 @@ _COMPLIANCE_ADMIN = {
     Perm.MAINTENANCE_APPROVE, Perm.DISPOSAL_APPROVE,
 }
 
+_ROUTING_AGENCY = {Perm.ROUTING_RUN, Perm.DELIVERIES_VIEW, Perm.RETURNS_VIEW}
+_ROUTING_INSURER = {
+    Perm.DELIVERIES_VIEW, Perm.DELIVERIES_DOWNLOAD, Perm.RETURNS_CREATE, Perm.RETURNS_VIEW, Perm.ELIGIBILITY_UPLOAD,
+}
+
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.AGENCY_ADMIN: frozenset(
-        {*_AGENCY_READ, *_INTAKE_CLERK, *_COMPLIANCE_ADMIN, Perm.PARTIES_MANAGE, Perm.USERS_VIEW, Perm.AUDIT_VIEW}
+        {*_AGENCY_READ, *_INTAKE_CLERK, *_COMPLIANCE_ADMIN, *_ROUTING_AGENCY, Perm.PARTIES_MANAGE, Perm.USERS_VIEW,
+         Perm.AUDIT_VIEW}
     ),
-    Role.AGENCY_CLERK: frozenset({*_AGENCY_READ, *_INTAKE_CLERK}),
+    Role.AGENCY_CLERK: frozenset({*_AGENCY_READ, *_INTAKE_CLERK, *_ROUTING_AGENCY}),
     Role.AUDITOR: frozenset(
         {Perm.PORTAL_HOME, Perm.AUDIT_VIEW, Perm.AUDIT_EXPORT, Perm.AUDIT_SIGN_REVIEW, Perm.COMPLIANCE_VIEW,
          Perm.USERS_VIEW, Perm.INTAKE_RULES}
     ),
-    Role.INSURER_STAFF: frozenset({Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_RULES}),
+    Role.INSURER_STAFF: frozenset(
+        {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_RULES, *_ROUTING_INSURER}
+    ),
     Role.INSTITUTION_STAFF: frozenset(
-        {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_UPLOAD, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}
+        {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_UPLOAD, Perm.INTAKE_VIEW, Perm.INTAKE_RULES,
+         Perm.RETURNS_VIEW}
     ),
     Role.MAINTENANCE: frozenset({Perm.PORTAL_HOME, Perm.INTAKE_RULES}),
 }

@@ -37,6 +37,7 @@ parties_patterns = (
 api_v1_patterns = [
     path("", include("agency.api.urls")),
     path("", include("intake.api.urls")),
+    path("", include("intake.api_deliveries_urls")),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api_schema"),
 ]
 
@@ -46,6 +47,7 @@ urlpatterns = [
     path("accounts/", include(accounts_patterns)),
     path("parties/", include(parties_patterns)),
     path("intake/", include("intake.urls")),
+    path("insurer/", include("intake.urls_insurer")),
     path("compliance/", include("compliance.urls")),
     path("audit/", include("audit.urls")),
     path("disclosure/", include("compliance.public_urls")),

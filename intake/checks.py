@@ -284,6 +284,7 @@ class References:
     insurers: dict[str, Insurer]
     contracts: dict[tuple[str, int], list[Contract]]
     file_date: dt.date | None
+    tickets: Any = None  # eligibility.TicketLookup: the 受診券 uploaded by the records' insurers
 
     @classmethod
     def load(cls, result: ReadResult, pending: Sequence[PendingRecord], submission: Submission) -> References:
@@ -295,7 +296,10 @@ class References:
         ).select_related("insurer").prefetch_related("other_items"):
             contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
         file_date = result.index.created_on if result.index else (result.archive_name.submitted_on if result.archive_name else None)
-        return cls(insurers, contracts, file_date)
+        # --- eligibility (受診券) data, see intake.eligibility -------------------------------------
+        tickets = eligibility.tickets_for(pending)
+        # --- end eligibility -------------------------------------------------------------------------
+        return cls(insurers, contracts, file_date, tickets)
 
 
 def contract_terms(contract: Contract) -> billing.ContractTerms:
@@ -369,6 +373,9 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
         found.append(INSURER_UNKNOWN.at(file=path, xpath="//recordTarget/patientRole/id", detail=record.insurer_number))
         return found
     record.insurer = insurer
+    # --- eligibility (受診券) rules, see intake.eligibility: only for insurers that uploaded tickets ---
+    found += eligibility.ticket_findings(pending, refs.tickets)
+    # --- end eligibility -------------------------------------------------------------------------------
     commission = int(pending.claim.settlement.commission_type) if pending.claim and pending.claim.settlement.commission_type.isdigit() else None
     candidates = refs.contracts.get((insurer.number, commission), []) if commission else []
     contract = next((c for c in candidates if c.is_valid_on(day)), None)
@@ -430,3 +437,4 @@ def blocking(findings: Iterable[Finding]) -> bool:
     return any(f.severity in (Severity.ERROR, Severity.FATAL) for f in findings)
 
 
+from . import eligibility  # noqa: E402 - the 受診券 rules register themselves in this catalogue

@@ -196,3 +196,4 @@ class ReceiptCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
+from .models_routing import *  # noqa: E402, F403

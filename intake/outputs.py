@@ -227,7 +227,10 @@ def _stem(path: str) -> str:
 
 
 def returned_records(submission: Submission) -> list[Record]:
-    return list(submission.records.filter(status=RecordStatus.RETURNED).order_by("position"))
+    """Records the agency's checks returned (a record an insurer returned later, 過誤, goes back separately)."""
+    return list(
+        submission.records.filter(status=RecordStatus.RETURNED, insurer_return__isnull=True).order_by("position")
+    )
 
 
 def adjudication_reasons(submission: Submission) -> dict[int, tuple[str, str]]:

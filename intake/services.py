@@ -315,6 +315,9 @@ def records_check(*, submission_id: int, first: int, last: int) -> int:
         checked = Record.objects.filter(submission_id=submission_id).exclude(status=RecordStatus.PENDING).count()
         Submission.objects.filter(pk=submission_id).update(records_checked=checked)
     submission_finish(submission_id=submission_id)
+    from .routing import records_after_check  # corrected resubmissions linked (replaces); receipt notice
+
+    records_after_check(submission_id=submission_id)
     return len(pending)
 
 

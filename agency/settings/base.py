@@ -272,6 +272,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # encrypted pg_dump generation — daily; restore drill into a scratch database — weekly
     "compliance-backup": {"task": "compliance.backup_create", "schedule": timedelta(hours=24)},
     "compliance-restore-drill": {"task": "compliance.restore_drill_run", "schedule": timedelta(days=7)},
+    # 振分: accepted records routed to their insurers (idempotent; clerks can also route on demand) — daily
+    "intake-route-deliveries": {"task": "intake.route_deliveries", "schedule": timedelta(hours=24)},
 }
 # Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
 BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")

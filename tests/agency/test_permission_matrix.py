@@ -100,6 +100,29 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
 }
 
 
+def _routed(o: dict[str, Any]) -> dict[str, int]:
+    """A delivery of the role's own insurer with routed records of its own institution, one returned (過誤)."""
+    from tests.intake.test_insurer_portal import routed_sample
+
+    if "routed" not in o:
+        o["routed"] = routed_sample(o["insurer"], o["institution"])
+    return o["routed"]
+
+
+SAMPLES.update({
+    "insurer:delivery_detail": lambda o: [_routed(o)["delivery"]],
+    "insurer:delivery_download": lambda o: [_routed(o)["delivery"]],
+    "insurer:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
+    "insurer:delivery_media": lambda o: [_routed(o)["delivery"]],
+    "insurer:delivery_media_archive": lambda o: [_routed(o)["delivery"]],
+    "insurer:record_detail": lambda o: [_routed(o)["record"]],
+    "insurer:record_return": lambda o: [_routed(o)["record"]],
+    "insurer:return_archive": lambda o: [_routed(o)["insurer_return"]],
+    "insurer:routing_dry_run": lambda o: [_routed(o)["submission"]],
+    "delivery_api:delivery_detail": lambda o: [_routed(o)["delivery"]],
+    "delivery_api:delivery_archive": lambda o: [_routed(o)["delivery"]],
+    "delivery_api:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
+})
 SAMPLES.update(compliance_samples.SAMPLES)
 PUBLIC.update(compliance_samples.PUBLIC)
 

@@ -1,0 +1,133 @@
+"""Forms of the insurer portal, routing and notification pages: they validate and clean; services act."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from agency.models import Institution
+
+from .eligibility import MAX_UPLOAD_BYTES
+from .forms import clean_file_name
+from .models import DeliveryStatus, InsurerReturnReason, NotificationKind
+from .routing import RETURN_NOTE_MAX
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+
+
+class DeliveryFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("状態"), choices=[("", _("すべて")), *DeliveryStatus.choices], required=False)
+
+
+class RecordSearchForm(forms.Form):
+    ticket_number = forms.RegexField(label=_("受診券整理番号"), regex=r"^\d{11}$", max_length=11, required=False,
+                                     error_messages={"invalid": _("11桁の数字で入力してください。")})
+    name_kana = forms.CharField(label=_("氏名（カナ）"), max_length=100, required=False,
+                                help_text=_("姓・名の一部で検索できます（スペース区切りはすべてを含むもの）。"))
+    birth_date = forms.DateField(label=_("生年月日"), required=False, widget=DATE_INPUT)
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False)
+    checkup_from = forms.DateField(label=_("健診実施日（から）"), required=False, widget=DATE_INPUT)
+    checkup_to = forms.DateField(label=_("健診実施日（まで）"), required=False, widget=DATE_INPUT)
+
+    def __init__(self, *args: Any, institutions: QuerySet[Institution], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = institutions
+
+    def clean_name_kana(self) -> str:
+        # Full-width spaces separate words too; the search matches full- and half-width katakana.
+        return " ".join(unicodedata.normalize("NFKC", self.cleaned_data["name_kana"]).split())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("checkup_from"), data.get("checkup_to")
+        if start and end and start > end:
+            self.add_error("checkup_to", _("終了日は開始日以降にしてください。"))
+        return data
+
+    def criteria(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "ticket_number": data.get("ticket_number") or "",
+            "name_kana": data.get("name_kana") or "",
+            "birth_date": data.get("birth_date"),
+            "institution": data.get("institution"),
+            "checkup_from": data.get("checkup_from"),
+            "checkup_to": data.get("checkup_to"),
+        }
+
+
+class InsurerReturnForm(forms.Form):
+    reason = forms.ChoiceField(label=_("過誤返戻理由（別表10）"), choices=InsurerReturnReason.choices)
+    note = forms.CharField(
+        label=_("理由の内容"),
+        max_length=RETURN_NOTE_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": RETURN_NOTE_MAX}),
+        help_text=_("健診機関に伝える内容（100文字以内、決済情報ファイルに記録されます）。「その他」の場合は必須です。"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("reason") == InsurerReturnReason.OTHER and not (data.get("note") or "").strip():
+            self.add_error("note", _("「その他」の場合は理由の内容を入力してください。"))
+        return data
+
+
+class EligibilityUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("受診券データ（CSV）"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text=_("UTF-8 または Shift_JIS。1行目は見出し行です。全行を点検し、誤りが1件でもあれば登録しません。"),
+    )
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        name = clean_file_name(upload.name or "")
+        if not name.lower().endswith(".csv"):
+            raise forms.ValidationError(_("CSV形式（.csv）のファイルを選んでください。"))
+        if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("ファイルが大きすぎます（20MBまで）。"))
+        return upload
+
+
+class MediaPrepareForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("パスワードは一度だけ表示されることを確認しました"),
+        help_text=_("パスワードは保険者に媒体とは別の経路で伝えてください。再作成すると新しいパスワードになります。"),
+    )
+
+
+class TrackingNumberForm(forms.Form):
+    tracking_number = forms.RegexField(
+        label=_("送り状番号（宅配便）"),
+        regex=r"^[0-9A-Za-z-]{0,40}$",
+        max_length=40,
+        required=False,
+        error_messages={"invalid": _("英数字とハイフンで40文字以内で入力してください。")},
+    )
+
+
+class ConfirmForm(forms.Form):
+    """A POST that only needs the CSRF token (route now, acknowledge)."""
+
+    confirm = forms.BooleanField(widget=forms.HiddenInput, initial=True)
+
+
+class NotificationPreferenceForm(forms.Form):
+    """One checkbox per notification kind the user's role receives: checked = send it."""
+
+    def __init__(self, *args: Any, kinds: tuple[NotificationKind, ...], preference: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds = kinds
+        for kind in kinds:
+            self.fields[kind.value] = forms.BooleanField(
+                label=kind.label, required=False, initial=not preference.opted_out(kind.value)
+            )
+
+    def opt_outs(self) -> dict[str, bool]:
+        return {kind.value: not self.cleaned_data.get(kind.value, False) for kind in self.kinds}

@@ -1,0 +1,358 @@
+"""The insurer portal (deliveries, records, 過誤, 受診券 data), the institution's view of 過誤, the
+clerks' routing pages and every user's notification settings. Mounted at /insurer/.
+
+Thin views: a form validates, one service or read does the work, a template renders. Deliveries,
+routed records and returns are loaded only through the access functions of ``intake.routing``
+(another party's object or a missing one → 404, audited as denied); pages and downloads that carry
+personal data are audited with ``@personal_data`` (outermost).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from agency import selectors as agency_selectors
+from agency.permissions import Perm, permission_required_for_role, user_has_perm
+from audit.middleware import personal_data
+
+from . import eligibility, notifications, routing
+from .access import access_submission
+from .forms import clean_file_name
+from .forms_insurer import (
+    ConfirmForm,
+    DeliveryFilterForm,
+    EligibilityUploadForm,
+    InsurerReturnForm,
+    MediaPrepareForm,
+    NotificationPreferenceForm,
+    RecordSearchForm,
+    TrackingNumberForm,
+)
+from .models import DeliveryChannel, Record
+
+PAGE_SIZE = 50
+
+
+def _download(data: bytes, *, filename: str, content_type: str = "application/zip") -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _touch(request: HttpRequest, object_type: str, ids: Any) -> None:
+    request.audit.touch(object_type, ids)  # type: ignore[attr-defined]
+
+
+def _query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _errors(error: ValidationError) -> list[str]:
+    return [str(message) for message in error.messages]
+
+
+# --- deliveries ---------------------------------------------------------------------------------------
+
+
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def delivery_list(request: HttpRequest) -> HttpResponse:
+    deliveries = routing.delivery_list(user=request.user)
+    form = DeliveryFilterForm(request.GET or None)
+    if form.is_valid() and form.cleaned_data["status"]:
+        deliveries = deliveries.filter(status=form.cleaned_data["status"])
+    page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "insurer/delivery_list.html", {"page": page, "form": form, "query": _query(request)})
+
+
+@personal_data("routing.delivery.view")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = routing.access_delivery(request, delivery_id)
+    records = routing.routed_record_list(user=request.user).filter(delivery_item__delivery=delivery).order_by("delivery_item__position")
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    _touch(request, "record", [record.pk for record in page])
+    request.audit.detail["delivery"] = delivery.pk  # type: ignore[attr-defined]
+    return render(
+        request,
+        "insurer/delivery_detail.html",
+        {
+            "delivery": delivery,
+            "page": page,
+            "timeline": routing.delivery_timeline(delivery),
+            "downloads": delivery.downloads.all(),
+            "can_download": user_has_perm(request.user, Perm.DELIVERIES_DOWNLOAD),
+            "can_route": user_has_perm(request.user, Perm.ROUTING_RUN),
+        },
+    )
+
+
+@personal_data("routing.delivery.export")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_DOWNLOAD)
+def delivery_download(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = routing.access_delivery(request, delivery_id)
+    _touch(request, "delivery", [delivery.pk])
+    request.audit.detail.update(records=delivery.record_count, sha256=delivery.archive.sha256)  # type: ignore[attr-defined]
+    data = routing.delivery_download(delivery=delivery, actor=request.user, request=request, channel=DeliveryChannel.WEB)
+    return _download(data, filename=delivery.file_name)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.DELIVERIES_DOWNLOAD)
+def delivery_acknowledge(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = routing.access_delivery(request, delivery_id)
+    if request.method == "POST":
+        form = ConfirmForm(request.POST)
+        if form.is_valid():
+            routing.delivery_acknowledge(delivery=delivery, actor=request.user, request=request)
+            messages.success(request, _("%(file)s の受領を確認しました。") % {"file": delivery.file_name})
+            return redirect("insurer:delivery_detail", delivery.pk)
+    else:
+        form = ConfirmForm()
+    return render(request, "insurer/delivery_acknowledge.html", {"delivery": delivery, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.ROUTING_RUN)
+def delivery_media(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """Offline delivery: prepare the password-locked copy (password shown once) and record the tracking number."""
+    delivery = routing.access_delivery(request, delivery_id)
+    prepare = MediaPrepareForm(prefix="prepare")
+    tracking = TrackingNumberForm(prefix="tracking", initial={"tracking_number": delivery.media_tracking_number})
+    if request.method == "POST" and "prepare-confirm" in request.POST:
+        prepare = MediaPrepareForm(request.POST, prefix="prepare")
+        if prepare.is_valid():
+            delivery, password = routing.delivery_media_prepare(delivery=delivery, actor=request.user, request=request)
+            return render(request, "insurer/delivery_media_password.html", {"delivery": delivery, "password": password})
+    elif request.method == "POST":
+        tracking = TrackingNumberForm(request.POST, prefix="tracking")
+        if tracking.is_valid():
+            try:
+                routing.delivery_media_ship(
+                    delivery=delivery, tracking_number=tracking.cleaned_data["tracking_number"], actor=request.user, request=request
+                )
+            except ValidationError as error:
+                for message in _errors(error):
+                    tracking.add_error(None, message)
+            else:
+                messages.success(request, _("送り状番号を登録しました。"))
+                return redirect("insurer:delivery_media", delivery.pk)
+    return render(request, "insurer/delivery_media.html", {"delivery": delivery, "prepare": prepare, "tracking": tracking})
+
+
+@personal_data("routing.delivery.media_export")
+@require_GET
+@permission_required_for_role(Perm.ROUTING_RUN)
+def delivery_media_archive(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = routing.access_delivery(request, delivery_id)
+    _touch(request, "delivery", [delivery.pk])
+    if delivery.media_archive_id is None:
+        return render(request, "insurer/delivery_media.html", {
+            "delivery": delivery, "prepare": MediaPrepareForm(prefix="prepare"),
+            "tracking": TrackingNumberForm(prefix="tracking"), "no_media": True,
+        })
+    data = routing.delivery_media_download(delivery=delivery, actor=request.user, request=request)
+    return _download(data, filename=delivery.file_name)
+
+
+# --- records -----------------------------------------------------------------------------------------------
+
+
+@personal_data("routing.record.search")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def record_search(request: HttpRequest) -> HttpResponse:
+    records = routing.routed_record_list(user=request.user)
+    institutions = agency_selectors.institution_list(user=request.user)
+    form = RecordSearchForm(request.GET or None, institutions=institutions)
+    if form.is_bound and form.is_valid():
+        records = routing.record_search(records, **form.criteria())
+    elif form.is_bound:
+        records = records.none()
+    records = records.order_by("-checkup_date", "-pk")
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    _touch(request, "record", [record.pk for record in page])
+    return render(request, "insurer/record_search.html", {"form": form, "page": page, "query": _query(request)})
+
+
+@personal_data("routing.record.view")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
+    record = routing.access_routed_record(request, record_id)
+    _touch(request, "record", [record.pk])
+    insurer_return = getattr(record, "insurer_return", None)
+    return render(
+        request,
+        "insurer/record_detail.html",
+        {
+            "record": record,
+            "reading": routing.record_reading(record),
+            "timeline": routing.record_timeline(record),
+            "insurer_return": insurer_return,
+            "can_return": user_has_perm(request.user, Perm.RETURNS_CREATE) and insurer_return is None,
+        },
+    )
+
+
+@personal_data("routing.record.return")
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.RETURNS_CREATE)
+def record_return(request: HttpRequest, record_id: int) -> HttpResponse:
+    record: Record = routing.access_routed_record(request, record_id)
+    _touch(request, "record", [record.pk])
+    existing = getattr(record, "insurer_return", None)
+    form = InsurerReturnForm(request.POST if request.method == "POST" else None) if existing is None else None
+    if request.method == "POST" and form is not None and form.is_valid():
+        try:
+            routing.insurer_return_create(
+                record=record, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"], actor=request.user, request=request
+            )
+        except (ValidationError, routing.RoutingError) as error:
+            for message in _errors(error) if isinstance(error, ValidationError) else [str(error)]:
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("過誤返戻しました。健診機関に返送データを通知します。"))
+            return redirect("insurer:record_detail", record.pk)
+    return render(request, "insurer/record_return.html", {"record": record, "form": form, "existing": existing})
+
+
+# --- returns (insurer, institution and agency) ------------------------------------------------------------------
+
+
+@personal_data("routing.return.list")
+@require_GET
+@permission_required_for_role(Perm.RETURNS_VIEW)
+def return_list(request: HttpRequest) -> HttpResponse:
+    returns = routing.insurer_return_list(user=request.user)
+    page = Paginator(returns, PAGE_SIZE).get_page(request.GET.get("page"))
+    _touch(request, "record", [item.record_id for item in page])
+    return render(request, "insurer/return_list.html", {"page": page, "query": _query(request)})
+
+
+@personal_data("routing.return.export")
+@require_GET
+@permission_required_for_role(Perm.RETURNS_VIEW)
+def return_archive(request: HttpRequest, return_id: int) -> HttpResponse:
+    insurer_return = routing.access_insurer_return(request, return_id)
+    _touch(request, "record", [insurer_return.record_id])
+    request.audit.detail["return"] = insurer_return.pk  # type: ignore[attr-defined]
+    if insurer_return.archive_id is None:
+        return render(request, "insurer/return_list.html", {"page": [insurer_return], "missing_archive": True})
+    data = routing.insurer_return_archive(insurer_return=insurer_return)
+    return _download(data, filename=insurer_return.archive_file_name)
+
+
+# --- eligibility (受診券) --------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.ELIGIBILITY_UPLOAD)
+def eligibility_upload(request: HttpRequest) -> HttpResponse:
+    insurer = request.user.insurer  # type: ignore[union-attr]
+    posted = request.method == "POST"
+    form = EligibilityUploadForm(request.POST if posted else None, request.FILES if posted else None)
+    problems: eligibility.EligibilityFileInvalid | None = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            result = eligibility.eligibility_upload(
+                insurer=insurer, file_name=clean_file_name(upload.name or ""), data=upload.read(), actor=request.user, request=request
+            )
+        except eligibility.EligibilityFileInvalid as invalid:
+            problems = invalid
+        else:
+            messages.success(
+                request,
+                _("受診券データを登録しました（新規 %(created)d件、更新 %(updated)d件）。") % {"created": result.created, "updated": result.updated},
+            )
+            return redirect("insurer:eligibility_upload")
+    return render(
+        request,
+        "insurer/eligibility_upload.html",
+        {
+            "form": form,
+            "problems": problems,
+            "uploads": eligibility.eligibility_upload_list(insurer=insurer)[:20],
+            "columns": list(eligibility.COLUMNS.values()),
+        },
+    )
+
+
+@require_GET
+@permission_required_for_role(Perm.ELIGIBILITY_UPLOAD)
+def eligibility_template(request: HttpRequest) -> HttpResponse:
+    """An empty CSV with the header row (UTF-8 with BOM, so that spreadsheet programs open it)."""
+    return _download(("\ufeff" + eligibility.TEMPLATE_HEADER + "\r\n").encode("utf-8"), filename="jushinken.csv",
+                     content_type="text/csv; charset=utf-8")
+
+
+# --- routing (clerks) ------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.ROUTING_RUN)
+def routing_run(request: HttpRequest) -> HttpResponse:
+    """What the next run would route, per insurer, and the "route now" button."""
+    if request.method == "POST":
+        form = ConfirmForm(request.POST)
+        if form.is_valid():
+            failures: list[routing.RoutingFailure] = []
+            try:
+                created = routing.deliveries_route(actor=request.user, request=request, failures=failures)
+            except routing.RoutingError as error:
+                messages.error(request, str(error))
+            else:
+                for failure in failures:
+                    messages.error(request, _("保険者 %(number)s の送付データを作成できませんでした: %(message)s")
+                                   % {"number": failure.insurer_number, "message": failure.message})
+                if created:
+                    messages.success(request, _("%(count)d件の送付データを作成しました。") % {"count": len(created)})
+                else:
+                    messages.info(request, _("振り分ける健診データはありませんでした。"))
+            return redirect("insurer:routing_run")
+    recent = routing.delivery_list(user=request.user)[:20]
+    return render(request, "insurer/routing_run.html", {"overview": routing.routing_overview(), "recent": recent, "form": ConfirmForm()})
+
+
+@personal_data("routing.plan.view")
+@require_GET
+@permission_required_for_role(Perm.ROUTING_RUN)
+def routing_dry_run(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access_submission(request, submission_id)
+    rows = routing.routing_plan(submission)
+    _touch(request, "record", [row.record.pk for row in rows])
+    request.audit.detail["submission"] = submission.pk  # type: ignore[attr-defined]
+    return render(
+        request,
+        "insurer/routing_dry_run.html",
+        {"submission": submission, "rows": rows, "timeline": routing.submission_timeline(submission)},
+    )
+
+
+# --- notifications (every user) ----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.PORTAL_HOME)
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    kinds = notifications.kinds_for(request.user)
+    preference = notifications.preference_for(request.user)
+    form = NotificationPreferenceForm(request.POST if request.method == "POST" else None, kinds=kinds, preference=preference)
+    if request.method == "POST" and form.is_valid():
+        notifications.notification_preference_save(user=request.user, opt_outs=form.opt_outs(), actor=request.user, request=request)  # type: ignore[arg-type]
+        messages.success(request, _("通知設定を保存しました。"))
+        return redirect("insurer:notification_settings")
+    return render(request, "insurer/notification_settings.html", {"form": form, "kinds": kinds})
