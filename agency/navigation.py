@@ -42,6 +42,12 @@ NAVIGATION = [
     NavEntry(_("通知設定"), "insurer:notification_settings", Perm.PORTAL_HOME),
 ]
 
+NAVIGATION += [
+    NavEntry(_("請求・支払"), "billing:home", Perm.BILLING_VIEW),
+    NavEntry(_("入金"), "billing:insurer_payment_list", Perm.BILLING_PAYMENTS),
+    NavEntry(_("月次締め"), "billing:month_list", Perm.BILLING_MANAGE),
+]
+
 
 def navigation_for(user: Any) -> list[dict[str, Any]]:
     if user is None or not user.is_authenticated:

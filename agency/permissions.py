@@ -40,6 +40,11 @@ class Perm(StrEnum):
     INCIDENT_DECLARE = "compliance.declare_incident"  # break-glass: two officers declare, one closes
     MAINTENANCE_APPROVE = "compliance.approve_maintenance"
     DISPOSAL_APPROVE = "compliance.approve_disposal"
+    BILLING_VIEW = "billing.view_statements"  # the billing pages, each party its own documents
+    BILLING_INSURER_DOCS = "billing.view_insurer_documents"  # claims statements and fee invoices (insurer side)
+    BILLING_PAYMENT_STATEMENTS = "billing.view_payment_statements"  # payment statements (institution side)
+    BILLING_PAYMENTS = "billing.record_payments"  # record and import insurer payments
+    BILLING_MANAGE = "billing.manage"  # close months, transfers, cancel invoices, billing settings
     ROUTING_RUN = "intake.route"  # 振分: route now, the routing dry run, offline media
     DELIVERIES_VIEW = "intake.view_deliveries"  # deliveries and the records routed in them
     DELIVERIES_DOWNLOAD = "intake.download_deliveries"  # an insurer fetches and acknowledges its deliveries
@@ -79,6 +84,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     ),
     Role.MAINTENANCE: frozenset({Perm.PORTAL_HOME, Perm.INTAKE_RULES}),
 }
+
+# Billing: agency staff see everything, an insurer its statements and invoices, an institution its payment statements.
+_BILLING_GRANTS: dict[str, set[Perm]] = {
+    Role.AGENCY_ADMIN: {Perm.BILLING_VIEW, Perm.BILLING_INSURER_DOCS, Perm.BILLING_PAYMENT_STATEMENTS, Perm.BILLING_PAYMENTS,
+                        Perm.BILLING_MANAGE},
+    Role.AGENCY_CLERK: {Perm.BILLING_VIEW, Perm.BILLING_INSURER_DOCS, Perm.BILLING_PAYMENT_STATEMENTS, Perm.BILLING_PAYMENTS},
+    Role.AUDITOR: {Perm.BILLING_VIEW, Perm.BILLING_INSURER_DOCS, Perm.BILLING_PAYMENT_STATEMENTS},
+    Role.INSURER_STAFF: {Perm.BILLING_VIEW, Perm.BILLING_INSURER_DOCS},
+    Role.INSTITUTION_STAFF: {Perm.BILLING_VIEW, Perm.BILLING_PAYMENT_STATEMENTS},
+}
+ROLE_PERMISSIONS = {role: frozenset({*perms, *_BILLING_GRANTS.get(role, ())}) for role, perms in ROLE_PERMISSIONS.items()}
 
 
 def role_has_perm(role: str, perm: Perm) -> bool:

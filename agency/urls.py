@@ -47,6 +47,7 @@ urlpatterns = [
     path("accounts/", include(accounts_patterns)),
     path("parties/", include(parties_patterns)),
     path("intake/", include("intake.urls")),
+    path("billing/", include("billing.urls")),
     path("insurer/", include("intake.urls_insurer")),
     path("compliance/", include("compliance.urls")),
     path("audit/", include("audit.urls")),

@@ -242,6 +242,7 @@ SPECTACULAR_SETTINGS = {
         "SubmissionStatusEnum": "intake.models.SubmissionStatus",
         "ChannelEnum": "intake.models.Channel",
         "FindingSeverityEnum": "intake.models.Finding.Severity",
+        "DeliveryStatusEnum": "intake.models_routing.DeliveryStatus",
     },
 }
 
@@ -275,9 +276,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # 振分: accepted records routed to their insurers (idempotent; clerks can also route on demand) — daily
     "intake-route-deliveries": {"task": "intake.route_deliveries", "schedule": timedelta(hours=24)},
 }
+# billing: close every month whose cut-off has passed (idempotent, so hourly is safe) — every hour
+CELERY_BEAT_SCHEDULE["billing-close-due-months"] = {"task": "billing.close_due_months", "schedule": timedelta(hours=1)}
 # Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
 BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
-# Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
+
+# --- Billing ----------------------------------------------------------------------------------
+# Cut-off of month M: this day of month M+1 at this time (Japan time), moved to the next business day.
+BILLING_CUTOFF_DAY = env_int("BILLING_CUTOFF_DAY", 5)
+BILLING_CUTOFF_TIME = env_str("BILLING_CUTOFF_TIME", "23:59")
+# Printed before the gap-free sequence of the agency's invoice numbers.
+BILLING_INVOICE_PREFIX = env_str("BILLING_INVOICE_PREFIX", "INV-")
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

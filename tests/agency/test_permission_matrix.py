@@ -17,6 +17,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from agency.models import Role
 from agency.permissions import ROLE_PERMISSIONS, Perm
 
+from ..billing.samples import SAMPLES as BILLING_SAMPLES
+from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
 from .helpers import open_window
@@ -71,10 +73,11 @@ def _objects(contract: Any) -> dict[str, Any]:
     record = Record.objects.create(
         submission=submission, position=1, institution=contract.institution, status=RecordStatus.ACCEPTED
     )
-    return {
+    objects = {
         "insurer": contract.insurer, "institution": contract.institution, "contract": contract,
         "submission": submission, "record": record,
     }
+    return {**objects, **billing_objects(objects)}
 
 
 SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
@@ -124,6 +127,7 @@ SAMPLES.update({
     "delivery_api:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
 })
 SAMPLES.update(compliance_samples.SAMPLES)
+SAMPLES.update(BILLING_SAMPLES)
 PUBLIC.update(compliance_samples.PUBLIC)
 
 

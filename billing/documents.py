@@ -1,0 +1,153 @@
+"""Documents of billing: invoices, claims statements and payment statements as PDF and CSV.
+
+Everything is rendered from the frozen rows (the invoice's snapshot, the statements' lines), so a
+document downloaded again is the same document. PDFs are made by WeasyPrint from the templates
+under ``templates/billing/pdf/`` with Japanese fonts from the system (Noto CJK); nothing is fetched.
+CSV files are UTF-8 with a byte-order mark and CRLF line ends, so that spreadsheet programs open
+them as Japanese text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .calendar import period_label
+from .models import ClaimsStatement, Invoice, PaymentStatement
+from .selectors import payment_statement_lines, payment_statement_parts, statement_lines, statement_parts
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    raise ValueError(f"external resources are not loaded into PDFs: {url[:80]}")
+
+
+def render_pdf(template: str, context: Mapping[str, Any]) -> bytes:
+    import weasyprint  # imported here: it loads Pango, which only the PDF downloads need
+
+    html = render_to_string(template, dict(context))
+    return weasyprint.HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()
+
+
+def _text_cell(value: str) -> str:
+    """Neutralise spreadsheet formulas in text cells (names and notes come from outside)."""
+    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([value if isinstance(value, int) else _text_cell(str(value)) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _date(value: Any) -> str:
+    return value.strftime("%Y-%m-%d") if value else ""
+
+
+def _moment(value: Any) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+# --- invoices ---------------------------------------------------------------------------------------------
+
+
+def invoice_context(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "invoice": invoice,
+        "lines": list(invoice.lines.order_by("position")),
+        "tax_totals": list(invoice.tax_totals.order_by("-rate")),
+        "credit_note": Invoice.objects.filter(refers=invoice).first(),
+    }
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    return render_pdf("billing/pdf/invoice.html", invoice_context(invoice))
+
+
+def invoice_csv(invoice: Invoice) -> bytes:
+    header = [_("請求書番号"), _("種類"), _("発行日"), _("登録番号"), _("発行者"), _("宛先"), _("行"), _("区分"), _("品目"),
+              _("数量"), _("単価（税込）"), _("金額（税込）"), _("税率（%）")]
+    head = [invoice.number or "", invoice.get_kind_display(), _date(invoice.issue_date), invoice.registration_number,
+            invoice.issuer_name, invoice.recipient_name]
+    rows: list[list[Any]] = [
+        [*head, line.position, line.get_kind_display(), line.description, line.quantity, line.unit_price, line.amount, line.tax_rate]
+        for line in invoice.lines.order_by("position")
+    ]
+    for total in invoice.tax_totals.order_by("-rate"):
+        rows.append([*head, "", _("%(rate)d%%対象 合計") % {"rate": total.rate}, "", "", "", total.total, total.rate])
+        rows.append([*head, "", _("%(rate)d%%対象 消費税額") % {"rate": total.rate}, str(invoice.rounding_note), "", "", total.tax, total.rate])
+    rows.append([*head, "", _("合計（税込）"), "", "", "", invoice.total, ""])
+    return _csv(header, rows)
+
+
+# --- claims statements --------------------------------------------------------------------------------------
+
+
+def statement_context(statement: ClaimsStatement) -> dict[str, Any]:
+    return {
+        "statement": statement,
+        "month_label": period_label(statement.month.period),
+        "parts": list(statement_parts(statement)),
+        "lines": list(statement_lines(statement)),
+    }
+
+
+def statement_pdf(statement: ClaimsStatement) -> bytes:
+    return render_pdf("billing/pdf/claims_statement.html", statement_context(statement))
+
+
+STATEMENT_COLUMNS = ("請求書番号", "請求年月", "保険者番号", "機関番号", "機関名", "区分", "受診券整理番号", "健診実施日",
+                     "実施年月", "受理日時", "月遅れ", "金額", "摘要")
+
+
+def statement_csv(statement: ClaimsStatement) -> bytes:
+    label = period_label(statement.month.period)
+    rows = [
+        [statement.number, label, statement.insurer_number, line.institution.number, line.institution.name,
+         line.get_kind_display(), line.ticket_number, _date(line.checkup_date),
+         period_label(line.service_month) if line.service_month else "", _moment(line.accepted_at),
+         _("月遅れ") if line.late else "", line.amount, line.note]
+        for line in statement_lines(statement)
+    ]
+    return _csv([_(column) for column in STATEMENT_COLUMNS], rows)
+
+
+# --- payment statements -------------------------------------------------------------------------------------
+
+
+def payment_statement_context(payment: PaymentStatement) -> dict[str, Any]:
+    return {
+        "payment": payment,
+        "month_label": period_label(payment.month.period),
+        "parts": list(payment_statement_parts(payment)),
+        "lines": list(payment_statement_lines(payment)),
+    }
+
+
+def payment_statement_pdf(payment: PaymentStatement) -> bytes:
+    return render_pdf("billing/pdf/payment_statement.html", payment_statement_context(payment))
+
+
+PAYMENT_COLUMNS = ("支払通知番号", "請求年月", "機関番号", "保険者番号", "保険者名", "費用請求書番号", "区分", "受診券整理番号",
+                   "健診実施日", "受理日時", "月遅れ", "金額", "摘要")
+
+
+def payment_statement_csv(payment: PaymentStatement) -> bytes:
+    label = period_label(payment.month.period)
+    rows = [
+        [payment.number, label, payment.institution_number, line.statement.insurer_number, line.statement.insurer_name,
+         line.statement.number, line.get_kind_display(), line.ticket_number, _date(line.checkup_date),
+         _moment(line.accepted_at), _("月遅れ") if line.late else "", line.amount, line.note]
+        for line in payment_statement_lines(payment)
+    ]
+    return _csv([_(column) for column in PAYMENT_COLUMNS], rows)

@@ -1,0 +1,461 @@
+"""The monthly closing (月次締め): claims statements, payment statements, fee invoices, ledger rows.
+
+Billing month M collects, at its cut-off (``billing.calendar.cutoff_for``):
+
+* every accepted record not billed before whose checkup month (実施年月; the acceptance month when
+  there is no checkup date) is M or earlier and that was accepted at or before the cut-off. A
+  record of an earlier month is 月遅れ and marked so on its line; a record accepted after the
+  cut-off waits for the next month;
+* every 過誤 (insurer return) of a record billed in an earlier month and not deducted yet,
+  returned at or before the cut-off, as a negative line;
+* every manual adjustment entered at or before the cut-off and not applied yet.
+
+Per insurer they make a claims statement (費用請求書), per institution a payment statement (支払通知)
+with one part per insurer statement; each part is one ledger row. Then each insurer's fee invoice
+is issued (``billing.services.fees``). Everything happens in one transaction, under the lock of the
+month's row: closing a closed month returns what it made the first time and changes nothing, and
+the database keeps every record, return and adjustment on one line only.
+
+Months close in order: once a month is closed, the next to close is the month after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agency.models import Institution, Insurer, User
+from audit.services import audit_record
+from intake.models import DeliveryItem, InsurerReturn, Record, RecordStatus
+
+from .. import calendar
+from ..models import (
+    BillingMonth,
+    BillingMonthStatus,
+    ClaimAdjustment,
+    ClaimsStatement,
+    ClaimsStatementLine,
+    FeeChargedItem,
+    Invoice,
+    InvoiceKind,
+    InvoiceLineKind,
+    LedgerKind,
+    LineKind,
+    PaymentStatement,
+    PaymentStatementLine,
+)
+from .errors import ClosingTooEarly, MonthOrderError
+from .fees import fee_lines, fee_terms_for
+from .invoicing import actor_label, agency_profile, invoice_issue
+from .ledger import ledger_append
+
+# --- the month row ----------------------------------------------------------------------------------------
+
+
+def billing_month_get(period: dt.date) -> BillingMonth:
+    """The month's row, created with its cut-off when first needed (the cut-off is then fixed)."""
+    period = calendar.month_start(period)
+    month = BillingMonth.objects.filter(period=period).first()
+    if month is not None:
+        return month
+    try:
+        with transaction.atomic():
+            return BillingMonth.objects.create(period=period, cutoff_at=calendar.cutoff_for(period))
+    except IntegrityError:  # created concurrently
+        return BillingMonth.objects.get(period=period)
+
+
+def _check_order(month: BillingMonth) -> None:
+    last = BillingMonth.objects.filter(status=BillingMonthStatus.CLOSED).order_by("-period").first()
+    if last is None:
+        return
+    expected = calendar.next_month(last.period)
+    if month.period < last.period:
+        raise MonthOrderError(_("%(month)s より後の月（%(last)s）が締め済みのため、締められません。") % {
+            "month": month.label, "last": last.label,
+        })
+    if month.period != expected:
+        raise MonthOrderError(_("先に %(expected)s を締めてください。") % {"expected": calendar.period_label(expected)})
+
+
+# --- summaries ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InsurerSummary:
+    number: str
+    name: str
+    statement_id: int | None
+    statement_number: str
+    claims_total: int
+    record_count: int
+    late_count: int
+    return_count: int
+    invoice_id: int | None
+    invoice_number: str
+    invoice_total: int
+    checkups_charged: int
+
+
+@dataclass(frozen=True)
+class InstitutionSummary:
+    number: str
+    name: str
+    payment_statement_id: int
+    payment_statement_number: str
+    payment_total: int
+    record_count: int
+
+
+@dataclass(frozen=True)
+class ClosingResult:
+    period: str
+    closed_now: bool
+    status: str
+    cutoff_at: str
+    frozen_at: str | None
+    insurers: list[InsurerSummary] = field(default_factory=list)
+    institutions: list[InstitutionSummary] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def closing_summary(month: BillingMonth, *, closed_now: bool = False) -> ClosingResult:
+    """What a closed month made, per insurer and per institution, read from its frozen rows."""
+    statements = {s.insurer_id: s for s in month.claims_statements.select_related("insurer")}
+    invoices = {
+        i.insurer_id: i
+        for i in Invoice.objects.filter(month=month, kind=InvoiceKind.INVOICE).select_related("insurer").prefetch_related("lines")
+    }
+    insurers: list[InsurerSummary] = []
+    for insurer in Insurer.objects.filter(pk__in={*statements, *invoices}).order_by("number"):
+        statement = statements.get(insurer.pk)
+        invoice = invoices.get(insurer.pk)
+        charged = sum(line.quantity for line in invoice.lines.all() if line.kind == InvoiceLineKind.PER_CHECKUP) if invoice else 0
+        insurers.append(
+            InsurerSummary(
+                number=insurer.number,
+                name=insurer.name,
+                statement_id=statement.pk if statement else None,
+                statement_number=statement.number if statement else "",
+                claims_total=statement.total if statement else 0,
+                record_count=statement.record_count if statement else 0,
+                late_count=statement.late_count if statement else 0,
+                return_count=statement.return_count if statement else 0,
+                invoice_id=invoice.pk if invoice else None,
+                invoice_number=(invoice.number or "") if invoice else "",
+                invoice_total=invoice.total if invoice else 0,
+                checkups_charged=charged,
+            )
+        )
+    institutions = [
+        InstitutionSummary(
+            number=p.institution_number,
+            name=p.institution_name,
+            payment_statement_id=p.pk,
+            payment_statement_number=p.number,
+            payment_total=p.total,
+            record_count=p.record_count,
+        )
+        for p in month.payment_statements.order_by("institution_number")
+    ]
+    return ClosingResult(
+        period=month.label,
+        closed_now=closed_now,
+        status=month.status,
+        cutoff_at=timezone.localtime(month.cutoff_at).isoformat(),
+        frozen_at=timezone.localtime(month.frozen_at).isoformat() if month.frozen_at else None,
+        insurers=insurers,
+        institutions=institutions,
+    )
+
+
+# --- what a month collects ---------------------------------------------------------------------------------------
+
+
+def billable_records(month: BillingMonth) -> Any:
+    """Accepted records not billed yet that belong to ``month`` or earlier and were accepted by its cut-off."""
+    next_start = calendar.next_month(month.period)
+    _start, next_start_at = calendar.month_bounds(month.period)
+    billed = ClaimsStatementLine.objects.filter(kind=LineKind.CLAIM, record=OuterRef("pk"))
+    return (
+        Record.objects.filter(
+            status=RecordStatus.ACCEPTED,
+            insurer__isnull=False,
+            checked_at__isnull=False,
+            checked_at__lte=month.cutoff_at,
+        )
+        .filter(Q(checkup_date__lt=next_start) | Q(checkup_date__isnull=True, checked_at__lt=next_start_at))
+        .exclude(Exists(billed))
+    )
+
+
+def deductible_returns(month: BillingMonth) -> Any:
+    """過誤 of records billed in an earlier month, returned by the cut-off and not deducted yet."""
+    claim = ClaimsStatementLine.objects.filter(kind=LineKind.CLAIM, record=OuterRef("record_id"))
+    return (
+        InsurerReturn.objects.filter(returned_at__lte=month.cutoff_at)
+        .exclude(Exists(ClaimsStatementLine.objects.filter(insurer_return=OuterRef("pk"))))
+        .filter(Exists(claim))
+        .annotate(
+            billed_amount=Subquery(claim.values("amount")[:1]),
+            billed_insurer_id=Subquery(claim.values("statement__insurer_id")[:1]),
+        )
+    )
+
+
+def pending_adjustments(month: BillingMonth) -> Any:
+    return ClaimAdjustment.objects.filter(created_at__lte=month.cutoff_at).exclude(
+        Exists(ClaimsStatementLine.objects.filter(adjustment=OuterRef("pk")))
+    )
+
+
+def chargeable_items(month: BillingMonth, insurer: Insurer) -> Any:
+    """Checkups delivered to ``insurer`` by the end of the month and not charged a per-checkup fee yet."""
+    _start, end = calendar.month_bounds(month.period)
+    return DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end).exclude(
+        Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk")))
+    )
+
+
+# --- closing -----------------------------------------------------------------------------------------------------
+
+
+def _pending_lines(month: BillingMonth) -> dict[int, list[ClaimsStatementLine]]:
+    """The new lines of the month per insurer id (not saved yet)."""
+    lines: dict[int, list[ClaimsStatementLine]] = defaultdict(list)
+    for record in billable_records(month).order_by("insurer_id", "institution_id", "checked_at", "pk").values(
+        "pk", "insurer_id", "institution_id", "claim_amount", "ticket_number", "checkup_date", "checked_at"
+    ):
+        served = calendar.service_month(record["checkup_date"], record["checked_at"])
+        lines[record["insurer_id"]].append(
+            ClaimsStatementLine(
+                kind=LineKind.CLAIM,
+                institution_id=record["institution_id"],
+                record_id=record["pk"],
+                amount=record["claim_amount"],
+                ticket_number=record["ticket_number"],
+                checkup_date=record["checkup_date"],
+                service_month=served,
+                accepted_at=record["checked_at"],
+                late=served is not None and served < month.period,
+            )
+        )
+    for returned in deductible_returns(month).select_related("record").order_by("returned_at", "pk"):
+        record = returned.record
+        lines[returned.billed_insurer_id].append(
+            ClaimsStatementLine(
+                kind=LineKind.RETURN,
+                institution_id=record.institution_id,
+                record_id=record.pk,
+                insurer_return=returned,
+                amount=-returned.billed_amount,
+                ticket_number=record.ticket_number,
+                checkup_date=record.checkup_date,
+                service_month=calendar.service_month(record.checkup_date, record.checked_at),
+                accepted_at=record.checked_at,
+                note=returned.get_reason_display()[:200],
+            )
+        )
+    for adjustment in pending_adjustments(month).order_by("created_at", "pk"):
+        lines[adjustment.insurer_id].append(
+            ClaimsStatementLine(
+                kind=LineKind.ADJUSTMENT,
+                institution_id=adjustment.institution_id,
+                adjustment=adjustment,
+                amount=adjustment.amount,
+                note=adjustment.reason[:200],
+            )
+        )
+    return lines
+
+
+def _sums(lines: list[ClaimsStatementLine]) -> dict[str, int]:
+    return {
+        "record_count": sum(1 for line in lines if line.kind == LineKind.CLAIM),
+        "return_count": sum(1 for line in lines if line.kind == LineKind.RETURN),
+        "claims_total": sum(line.amount for line in lines if line.kind == LineKind.CLAIM),
+        "returns_total": sum(line.amount for line in lines if line.kind == LineKind.RETURN),
+        "adjustments_total": sum(line.amount for line in lines if line.kind == LineKind.ADJUSTMENT),
+        "total": sum(line.amount for line in lines),
+    }
+
+
+def _close_claims(month: BillingMonth, frozen_at: dt.datetime) -> list[ClaimsStatement]:
+    pending = _pending_lines(month)
+    issuer = agency_profile().name
+    stamp = f"{month.period:%Y%m}"
+    statements: list[ClaimsStatement] = []
+    parts: dict[int, list[tuple[ClaimsStatement, list[ClaimsStatementLine]]]] = defaultdict(list)
+    for insurer in Insurer.objects.filter(pk__in=pending).order_by("number"):
+        lines = pending[insurer.pk]
+        statement = ClaimsStatement(
+            month=month,
+            insurer=insurer,
+            number=f"C{stamp}-{insurer.number}",
+            insurer_number=insurer.number,
+            insurer_name=insurer.name,
+            issuer_name=issuer,
+            late_count=sum(1 for line in lines if line.late),
+            frozen_at=frozen_at,
+            **_sums(lines),
+        )
+        statement.save(force_insert=True)
+        for line in lines:
+            line.statement = statement
+        ClaimsStatementLine.objects.bulk_create(lines)
+        statements.append(statement)
+        by_institution: dict[int, list[ClaimsStatementLine]] = defaultdict(list)
+        for line in lines:
+            by_institution[line.institution_id].append(line)
+        for institution_id, institution_lines in by_institution.items():
+            parts[institution_id].append((statement, institution_lines))
+    for institution in Institution.objects.filter(pk__in=parts).order_by("number"):
+        all_lines = [line for _statement, lines in parts[institution.pk] for line in lines]
+        totals = _sums(all_lines)
+        payment = PaymentStatement(
+            month=month,
+            institution=institution,
+            number=f"P{stamp}-{institution.number}",
+            institution_number=institution.number,
+            institution_name=institution.name,
+            issuer_name=issuer,
+            frozen_at=frozen_at,
+            **totals,
+        )
+        payment.save(force_insert=True)
+        for statement, lines in parts[institution.pk]:
+            part_totals = _sums(lines)
+            part = PaymentStatementLine(
+                payment_statement=payment,
+                claims_statement=statement,
+                insurer_id=statement.insurer_id,
+                institution=institution,
+                **part_totals,
+            )
+            part.save(force_insert=True)
+            ledger_append(
+                kind=LedgerKind.CLAIMS_BILLED,
+                amount=part.total,
+                occurred_at=frozen_at,
+                month=month,
+                insurer_id=statement.insurer_id,
+                institution=institution,
+                claims_statement=statement,
+                statement_part=part,
+                memo=statement.number,
+            )
+    return statements
+
+
+def _close_fees(month: BillingMonth, frozen_at: dt.datetime, actor: Any, request: HttpRequest | None) -> list[Invoice]:
+    profile = agency_profile()
+    last_day = calendar.next_month(month.period) - dt.timedelta(days=1)
+    issued: list[Invoice] = []
+    for insurer in Insurer.objects.filter(contract_start__lt=calendar.next_month(month.period)).order_by("number"):
+        if Invoice.objects.filter(insurer=insurer, month=month, kind=InvoiceKind.INVOICE).exists():
+            continue
+        items = list(chargeable_items(month, insurer).order_by("pk").values_list("pk", flat=True))
+        if not insurer.is_active and not items:
+            continue
+        specs = fee_lines(insurer=insurer, period=month.period, delivered=len(items), terms=fee_terms_for(insurer, profile))
+        if not specs:
+            continue
+        invoice = invoice_issue(
+            insurer=insurer,
+            lines=specs,
+            period_start=month.period,
+            period_end=last_day,
+            month=month,
+            issue_date=timezone.localdate(frozen_at),
+            actor=actor,
+            request=request,
+        )
+        if items:
+            line = invoice.lines.get(kind=InvoiceLineKind.PER_CHECKUP)
+            FeeChargedItem.objects.bulk_create(FeeChargedItem(delivery_item_id=pk, invoice_line=line) for pk in items)
+        issued.append(invoice)
+    return issued
+
+
+def month_close_check(*, period: dt.date, now: dt.datetime | None = None) -> BillingMonth:
+    """The month, if it is closed or may be closed now; otherwise the reason as a ``BillingError``."""
+    now = now or timezone.now()
+    month = billing_month_get(period)
+    if month.is_closed:
+        return month
+    if now < month.cutoff_at:
+        raise ClosingTooEarly(_("%(month)s の締め日時（%(cutoff)s）より前は締められません。") % {
+            "month": month.label, "cutoff": timezone.localtime(month.cutoff_at).strftime("%Y-%m-%d %H:%M"),
+        })
+    _check_order(month)
+    return month
+
+
+def month_close(
+    *, period: dt.date, actor: Any = None, request: HttpRequest | None = None, now: dt.datetime | None = None
+) -> ClosingResult:
+    """Close billing month ``period`` (safe to run twice: a closed month is returned as it is)."""
+    now = now or timezone.now()
+    month = billing_month_get(period)
+    with transaction.atomic():
+        month = BillingMonth.objects.select_for_update().get(pk=month.pk)
+        if month.is_closed:
+            return closing_summary(month, closed_now=False)
+        month_close_check(period=month.period, now=now)
+        statements = _close_claims(month, now)
+        invoices = _close_fees(month, now, actor, request)
+        BillingMonth.objects.filter(pk=month.pk, status=BillingMonthStatus.OPEN).update(
+            status=BillingMonthStatus.CLOSED,
+            frozen_at=now,
+            closed_by=actor if isinstance(actor, User) else None,
+            closed_label=actor_label(actor),
+        )
+        month.refresh_from_db()
+        summary = closing_summary(month, closed_now=True)
+        audit_record(
+            action="billing.month.closed",
+            actor=actor if isinstance(actor, User) else None,
+            actor_label="" if isinstance(actor, User) else "system",
+            request=request,
+            object_type="billing_month",
+            object_ids=[month.label],
+            detail={
+                "cutoff_at": summary.cutoff_at,
+                "statements": len(statements),
+                "claims_total": sum(s.total for s in statements),
+                "invoices": [i.number for i in invoices],
+                "payment_statements": len(summary.institutions),
+            },
+        )
+    return summary
+
+
+def months_due(now: dt.datetime | None = None) -> list[dt.date]:
+    """Months whose cut-off has passed and that are not closed yet, oldest first (in closing order)."""
+    now = now or timezone.now()
+    latest = calendar.latest_due_period(now)
+    if latest is None:
+        return []
+    last = BillingMonth.objects.filter(status=BillingMonthStatus.CLOSED).order_by("-period").first()
+    first = calendar.next_month(last.period) if last is not None else latest
+    due: list[dt.date] = []
+    period = first
+    while period <= latest:
+        due.append(period)
+        period = calendar.next_month(period)
+    return due
+
+
+def months_close_due(*, now: dt.datetime | None = None, actor: Any = None) -> list[ClosingResult]:
+    """Close every due month in order (the periodic job)."""
+    return [month_close(period=period, actor=actor, now=now) for period in months_due(now)]
