@@ -13,9 +13,11 @@ def intake_check_archive_task(submission_id: int) -> int:
     for first, last in chunks:
         intake_check_records_task.delay(submission_id, first, last)
     if not chunks:
+        from .routing import records_after_check
         from .services import submission_finish
 
         submission_finish(submission_id=submission_id)
+        records_after_check(submission_id=submission_id)  # a wholly rejected archive gets its receipt notice now
     return len(chunks)
 
 

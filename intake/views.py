@@ -27,7 +27,7 @@ from agency.models import Institution
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
 
-from . import checks, outputs, selectors, services_review
+from . import checks, outputs, routing, selectors, services_review
 from .access import access_record, access_submission
 from .forms import (
     MediaImportForm,
@@ -215,6 +215,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             "receipt": outputs.receipt(submission),
             "archive_findings": archive_findings,
             "page": page,
+            "timeline": routing.submission_timeline(submission),
         },
     )
 
@@ -349,6 +350,7 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
             "findings": findings,
             "content": outputs.record_content(record),
             "chain": _chain(request, record),
+            "timeline": routing.record_timeline(record),
             "can_override": user_has_perm(request.user, Perm.INTAKE_OVERRIDE)
             and any(f.severity == Finding.Severity.WARNING and f.overridden_at is None for f in findings),
         },
