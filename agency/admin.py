@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django_otp.admin import OTPAdminSite
@@ -43,12 +44,34 @@ class EmailSenderInline(admin.TabularInline):
     extra = 0
 
 
+class InstitutionAdminForm(forms.ModelForm):
+    new_archive_password = forms.CharField(
+        label="アーカイブのパスワード（変更する場合のみ入力）", required=False, strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="健診機関がアーカイブをパスワードロックする場合に登録します。暗号化して保存され、表示されません。",
+    )
+
+    class Meta:
+        model = Institution
+        fields = [
+            "number", "name", "postal_code", "address", "phone", "bank_code", "branch_code", "account_type",
+            "account_number", "account_holder_kana", "is_active",
+        ]
+
+
 @admin.register(Institution)
 class InstitutionAdmin(ServiceSaveAdmin):
+    form = InstitutionAdminForm
     list_display = ("number", "name", "is_active")
     search_fields = ("number", "name")
     inlines = [EmailSenderInline]
     save_service = staticmethod(lambda obj, **kw: services.institution_save(institution=obj, **kw))
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        password = form.cleaned_data.get("new_archive_password")
+        if password:
+            services.institution_archive_password_set(institution=obj, password=password, actor=request.user, request=request)
 
 
 class OtherItemInline(admin.TabularInline):

@@ -190,6 +190,9 @@ class Institution(TimeStampedModel):
     account_holder_kana = models.CharField(
         _("口座名義（半角カナ）"), max_length=30, blank=True, validators=[validate_half_width_kana]
     )
+    # The password the institution locks its archives with (データのパスワードロック), kept encrypted
+    # (agency.crypto) because archives must be opened with it; set through services.institution_archive_password_set.
+    archive_password = models.TextField(_("アーカイブのパスワード（暗号化）"), blank=True, editable=False)
     is_active = models.BooleanField(_("有効"), default=True)
 
     class Meta:

@@ -51,6 +51,28 @@ def contract_save(*, contract: Contract, actor: User | None, request: HttpReques
     return _save_party(contract, actor=actor, action="party.contract", request=request)
 
 
+def institution_archive_password_set(
+    *, institution: Institution, password: str, actor: User | None, request: HttpRequest | None = None
+) -> Institution:
+    """Register (or, with an empty password, clear) the password the institution locks its archives with."""
+    from .crypto import encrypt_text
+
+    with transaction.atomic():
+        institution.archive_password = encrypt_text(password) if password else ""
+        institution.save(update_fields=["archive_password", "updated_at"])
+        audit_record(
+            action="party.institution.archive_password_set" if password else "party.institution.archive_password_cleared",
+            actor=actor, request=request, object_type="institution", object_ids=[institution.pk],
+        )
+    return institution
+
+
+def institution_archive_password(*, institution: Institution) -> str:
+    from .crypto import decrypt_text
+
+    return decrypt_text(institution.archive_password) if institution.archive_password else ""
+
+
 # --- Accounts ----------------------------------------------------------------------------------------
 
 

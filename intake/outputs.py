@@ -267,12 +267,7 @@ def _same_day_count(submission: Submission, day: date) -> int:
 
 
 def _archive_password(submission: Submission) -> str | None:
-    token = getattr(submission, "archive_password", "")
-    if not token:
-        return None
-    from agency.crypto import decrypt_text
-
-    return decrypt_text(token)
+    return selectors.submission_archive_password(submission) or None
 
 
 def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> ReturnedArchive | None:

@@ -110,25 +110,10 @@ class DeliveryInvalid(RoutingError):
 
 
 def read_members(submission: Submission, paths: Iterable[str]) -> dict[str, bytes]:
-    """Members of a stored submission archive by path inside its root folder (bytes as received).
+    """Members of a stored submission archive by path inside its root folder (bytes as received)."""
+    from .selectors import submission_members
 
-    The archive passed the ZIP guards when it was received; only the named members are read.
-    """
-    wanted = [path for path in paths if path]
-    if not wanted:
-        return {}
-    data = storage.read(submission.archive.sha256)
-    found: dict[str, bytes] = {}
-    with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
-        if submission.archive_password:
-            from agency.crypto import decrypt_text
-
-            archive.setpassword(decrypt_text(submission.archive_password).encode("utf-8"))
-        roots = {PurePosixPath(name).parts[0] for name in archive.namelist() if name.strip("/")}
-        root = roots.pop() if len(roots) == 1 else ""
-        for path in wanted:
-            found[path] = archive.read(f"{root}/{path}" if root else path)
-    return found
+    return submission_members(submission, paths)
 
 
 def parse_claim(data: bytes, path: str) -> Claim | None:

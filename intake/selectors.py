@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -43,28 +44,49 @@ def finding_list(*, submission: Submission) -> QuerySet[Finding]:
     return submission.findings.select_related("record").order_by("record__position", "id")
 
 
-def record_parsed(record: Record) -> dict[str, Any]:
-    """The record's checkup and claim as JSON-ready dicts, read back from the stored archive.
+def submission_archive_password(submission: Submission) -> str:
+    """The password that opens the stored archive: the one given with it, else the institution's registered one."""
+    if submission.archive_password:
+        return decrypt_text(submission.archive_password)
+    if submission.institution.archive_password:
+        return decrypt_text(submission.institution.archive_password)
+    return ""
 
-    The archive passed the ZIP guards when it was received; only the record's two members are read.
+
+def submission_members(submission: Submission, paths: Iterable[str]) -> dict[str, bytes]:
+    """Members of a stored submission archive by path inside its root folder (bytes as received).
+
+    The archive passed the ZIP guards when it was received; only the named members are read.
     """
-    submission = record.submission
+    wanted = [path for path in paths if path]
+    if not wanted:
+        return {}
     data = storage.read(submission.archive.sha256)
-    parsed: dict[str, Any] = {"checkup": None, "claim": None}
+    found: dict[str, bytes] = {}
     with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
-        if submission.archive_password:
-            archive.setpassword(decrypt_text(submission.archive_password).encode("utf-8"))
+        password = submission_archive_password(submission)
+        if password:
+            archive.setpassword(password.encode("utf-8"))
         roots = {PurePosixPath(name).parts[0] for name in archive.namelist() if name.strip("/")}
         root = roots.pop() if len(roots) == 1 else ""
-        for key, path in (("checkup", record.data_path), ("claim", record.claim_path)):
-            if not path:
-                continue
-            element, problem = parse_xml(archive.read(f"{root}/{path}" if root else path), path)
-            if element is None or problem is not None:
-                continue
-            if key == "checkup":
-                parsed[key] = as_json(read_checkup(element, path))
-            else:
-                namespace = Namespace(element.tag[1:].split("}")[0])
-                parsed[key] = as_json(read_claim(element, path, namespace))
+        for path in wanted:
+            found[path] = archive.read(f"{root}/{path}" if root else path)
+    return found
+
+
+def record_parsed(record: Record) -> dict[str, Any]:
+    """The record's checkup and claim as JSON-ready dicts, read back from the stored archive."""
+    members = submission_members(record.submission, [record.data_path, record.claim_path])
+    parsed: dict[str, Any] = {"checkup": None, "claim": None}
+    for key, path in (("checkup", record.data_path), ("claim", record.claim_path)):
+        if path not in members:
+            continue
+        element, problem = parse_xml(members[path], path)
+        if element is None or problem is not None:
+            continue
+        if key == "checkup":
+            parsed[key] = as_json(read_checkup(element, path))
+        else:
+            namespace = Namespace(element.tag[1:].split("}")[0])
+            parsed[key] = as_json(read_claim(element, path, namespace))
     return parsed

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from agency.crypto import decrypt_text, encrypt_text
+from agency.crypto import encrypt_text
 from agency.models import Institution, User
 from audit.models import Outcome
 from audit.services import audit_record
@@ -227,7 +227,7 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
             data,
             filename=submission.file_name,
             xsd_dir=settings.KENSHIN_XSD_DIR or None,
-            password=decrypt_text(submission.archive_password) if submission.archive_password else None,
+            password=_archive_password(submission) or None,
         )
         pending = checks.build_records(result, submission)
         record_files = {p.record.data_path for p in pending} | {p.record.claim_path for p in pending if p.record.claim_path}
@@ -259,6 +259,12 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
         submission.status = SubmissionStatus.CHECKING
         submission.save()
         return _pending_chunks(submission)
+
+
+def _archive_password(submission: Submission) -> str:
+    from .selectors import submission_archive_password
+
+    return submission_archive_password(submission)
 
 
 def _pending_chunks(submission: Submission) -> list[tuple[int, int]]:

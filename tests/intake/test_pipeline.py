@@ -276,3 +276,28 @@ def test_a_200_mb_archive_is_refused_with_a_code_and_nothing_is_kept(institution
 
     leftovers = list((Path(settings.STORAGE_DIR) / "archives").glob(".incoming-*"))
     assert leftovers == []
+
+
+def test_a_password_locked_archive_opens_with_the_institutions_registered_password(
+    make_archive: Callable[..., GeneratedArchive],
+) -> None:
+    from agency.services import institution_archive_password_set
+
+    archive = make_archive(records=3, seed=41, password="Lock#2024pw")
+    institution = Institution.objects.get(number=archive.institution)
+    locked = _intake(archive)
+    assert locked.status == SubmissionStatus.REJECTED
+    assert "ARC_PASSWORD_REQUIRED" in _codes(locked)
+
+    institution_archive_password_set(institution=institution, password="Lock#2024pw", actor=None)
+    institution.refresh_from_db()
+    assert institution.archive_password and "Lock#2024pw" not in institution.archive_password
+    again = make_archive(records=4, seed=41, password="Lock#2024pw")  # same parties, other bytes
+    assert again.institution == archive.institution
+    opened = _intake(again)
+    assert opened.status == SubmissionStatus.ACCEPTED, _codes(opened)
+    from intake.selectors import record_parsed
+
+    record = Record.objects.filter(submission=opened).first()
+    assert record_parsed(record)["checkup"]["header"]["subject"]["insurer_number"] == record.insurer_number
+    assert AuditEvent.objects.filter(action="party.institution.archive_password_set").exists()
