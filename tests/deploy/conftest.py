@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from .nginx_harness import (
+    PUBLIC_SERVER_NAME,
     DevPki,
     EchoUpstream,
     HarnessError,
@@ -40,10 +41,13 @@ def nginx_binary() -> str:
 
 @pytest.fixture(scope="session")
 def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
-    """Throw-away CA, server, client, revoked and foreign-CA certificates (deploy/tls/make-dev-pki.sh)."""
+    """Throw-away CA, server, client, revoked and foreign-CA certificates (deploy/tls/make-dev-pki.sh).
+
+    The server certificate also names the public disclosure server (``PUBLIC_SERVER_NAME``).
+    """
     if find_openssl() is None:
         pytest.skip("openssl binary not found: install openssl to build the test PKI")
-    return make_dev_pki(tmp_path_factory.mktemp("pki") / "tls")
+    return make_dev_pki(tmp_path_factory.mktemp("pki") / "tls", server_name=PUBLIC_SERVER_NAME)
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ GUNICORN_CONF = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 # The placeholders documented at the top of the template; nothing else is substituted.
 TEMPLATE_VARIABLES = (
     "PORTAL_SERVER_NAME",
+    "PORTAL_PUBLIC_SERVER_NAME",
     "PORTAL_LISTEN",
     "PORTAL_TLS_DIR",
     "PORTAL_UPSTREAM",
@@ -53,6 +54,10 @@ TEMPLATE_VARIABLES = (
     "PORTAL_ACCESS_LOG",
     "PORTAL_ERROR_LOG",
 )
+
+# Server name of the public disclosure server in the test instances; the test PKI's server
+# certificate covers it (conftest.dev_pki), next to localhost and 127.0.0.1.
+PUBLIC_SERVER_NAME = "disclosure.portal.test"
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -289,6 +294,7 @@ def start_nginx(
     upstream: str,
     nginx: str | None = None,
     server_name: str = "localhost",
+    public_server_name: str = PUBLIC_SERVER_NAME,
     static_root: Path | None = None,
     template: Path = NGINX_TEMPLATE,
     timeout: float = START_TIMEOUT,
@@ -309,6 +315,7 @@ def start_nginx(
     logs = workdir / "logs"
     values = {
         "PORTAL_SERVER_NAME": server_name,
+        "PORTAL_PUBLIC_SERVER_NAME": public_server_name,
         "PORTAL_LISTEN": f"{host}:{port}",
         "PORTAL_TLS_DIR": str(pki.directory),
         "PORTAL_UPSTREAM": upstream,
@@ -561,19 +568,35 @@ def https_request(
     body: bytes | Iterable[bytes] | None = None,
     declare_length: int | None = None,
     chunked: bool = False,
+    server_name: str | None = None,
 ) -> Response:
     """One request over a fresh TLS connection.
 
     ``declare_length`` sends a Content-Length header but no body, to probe size limits
     without pushing the bytes; ``chunked`` streams ``body`` with chunked encoding.
+    ``server_name`` is sent as SNI and Host (and checked against the server certificate)
+    while the connection still goes to the edge's loopback address; without it the client
+    connects to the bare IP address and sends no SNI. A ``Host`` in ``headers`` replaces the
+    automatic one.
     """
-    connection = http.client.HTTPSConnection(edge.host, edge.port, context=context, timeout=IO_TIMEOUT)
+    if server_name is None:
+        connection = http.client.HTTPSConnection(edge.host, edge.port, context=context, timeout=IO_TIMEOUT)
+    else:
+        connection = http.client.HTTPSConnection(server_name, edge.port, context=context, timeout=IO_TIMEOUT)
+        address = (edge.host, edge.port)
+
+        def to_edge(_: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+            return socket.create_connection(address, *args, **kwargs)
+
+        connection._create_connection = to_edge
     try:
         connection.connect()
         tls = connection.sock
         assert isinstance(tls, ssl.SSLSocket)
         version, cipher = tls.version(), tls.cipher()
-        connection.putrequest(method, path, skip_accept_encoding=True)
+        headers = list(headers)
+        own_host = any(name.lower() == "host" for name, _ in headers)
+        connection.putrequest(method, path, skip_host=own_host, skip_accept_encoding=True)
         for name, value in headers:
             connection.putheader(name, value)
         if declare_length is not None:
