@@ -50,7 +50,19 @@ XML_TYPES = frozenset({"PQ", "CD", "CO", "ST"})
 SERIES_RELATIONS = frozenset({"COMP", "RSON", "RSON1"})
 ELEMENTS = frozenset({"observation", "author"})
 _FORMAT_RE = re.compile(r"(N+)(?:\.(N+))?")
+_VALUE_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _CODE_RE = re.compile(r"[0-9A-Z]{17}")
+
+
+@cache
+def _format_digits(xml_type: str, pattern: str) -> tuple[int, int] | None:
+    """(integer digits, decimal digits) of a PQ format such as NNN.N (cached per format)."""
+    match = _FORMAT_RE.fullmatch(pattern) if xml_type == "PQ" else None
+    if match is None:
+        return None
+    return len(match[1]), len(match[2] or "")
+
+
 _COLUMNS = (
     "code",
     "name",
@@ -144,17 +156,14 @@ class ItemDefinition:
     @property
     def digits(self) -> tuple[int, int] | None:
         """(integer digits, decimal digits) of a PQ format such as NNN.N."""
-        match = _FORMAT_RE.fullmatch(self.format) if self.xml_type == "PQ" else None
-        if match is None:
-            return None
-        return len(match[1]), len(match[2] or "")
+        return _format_digits(self.xml_type, self.format)
 
     def fits_format(self, value: str) -> bool:
         """Whether a PQ value fits the digit format (fewer decimals are allowed)."""
-        digits = self.digits
+        digits = _format_digits(self.xml_type, self.format)
         if digits is None:
             return True
-        match = re.fullmatch(r"([0-9]+)(?:\.([0-9]+))?", value)
+        match = _VALUE_RE.fullmatch(value)
         if match is None:
             return False
         return len(match[1].lstrip("0") or "0") <= digits[0] and len(match[2] or "") <= digits[1]

@@ -192,14 +192,18 @@ class CheckupDocument:
         """Every observation, group members included (groups themselves too)."""
         for section in self.sections:
             for observation in section.observations:
-                yield from observation.walk()
+                if observation.relationships:
+                    yield from observation.walk()
+                else:
+                    yield observation
 
     def results(self) -> dict[str, Observation]:
         """Coded observations by item code (the first occurrence wins)."""
         found: dict[str, Observation] = {}
         for observation in self.observations():
-            if observation.code is not None:
-                found.setdefault(observation.code, observation)
+            code = observation.code
+            if code is not None and code not in found:
+                found[code] = observation
         return found
 
 

@@ -8,6 +8,7 @@ configured to refuse them anyway, as a second line.
 from __future__ import annotations
 
 import re
+import threading
 
 from lxml import etree
 
@@ -22,7 +23,10 @@ _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _EXTERNAL = re.compile(rb"<!ENTITY[^>]*\b(SYSTEM|PUBLIC)\b", re.IGNORECASE | re.DOTALL)
 
 
-def _parser() -> etree.XMLParser:
+_local = threading.local()
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -31,6 +35,14 @@ def _parser() -> etree.XMLParser:
         huge_tree=False,
         remove_blank_text=False,
     )
+
+
+def _parser() -> etree.XMLParser:
+    """The hardened parser, built once per thread (lxml parsers are not shared across threads)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _new_parser()
+    return parser
 
 
 def check_prolog(data: bytes, file: str) -> Finding | None:
@@ -45,7 +57,7 @@ def check_prolog(data: bytes, file: str) -> Finding | None:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return F.XML_ENCODING.at(file=file, detail=f"byte {exc.start}")
-    if _DOCTYPE.search(body):
+    if b"<!" in body and _DOCTYPE.search(body):
         if _EXTERNAL.search(body):
             return F.XML_EXTERNAL_ENTITY.at(file=file)
         if _ENTITY.search(body):

@@ -61,16 +61,20 @@ class Fields:
 
     def find(self, parent: etree._Element, steps: str) -> etree._Element | None:
         """The first element along a path of child names (direct child iteration, no XPath)."""
+        tags = self._cache.get(steps) or self._tags(steps)
         node: etree._Element | None = parent
-        for tag in self._tags(steps):
+        for tag in tags:
             if node is None:
                 return None
             node = next(node.iterchildren(tag), None)
         return node
 
     def findall(self, parent: etree._Element, steps: str) -> list[etree._Element]:
+        tags = self._cache.get(steps) or self._tags(steps)
+        if len(tags) == 1:
+            return list(parent.iterchildren(tags[0]))
         nodes = [parent]
-        for tag in self._tags(steps):
+        for tag in tags:
             nodes = [child for node in nodes for child in node.iterchildren(tag)]
         return nodes
 
@@ -130,7 +134,10 @@ class Fields:
         element = self.find(parent, steps)
         if element is None:
             return None
-        return self.int_at(parent, steps, name)
+        text = self.attr(element, name)
+        if not (text.isascii() and text.isdigit()):
+            raise self.invalid(element, f"@{name}", text)
+        return int(text)
 
     def text(self, parent: etree._Element, steps: str) -> str:
         return "".join(self.element(parent, steps).itertext()).strip()
