@@ -347,6 +347,25 @@ def parse_nginx_directives(text: str) -> dict[str, list[list[str]]]:
     return directives
 
 
+def nginx_server_blocks(text: str) -> list[str]:
+    """The bodies of the top-level ``server { … }`` blocks (comments removed)."""
+    text = "\n".join(re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines())
+    blocks: list[str] = []
+    for match in re.finditer(r"\bserver\s*\{", text):
+        depth, position = 1, match.end()
+        while depth and position < len(text):
+            depth += {"{": 1, "}": -1}.get(text[position], 0)
+            position += 1
+        blocks.append(text[match.end() : position - 1])
+    return blocks
+
+
+def _public_only(directives: dict[str, list[list[str]]]) -> bool:
+    """A server without client certificates may pass requests only to the public disclosure pages."""
+    targets = [args[0] for args in directives.get("proxy_pass", []) if args]
+    return all(target.rstrip("/").endswith("/disclosure") for target in targets)
+
+
 @probe("tls_config", gettext_lazy("通信: TLS 1.3 のみ・クライアント証明書必須（nginx 設定）"))
 def tls_config() -> Measurement:
     path = nginx_config_path()
@@ -361,7 +380,12 @@ def tls_config() -> Measurement:
     detail = {"path": str(path), "ssl_protocols": protocols, "ssl_verify_client": verify,
               "ssl_crl": bool(directives.get("ssl_crl")), "ssl_early_data": directives.get("ssl_early_data", [])}
     tls13_only = bool(protocols) and all(args == TLS_PROTOCOLS_REQUIRED for args in protocols)
-    client_cert = bool(verify) and all(args == ["on"] for args in verify)
+    servers = [parse_nginx_directives(block) for block in nginx_server_blocks(text)] or [directives]
+    with_certificates = [s for s in servers if s.get("ssl_verify_client") and all(a == ["on"] for a in s["ssl_verify_client"])]
+    others_public_only = all(_public_only(s) for s in servers if s not in with_certificates)
+    client_cert = bool(with_certificates) and others_public_only
+    detail["servers"] = len(servers)
+    detail["servers_without_client_certificates_public_only"] = others_public_only
     value = _("ssl_protocols %(protocols)s / ssl_verify_client %(verify)s") % {
         "protocols": " | ".join(" ".join(a) for a in protocols) or "-",
         "verify": " | ".join(" ".join(a) for a in verify) or "-",

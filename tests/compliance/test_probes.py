@@ -191,8 +191,15 @@ def test_tls_config_of_the_deployed_template(settings: Any, tmp_path: Path) -> N
     settings.COMPLIANCE_NGINX_CONF = TEMPLATE
     result = probes.measure("tls_config")
     assert result.status == ProbeStatus.PASS
-    assert result.detail["ssl_protocols"] == [["TLSv1.3"]]
-    assert result.detail["ssl_verify_client"] == [["on"]]
+    assert result.detail["ssl_protocols"] == [["TLSv1.3"]] * result.detail["servers"]
+    # The portal server requires client certificates; the public server passes on only the disclosure pages.
+    assert result.detail["ssl_verify_client"] == [["on"], ["off"]]
+    assert result.detail["servers_without_client_certificates_public_only"] is True
+
+    open_public = tmp_path / "open-public.conf"
+    open_public.write_text(TEMPLATE.read_text().replace("proxy_pass http://portal_app/disclosure/;", "proxy_pass http://portal_app;"))
+    settings.COMPLIANCE_NGINX_CONF = open_public
+    assert probes.measure("tls_config").status == ProbeStatus.FAIL
 
     weakened = tmp_path / "weak.conf"
     weakened.write_text(TEMPLATE.read_text().replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2 TLSv1.3;"))
