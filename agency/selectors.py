@@ -38,3 +38,10 @@ def contract_list(*, user: Any) -> QuerySet[Contract]:
 
 def user_list(*, user: Any) -> QuerySet[User]:
     return User.objects.select_related("insurer", "institution").order_by("username")
+
+
+def institution_archive_password(*, institution: Institution) -> str:
+    """The password the institution registered for its locked archives ("" when none)."""
+    from .crypto import decrypt_text
+
+    return decrypt_text(institution.archive_password) if institution.archive_password else ""

@@ -67,12 +67,6 @@ def institution_archive_password_set(
     return institution
 
 
-def institution_archive_password(*, institution: Institution) -> str:
-    from .crypto import decrypt_text
-
-    return decrypt_text(institution.archive_password) if institution.archive_password else ""
-
-
 # --- Accounts ----------------------------------------------------------------------------------------
 
 
@@ -187,6 +181,43 @@ def maintenance_window_open_for(*, user: User, at: dt.datetime | None = None) ->
 # --- Synthetic parties (tests, benchmarks, demo archives) ---------------------------------------------
 
 
+def contract_from_terms(
+    *,
+    insurer: Insurer,
+    institution: Institution,
+    terms: Any,
+    valid_from: dt.date,
+    valid_to: dt.date | None = None,
+    actor: User | None = None,
+) -> Contract:
+    """A contract (with its additional-item prices) carrying the prices and copay rules of
+    ``intake.standard.billing.ContractTerms``; the inverse of ``terms_from_contract``."""
+    from intake.standard.billing import DETAIL_PRICE_FIELDS
+
+    from .models import ContractOtherItem
+
+    fields: dict[str, Any] = {
+        "commission_type": int(terms.commission_type.value),
+        "basic_price": terms.basic_price,
+        **{name: terms.detail_prices.get(item, 0) for item, name in DETAIL_PRICE_FIELDS.items()},
+    }
+    for component in ("basic", "detail", "other"):
+        rule = getattr(terms, f"{component}_copay")
+        fields[f"{component}_copay_code"] = int(rule.code.value)
+        fields[f"{component}_copay_amount"] = rule.amount
+        fields[f"{component}_copay_rate"] = rule.rate
+        fields[f"{component}_copay_cap"] = rule.cap
+    contract = contract_save(
+        contract=Contract(insurer=insurer, institution=institution, valid_from=valid_from, valid_to=valid_to, **fields),
+        actor=actor,
+    )
+    items = [ContractOtherItem(contract=contract, item_code=code, price=price) for code, price in terms.other_prices.items()]
+    for item in items:
+        item.full_clean()
+    ContractOtherItem.objects.bulk_create(items)
+    return contract
+
+
 def synthetic_parties_load(*, parties: Any, actor: User | None = None, agency_number: str | None = None) -> dict[str, int]:
     """Create the insurers, institutions and contracts of a synthetic ``Parties`` set that do not
     exist yet (idempotent), so generated archives meet real reference data.
@@ -194,7 +225,7 @@ def synthetic_parties_load(*, parties: Any, actor: User | None = None, agency_nu
     ``agency_number`` (the receiver written into the archives) is set as the agency's code when
     an agency profile exists.
     """
-    from .models import AgencyProfile, ContractOtherItem
+    from .models import AgencyProfile
 
     created = {"insurers": 0, "institutions": 0, "contracts": 0}
     with transaction.atomic():
@@ -215,34 +246,16 @@ def synthetic_parties_load(*, parties: Any, actor: User | None = None, agency_nu
                 )
                 created["institutions"] += 1
         for item in parties.contracts:
-            terms = item.terms
             exists = Contract.objects.filter(
                 insurer__number=item.insurer_number, institution__number=item.institution_number,
-                commission_type=int(terms.commission_type.value), valid_from=item.valid_from,
+                commission_type=int(item.terms.commission_type.value), valid_from=item.valid_from,
             ).exists()
             if exists:
                 continue
-            details = {key.value: price for key, price in terms.detail_prices.items()}
-            fields: dict[str, Any] = {
-                "insurer": Insurer.objects.get(number=item.insurer_number),
-                "institution": Institution.objects.get(number=item.institution_number),
-                "valid_from": item.valid_from,
-                "valid_to": item.valid_to,
-                "commission_type": int(terms.commission_type.value),
-                "basic_price": terms.basic_price,
-                "anemia_price": details.get("1", 0),
-                "ecg_price": details.get("2", 0),
-                "fundus_price": details.get("3", 0),
-                "creatinine_price": details.get("4", 0),
-            }
-            for component, rule in (("basic", terms.basic_copay), ("detail", terms.detail_copay), ("other", terms.other_copay)):
-                fields[f"{component}_copay_code"] = int(rule.code.value)
-                fields[f"{component}_copay_amount"] = rule.amount
-                fields[f"{component}_copay_rate"] = rule.rate
-                fields[f"{component}_copay_cap"] = rule.cap
-            contract = contract_save(contract=Contract(**fields), actor=actor)
-            ContractOtherItem.objects.bulk_create(
-                ContractOtherItem(contract=contract, item_code=code, price=price) for code, price in terms.other_prices.items()
+            contract_from_terms(
+                insurer=Insurer.objects.get(number=item.insurer_number),
+                institution=Institution.objects.get(number=item.institution_number),
+                terms=item.terms, valid_from=item.valid_from, valid_to=item.valid_to, actor=actor,
             )
             created["contracts"] += 1
     return created

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from agency.crypto import decrypt_text
 from agency.models import Role
+from agency.selectors import institution_archive_password
 from intake.standard.cda_read import read_checkup
 from intake.standard.claim_read import read_claim
 from intake.standard.codes import Namespace
@@ -48,9 +49,7 @@ def submission_archive_password(submission: Submission) -> str:
     """The password that opens the stored archive: the one given with it, else the institution's registered one."""
     if submission.archive_password:
         return decrypt_text(submission.archive_password)
-    if submission.institution.archive_password:
-        return decrypt_text(submission.institution.archive_password)
-    return ""
+    return institution_archive_password(institution=submission.institution)
 
 
 def submission_members(submission: Submission, paths: Iterable[str]) -> dict[str, bytes]:

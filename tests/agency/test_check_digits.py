@@ -88,7 +88,7 @@ def test_bank_account_holder_must_be_half_width_kana(institution_a: Any) -> None
 
 
 def test_admin_registers_an_institution_archive_password_encrypted(user_client: Callable[..., Client], institution_a: Any) -> None:
-    from agency.services import institution_archive_password
+    from agency.selectors import institution_archive_password
     from audit.models import AuditEvent
 
     client = user_client(Role.AGENCY_ADMIN)

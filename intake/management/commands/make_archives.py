@@ -20,9 +20,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Q
 
-from agency.models import AgencyProfile, Contract, ContractOtherItem, Institution, Insurer
-from agency.services import contract_save, institution_save, insurer_save
-from intake.standard.billing import DETAIL_PRICE_FIELDS, ContractTerms, terms_from_contract
+from agency.models import AgencyProfile, Contract, Institution, Insurer
+from agency.services import contract_from_terms, institution_save, insurer_save
+from intake.standard.billing import ContractTerms, terms_from_contract
 from intake.standard.schemas import xsd_dir_from_env
 from intake.standard.synth.defects import DEFECTS
 from intake.standard.synth.generator import DEFAULT_AGENCY_NUMBER, GeneratorConfig, write_archives
@@ -76,27 +76,7 @@ def _create_parties(*, institutions: int, insurers: int, year: int, seed: int) -
 
 
 def _save_contract(insurer: Insurer, institution: Institution, terms: ContractTerms, year: int) -> None:
-    fields: dict[str, Any] = {
-        "commission_type": int(terms.commission_type),
-        "basic_price": terms.basic_price,
-        **{name: terms.detail_prices.get(item, 0) for item, name in DETAIL_PRICE_FIELDS.items()},
-    }
-    for component in ("basic", "detail", "other"):
-        rule = getattr(terms, f"{component}_copay")
-        fields |= {
-            f"{component}_copay_code": int(rule.code),
-            f"{component}_copay_amount": rule.amount,
-            f"{component}_copay_rate": rule.rate,
-            f"{component}_copay_cap": rule.cap,
-        }
-    contract = contract_save(
-        contract=Contract(insurer=insurer, institution=institution, valid_from=dt.date(year, 4, 1), **fields),
-        actor=None,
-    )
-    for code, price in terms.other_prices.items():
-        item = ContractOtherItem(contract=contract, item_code=code, price=price)
-        item.full_clean()
-        item.save()
+    contract_from_terms(insurer=insurer, institution=institution, terms=terms, valid_from=dt.date(year, 4, 1))
 
 
 def _parties(institutions: list[Institution]) -> Parties:
