@@ -285,6 +285,13 @@ class References:
     contracts: dict[tuple[str, int], list[Contract]]
     file_date: dt.date | None
     tickets: Any = None  # eligibility.TicketLookup: the 受診券 uploaded by the records' insurers
+    terms: dict[int, billing.ContractTerms] = field(default_factory=dict)  # by contract, built once
+
+    def terms_of(self, contract: Contract) -> billing.ContractTerms:
+        terms = self.terms.get(contract.pk)
+        if terms is None:
+            terms = self.terms[contract.pk] = contract_terms(contract)
+        return terms
 
     @classmethod
     def load(cls, result: ReadResult, pending: Sequence[PendingRecord], submission: Submission) -> References:
@@ -307,11 +314,11 @@ def contract_terms(contract: Contract) -> billing.ContractTerms:
     return billing.terms_from_contract(contract)
 
 
-def _claim_findings(pending: PendingRecord, contract: Contract) -> list[Finding]:
+def _claim_findings(pending: PendingRecord, terms: billing.ContractTerms) -> list[Finding]:
     claim = pending.claim
     if claim is None:
         return []
-    differences = standard_rules.copay_differences(claim, contract_terms(contract))
+    differences = standard_rules.copay_differences(claim, terms)
     path = pending.record.claim_path
     if any(field.startswith("unit_price") or "not priced" in field for field in differences):
         return [PRICE_MISMATCH.at(file=path, xpath="/checkupClaim/settlement", detail=", ".join(differences))]
@@ -382,7 +389,7 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
     if contract is None:
         found.append(NO_CONTRACT.at(file=path))
         return found
-    found += _claim_findings(pending, contract)
+    found += _claim_findings(pending, refs.terms_of(contract))
     return found
 
 

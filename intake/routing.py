@@ -16,7 +16,7 @@ nothing left to route.
 An insurer's 過誤 (``insurer_return_create``) takes a routed record out of the accepted set and builds
 a 種別 2 archive back to the institution whose claim carries ``insurerAdjudicationResult`` (別表10).
 A corrected resubmission is linked to the returned record (``Record.replaces``) when it is accepted
-(``records_after_check``).
+(``records_link_resubmissions``, in the same transaction as the decision).
 
 Reads (scoped per user), access functions and the timelines of records, submissions and deliveries
 are at the end.
@@ -770,16 +770,19 @@ def insurer_return_archive(*, insurer_return: InsurerReturn) -> bytes:
     return storage.read(insurer_return.archive.sha256)
 
 
-def records_link_resubmissions(*, submission_id: int) -> int:
+def records_link_resubmissions(*, submission_id: int, first: int | None = None, last: int | None = None) -> int:
     """Link newly accepted records to the returned record they correct (訂正再提出).
 
     A record corrects a returned one (返戻 by this agency or 過誤 by the insurer) of the same
     institution when the insurer number, the 受診券整理番号 and the birth date are the same; the most
-    recently checked returned record that is not yet corrected is taken. Idempotent.
+    recently checked returned record that is not yet corrected is taken. ``first``/``last`` limit
+    the work to one chunk of positions (intake links each chunk as it decides it). Idempotent.
     """
+    scope = Record.objects.filter(submission_id=submission_id, status=RecordStatus.ACCEPTED, replaces__isnull=True)
+    if first is not None and last is not None:
+        scope = scope.filter(position__gte=first, position__lte=last)
     fresh = list(
-        Record.objects.filter(submission_id=submission_id, status=RecordStatus.ACCEPTED, replaces__isnull=True)
-        .exclude(ticket_number="")
+        scope.exclude(ticket_number="")
         .only("pk", "institution_id", "insurer_number", "ticket_number", "birth_date")
     )
     if not fresh:
@@ -817,9 +820,8 @@ def records_link_resubmissions(*, submission_id: int) -> int:
 
 
 def records_after_check(*, submission_id: int) -> None:
-    """Called by intake after a chunk of records is decided: link corrections; once the submission
-    is final, notify the institution (receipt). Both are idempotent."""
-    records_link_resubmissions(submission_id=submission_id)
+    """Called by intake after a chunk of records is decided: once the submission is final, notify
+    the institution (receipt; idempotent)."""
     if Submission.objects.filter(pk=submission_id, checked_at__isnull=False).exists():
         from .tasks_routing import notify_task
 

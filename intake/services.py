@@ -279,52 +279,61 @@ def _pending_chunks(submission: Submission) -> list[tuple[int, int]]:
 
 def records_check(*, submission_id: int, first: int, last: int) -> int:
     """Decide the pending records at positions first..last (duplicates against everything accepted
-    so far, then the findings already recorded); return how many were decided now."""
+    so far, then the findings already recorded) and link the corrections among them, in one
+    transaction; then give the submission its verdict if this was the last chunk. Returns how many
+    records were decided now (0 when a redelivered task finds the chunk done)."""
+    from .routing import records_after_check, records_link_resubmissions
+
     with transaction.atomic():
         pending = list(
             Record.objects.select_for_update()
             .filter(submission_id=submission_id, status=RecordStatus.PENDING, position__gte=first, position__lte=last)
+            .only("pk", "submission_id", "data_path", "insurer_number", "ticket_number", "checkup_date",
+                  "card_symbol", "card_number", "card_branch", "birth_date")
             .order_by("position")
         )
-        if not pending:
-            return 0
-        submission = Submission.objects.get(pk=submission_id)
-        blocked = set(
-            Finding.objects.filter(
-                record__in=pending, severity__in=[Finding.Severity.ERROR, Finding.Severity.FATAL]
-            ).values_list("record_id", flat=True)
-        )
-        duplicates = checks.duplicate_findings(pending, blocked)
-        Finding.objects.bulk_create(
-            row for record in pending for row in _finding_rows(submission, duplicates.get(record.pk, []), record)
-        )
-        blocked |= set(duplicates)
-        now = timezone.now()
-        returned = [record.pk for record in pending if record.pk in blocked]
-        accepted = [record.pk for record in pending if record.pk not in blocked]
-        Record.objects.filter(pk__in=returned).update(status=RecordStatus.RETURNED, checked_at=now)
-        try:
-            with transaction.atomic():
-                Record.objects.filter(pk__in=accepted).update(status=RecordStatus.ACCEPTED, checked_at=now)
-        except IntegrityError:
-            # Some were accepted concurrently from another submission: decide one by one.
-            for record in pending:
-                if record.pk in blocked:
-                    continue
-                try:
-                    with transaction.atomic():
-                        Record.objects.filter(pk=record.pk).update(status=RecordStatus.ACCEPTED, checked_at=now)
-                except IntegrityError:
-                    duplicate = checks.DUPLICATE_ACCEPTED.at(file=record.data_path)
-                    Finding.objects.bulk_create(_finding_rows(submission, [duplicate], record))
-                    Record.objects.filter(pk=record.pk).update(status=RecordStatus.RETURNED, checked_at=now)
-        checked = Record.objects.filter(submission_id=submission_id).exclude(status=RecordStatus.PENDING).count()
-        Submission.objects.filter(pk=submission_id).update(records_checked=checked)
+        if pending:
+            _records_decide(submission_id, pending)
+            records_link_resubmissions(submission_id=submission_id, first=first, last=last)
+            checked = Record.objects.filter(submission_id=submission_id).exclude(status=RecordStatus.PENDING).count()
+            Submission.objects.filter(pk=submission_id).update(records_checked=checked)
     submission_finish(submission_id=submission_id)
-    from .routing import records_after_check  # corrected resubmissions linked (replaces); receipt notice
-
-    records_after_check(submission_id=submission_id)
+    records_after_check(submission_id=submission_id)  # the receipt notice once the verdict is in
     return len(pending)
+
+
+def _records_decide(submission_id: int, pending: list[Record]) -> None:
+    """Accept or return each pending record (inside the caller's transaction)."""
+    submission = Submission.objects.get(pk=submission_id)
+    blocked = set(
+        Finding.objects.filter(
+            record__in=pending, severity__in=[Finding.Severity.ERROR, Finding.Severity.FATAL]
+        ).values_list("record_id", flat=True)
+    )
+    duplicates = checks.duplicate_findings(pending, blocked)
+    Finding.objects.bulk_create(
+        row for record in pending for row in _finding_rows(submission, duplicates.get(record.pk, []), record)
+    )
+    blocked |= set(duplicates)
+    now = timezone.now()
+    returned = [record.pk for record in pending if record.pk in blocked]
+    accepted = [record.pk for record in pending if record.pk not in blocked]
+    Record.objects.filter(pk__in=returned).update(status=RecordStatus.RETURNED, checked_at=now)
+    try:
+        with transaction.atomic():
+            Record.objects.filter(pk__in=accepted).update(status=RecordStatus.ACCEPTED, checked_at=now)
+    except IntegrityError:
+        # Some were accepted concurrently from another submission: decide one by one.
+        for record in pending:
+            if record.pk in blocked:
+                continue
+            try:
+                with transaction.atomic():
+                    Record.objects.filter(pk=record.pk).update(status=RecordStatus.ACCEPTED, checked_at=now)
+            except IntegrityError:
+                duplicate = checks.DUPLICATE_ACCEPTED.at(file=record.data_path)
+                Finding.objects.bulk_create(_finding_rows(submission, [duplicate], record))
+                Record.objects.filter(pk=record.pk).update(status=RecordStatus.RETURNED, checked_at=now)
 
 
 def submission_finish(*, submission_id: int) -> Submission:

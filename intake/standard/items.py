@@ -40,7 +40,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 
@@ -222,7 +222,26 @@ class ItemMaster:
         return self.items[code]
 
     def with_requirement(self, requirement: Requirement) -> tuple[ItemDefinition, ...]:
-        return tuple(item for item in self if item.requirement is requirement)
+        return self._by_requirement.get(requirement, ())
+
+    @cached_property
+    def _by_requirement(self) -> dict[Requirement, tuple[ItemDefinition, ...]]:
+        grouped: dict[Requirement, list[ItemDefinition]] = {}
+        for item in self:
+            grouped.setdefault(item.requirement, []).append(item)
+        return {requirement: tuple(items) for requirement, items in grouped.items()}
+
+    def author_parents(self, code: str) -> tuple[str, ...]:
+        """The items whose author (医師の氏名 and the like) is recorded as item ``code``."""
+        return self._author_parents.get(code, ())
+
+    @cached_property
+    def _author_parents(self) -> dict[str, tuple[str, ...]]:
+        parents: dict[str, list[str]] = {}
+        for item in self:
+            if item.author_item:
+                parents.setdefault(item.author_item, []).append(item.code)
+        return {code: tuple(codes) for code, codes in parents.items()}
 
     def one_of_groups(self) -> dict[str, tuple[str, ...]]:
         groups: dict[str, list[str]] = {}

@@ -276,11 +276,21 @@ def _store(state: _State, kind: FileKind, root: etree._Element, path: str, gener
 
 
 def _read_members(archive: GuardedArchive, root: str | None, state: _State) -> bool:
-    """Sniff every member, then parse the XML ones; False when a FATAL finding stops us."""
+    """Sniff every member and parse the XML ones; False when a FATAL finding stops us.
+
+    Members that are never parsed are sniffed by their first bytes up front; an XML member is
+    sniffed on the bytes read for parsing, so each is decompressed once. Dangerous content in an
+    XML member stops the archive as if it had been found up front: what was parsed is dropped and
+    every remaining member is sniffed, so the findings name each dangerous member.
+    """
     plan: list[tuple[Any, str, FileKind | str]] = []
     for info in archive.files():
         name = info.orig_filename
         relative = name[len(root) + 1 :] if root is not None else name
+        kind = _classify(relative, state)
+        if kind is not None and kind != "xsd":
+            plan.append((info, relative, kind))
+            continue
         try:
             head = archive.read(info, limit=SNIFF_BYTES)
         except MemberError as exc:
@@ -288,15 +298,12 @@ def _read_members(archive: GuardedArchive, root: str | None, state: _State) -> b
             continue
         if (dangerous := sniff(name, head)) is not None:
             state.findings.append(dangerous)
-            continue
-        kind = _classify(relative, state)
-        if kind is None:
+        elif kind is None:
             state.findings.append(F.ARC_UNEXPECTED_MEMBER.at(file=relative))
-        elif kind != "xsd":
-            plan.append((info, relative, kind))
     if any(finding.severity is Severity.FATAL for finding in state.findings):
         return False
-    for info, relative, kind in plan:
+    before_parsing = len(state.findings)
+    for position, (info, relative, kind) in enumerate(plan):
         try:
             data = archive.read(info)
         except MemberError as exc:
@@ -304,8 +311,29 @@ def _read_members(archive: GuardedArchive, root: str | None, state: _State) -> b
             if exc.finding.severity is Severity.FATAL:
                 return False
             continue
+        if (dangerous := sniff(info.orig_filename, data[:SNIFF_BYTES])) is not None:
+            _stop_dangerous(archive, state, before_parsing, [dangerous], plan[position + 1 :])
+            return False
         _read_xml(state, relative, kind, data)
     return True
+
+
+def _stop_dangerous(
+    archive: GuardedArchive, state: _State, keep: int, dangerous: list[Finding], rest: list[tuple[Any, str, Any]]
+) -> None:
+    """Drop what was parsed and report every dangerous member (the rest are sniffed by their head)."""
+    for info, _relative, _kind in rest:
+        try:
+            found = sniff(info.orig_filename, archive.read(info, limit=SNIFF_BYTES))
+        except MemberError as exc:
+            found = exc.finding
+        if found is not None:
+            dangerous.append(found)
+    del state.findings[keep:]
+    state.findings += dangerous
+    state.index = state.summary = None
+    for parsed in (state.files, state.checkups, state.claims, state.guidance, state.guidance_claims):
+        parsed.clear()
 
 
 def _unexpected_directories(names: list[str], root: str | None) -> list[Finding]:

@@ -8,10 +8,11 @@ the file (``"26.0"`` stays ``"26.0"``); `Observation.quantity` gives the `Decima
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from intake.standard.codes import OID_CHECKUP_TICKET, SERVICE_CHECKUP, Namespace
@@ -127,6 +128,14 @@ class Observation:
     author_name: str | None = None
     relationships: tuple[Relationship, ...] = ()
 
+    @classmethod
+    def from_fields(cls, fields: dict[str, object]) -> Observation:
+        """An observation from a mapping of every field, skipping the frozen per-field ``__setattr__``
+        (the reader builds some fifty per document). ``fields`` must name each field exactly once."""
+        observation = object.__new__(cls)
+        observation.__dict__.update(fields)
+        return observation
+
     @property
     def quantity(self) -> Decimal | None:
         if self.xml_type != "PQ" or self.value is None:
@@ -190,21 +199,34 @@ class CheckupDocument:
 
     def observations(self) -> Iterator[Observation]:
         """Every observation, group members included (groups themselves too)."""
-        for section in self.sections:
-            for observation in section.observations:
-                if observation.relationships:
-                    yield from observation.walk()
-                else:
-                    yield observation
+        return iter(self._derived()[0])
 
-    def results(self) -> dict[str, Observation]:
-        """Coded observations by item code (the first occurrence wins)."""
-        found: dict[str, Observation] = {}
-        for observation in self.observations():
-            code = observation.code
-            if code is not None and code not in found:
-                found[code] = observation
-        return found
+    def results(self) -> Mapping[str, Observation]:
+        """Coded observations by item code (the first occurrence wins), read-only."""
+        return self._derived()[1]
+
+    def _derived(self) -> tuple[tuple[Observation, ...], Mapping[str, Observation]]:
+        """The flattened observations and the results by code, computed once per document (the
+        rules ask for them many times); kept beside the fields, outside equality and repr."""
+        derived = self.__dict__.get("_derived_views")
+        if derived is None:
+            flat: list[Observation] = []
+            for section in self.sections:
+                for observation in section.observations:
+                    if observation.relationships:
+                        flat.extend(observation.walk())
+                    else:
+                        flat.append(observation)
+            found: dict[str, Observation] = {}
+            for observation in flat:
+                code = observation.code
+                if code is not None and code not in found:
+                    found[code] = observation
+            derived = self.__dict__["_derived_views"] = (tuple(flat), MappingProxyType(found))
+        return derived
+
+    def __getstate__(self) -> dict[str, object]:
+        return {name: value for name, value in self.__dict__.items() if name != "_derived_views"}
 
 
 @dataclass(frozen=True)

@@ -145,10 +145,8 @@ def missing_required_items(document: CheckupDocument, master: ItemMaster) -> lis
             parent = results.get(item.depends_on)
             if parent is None or parent.answer_code != "1":
                 continue
-        if item.element == "author":
-            parents = [other.code for other in master if other.author_item == item.code]
-            if any(code in authored for code in parents):
-                continue
+        if item.element == "author" and any(code in authored for code in master.author_parents(item.code)):
+            continue
         if item.code not in performed:
             missing.append(item.code)
     missing += [name for name, present in groups.items() if not present]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from lxml import etree
 
@@ -49,6 +50,7 @@ class Fields:
         self.file = file
         self.ns = namespace
         self._cache = _TAG_CACHE.setdefault(namespace, {})
+        self._children: dict[etree._Element, dict[Any, etree._Element]] = {}
 
     def q(self, name: str) -> str:
         return f"{{{self.ns}}}{name}"
@@ -59,14 +61,24 @@ class Fields:
             tags = self._cache[steps] = tuple(self.q(step) for step in steps.split("/"))
         return tags
 
+    def _first_children(self, node: etree._Element) -> dict[Any, etree._Element]:
+        """The first child of each tag, indexed once per element of this file (its proxy is kept
+        alive by the index, so the same node maps to the same key)."""
+        index = self._children.get(node)
+        if index is None:
+            index = self._children[node] = {}
+            for child in node:
+                index.setdefault(child.tag, child)
+        return index
+
     def find(self, parent: etree._Element, steps: str) -> etree._Element | None:
-        """The first element along a path of child names (direct child iteration, no XPath)."""
+        """The first element along a path of child names (no XPath)."""
         tags = self._cache.get(steps) or self._tags(steps)
         node: etree._Element | None = parent
         for tag in tags:
             if node is None:
                 return None
-            node = next(node.iterchildren(tag), None)
+            node = self._first_children(node).get(tag)
         return node
 
     def findall(self, parent: etree._Element, steps: str) -> list[etree._Element]:

@@ -15,6 +15,7 @@ import io
 import os
 import re
 import stat
+import struct
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 import pyzipper
+import pyzipper.zipfile as _zip
 
 from intake.standard import findings as F
 from intake.standard.findings import Finding
@@ -33,6 +35,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _ALLOWED_METHODS = frozenset({pyzipper.ZIP_STORED, pyzipper.ZIP_DEFLATED})
 _CHUNK = 64 * 1024
+_UTF8_NAME = 0x800
+_UNSUPPORTED_FLAGS = 0x1 | 0x20 | 0x40  # encrypted, compressed patch data, strong encryption
 SNIFF_BYTES = 8
 
 EXECUTABLE_MAGIC = (
@@ -159,6 +163,11 @@ def sniff(name: str, head: bytes) -> Finding | None:
     return None
 
 
+def _plain(info: pyzipper.ZipInfo) -> bool:
+    """Neither encrypted nor flagged with features the direct read does not handle."""
+    return not info.flag_bits & _UNSUPPORTED_FLAGS and info.compress_type in _ALLOWED_METHODS
+
+
 def _is_dir(info: pyzipper.ZipInfo) -> bool:
     return info.orig_filename.endswith("/")
 
@@ -250,6 +259,10 @@ class GuardedArchive:
 
     def read(self, info: pyzipper.ZipInfo, limit: int | None = None) -> bytes:
         """Read a member (or its first `limit` bytes), never more than the limits allow."""
+        if limit is None and self._handle is not None and _plain(info):
+            data = self._read_plain(info, self._handle)
+            self._count(info, len(data))
+            return data
         cap = self.limits.max_member_bytes if limit is None else limit
         chunks: list[bytes] = []
         size = 0
@@ -270,13 +283,59 @@ class GuardedArchive:
         except _READ_ERRORS as exc:
             raise MemberError(_exception_finding(info.orig_filename, exc)) from exc
         if limit is None:
-            if size != info.file_size:
-                raise MemberError(F.ARC_SIZE_MISMATCH.at(file=info.orig_filename, detail=f"{size} ≠ {info.file_size}"))
-            self._read_total += size
-            if self._read_total > self.limits.max_total_bytes:
-                raise MemberError(F.ARC_TOTAL_TOO_LARGE.at(file=info.orig_filename))
+            self._count(info, size)
         data = b"".join(chunks)
         return data if limit is None else data[:limit]
+
+    def _count(self, info: pyzipper.ZipInfo, size: int) -> None:
+        """A whole member was read: its size must be the declared one, the total within the limit."""
+        if size != info.file_size:
+            raise MemberError(F.ARC_SIZE_MISMATCH.at(file=info.orig_filename, detail=f"{size} ≠ {info.file_size}"))
+        self._read_total += size
+        if self._read_total > self.limits.max_total_bytes:
+            raise MemberError(F.ARC_TOTAL_TOO_LARGE.at(file=info.orig_filename))
+
+    def _read_plain(self, info: pyzipper.ZipInfo, handle: IO[bytes]) -> bytes:
+        """A whole unencrypted stored or deflated member, inflated in one bounded call.
+
+        The same checks as the streamed read (local header, name, size cap, declared size, CRC)
+        without a stream object per member: intake reads two members per record.
+        """
+        name = info.orig_filename
+        cap = self.limits.max_member_bytes
+        try:
+            handle.seek(info.header_offset)
+            header = handle.read(_zip.sizeFileHeader)
+            if len(header) != _zip.sizeFileHeader:
+                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated file header"))
+            fields = struct.unpack(_zip.structFileHeader, header)
+            if fields[_zip._FH_SIGNATURE] != _zip.stringFileHeader:
+                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="bad magic number for file header"))
+            local_name = handle.read(fields[_zip._FH_FILENAME_LENGTH])
+            if local_name.decode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437") != name:
+                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="file names in directory and header differ"))
+            handle.seek(fields[_zip._FH_EXTRA_FIELD_LENGTH], os.SEEK_CUR)
+            compressed = handle.read(info.compress_size)
+            if len(compressed) != info.compress_size:
+                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated member"))
+            if info.compress_type == pyzipper.ZIP_STORED:
+                data = compressed[: cap + 1]
+            else:
+                inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                data = inflater.decompress(compressed, cap + 1)
+                if len(data) <= cap and not inflater.eof:
+                    raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated deflate stream"))
+        except MemberError:
+            raise
+        except (zlib.error, OSError, ValueError, struct.error) as exc:  # ValueError: a negative seek, a bad name
+            raise MemberError(F.ARC_CORRUPT.at(file=name, detail=str(exc))) from exc
+        if len(data) > cap:
+            raise MemberError(F.ARC_MEMBER_TOO_LARGE.at(file=name))
+        if len(data) > info.file_size:
+            raise MemberError(F.ARC_SIZE_MISMATCH.at(file=name))
+        if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
+            raise MemberError(F.ARC_CORRUPT.at(file=name, detail=f"Bad CRC-32 for file {name!r}"))
+        return data
 
     def close(self) -> None:
         self._zip.close()

@@ -324,3 +324,88 @@ def test_corrupted_archives_never_raise(small_archive: GeneratedArchive, data: s
     cut = data.draw(st.integers(len(blob) // 2, len(blob)))
     result = read_archive(bytes(blob[:cut]), filename=small_archive.filename, xsd_dir=None)
     assert isinstance(result.findings, tuple)
+
+
+# --- the direct member read (unencrypted stored / deflated members) ---------------------------------
+
+
+class _Unseekable(io.RawIOBase):
+    """A write-only stream: zipfile then writes data descriptors after each member."""
+
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return self.buffer.write(data)
+
+
+def _mixed_zip() -> bytes:
+    """Stored, deflated and (streamed) data-descriptor members, with a non-ASCII name."""
+    target = _Unseekable()
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("root/stored.xml"), b"<a>" + b"x" * 5000 + b"</a>")  # stored: ratio 1
+        deflated = zipfile.ZipInfo("root/受診者.xml")
+        deflated.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(deflated, "<b>" + "".join(chr(0x5000 + byte) for byte in os.urandom(4000)) + "</b>")
+        with archive.open("root/streamed.xml", "w", force_zip64=False) as stream:
+            stream.write(b"<c>" + os.urandom(3000).hex().encode() + b"</c>")
+        archive.writestr(zipfile.ZipInfo("root/empty.xml"), b"")
+    return target.buffer.getvalue()
+
+
+def test_members_read_directly_equal_the_standard_library() -> None:
+    data = _mixed_zip()
+    archive, findings = open_archive(data)
+    assert archive is not None and findings == []
+    with archive, zipfile.ZipFile(io.BytesIO(data)) as reference:
+        for info in archive.files():
+            assert archive.read(info) == reference.read(info.orig_filename)
+            assert archive.read(info, limit=8) == reference.read(info.orig_filename)[:8]
+
+
+def _flip_member_byte(data: bytes, name: str) -> bytes:
+    """Change the first byte of a stored member's data (its CRC no longer matches)."""
+    blob = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo(name)
+    name_length, extra_length = struct.unpack_from("<HH", blob, info.header_offset + 26)
+    blob[info.header_offset + 30 + name_length + extra_length] ^= 0xFF
+    return bytes(blob)
+
+
+def test_a_wrong_crc_is_corrupt() -> None:
+    archive, _ = open_archive(_flip_member_byte(_mixed_zip(), "root/stored.xml"))
+    assert archive is not None
+    with archive, pytest.raises(MemberError) as stopped:
+        archive.read(next(info for info in archive.files() if info.orig_filename == "root/stored.xml"))
+    assert stopped.value.finding.code == "ARC_CORRUPT"
+    assert "CRC" in stopped.value.finding.message
+
+
+def test_a_local_header_naming_another_file_is_corrupt() -> None:
+    data = _mixed_zip()
+    renamed = data.replace(b"root/stored.xml", b"root/STORED.xml", 1)  # the local header comes first
+    archive, _ = open_archive(renamed)
+    assert archive is not None
+    with archive, pytest.raises(MemberError) as stopped:
+        archive.read(next(info for info in archive.files() if info.orig_filename == "root/stored.xml"))
+    assert stopped.value.finding.code == "ARC_CORRUPT"
+
+
+def test_dangerous_xml_members_stop_the_archive_before_anything_counts(
+    small_archive: GeneratedArchive, rezip: Rezip
+) -> None:
+    """Content sniffed on the bytes read for parsing: every dangerous member is named, nothing
+    parsed before it is kept."""
+    changes = {
+        "DATA/h99999999992024060101000009.xml": b"MZ\x90\x00\x03\x00\x00\x00",
+        "CLAIMS/c99999999992024060101000009.xml": b"\x7fELF\x02\x01\x01\x00",
+    }
+    result = _read(rezip(small_archive.data, _root(small_archive), changes), small_archive.filename)
+    dangerous = {finding.file for finding in result.findings if finding.code == "ARC_EXECUTABLE_MEMBER"}
+    assert dangerous == {f"{_root(small_archive)}/{name}" for name in changes}
+    assert result.fatal
+    assert (result.index, result.summary, result.checkups, result.claims, result.files) == (None, None, (), (), ())
