@@ -18,6 +18,7 @@ Uses (and empties) the database named in DATABASE_URL.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import multiprocessing
@@ -70,7 +71,8 @@ def _raw_parse_one(index: int) -> int:
         for name in archive.namelist():
             kind = name.rsplit("/", 1)[-1][:1]
             if kind in schemas and name.endswith(".xml") and ("/DATA/" in name or "/CLAIMS/" in name):
-                schemas[kind].assertValid(etree.fromstring(archive.read(name), parser))
+                with contextlib.suppress(etree.XMLSyntaxError):  # a defective record's malformed file
+                    schemas[kind].validate(etree.fromstring(archive.read(name), parser))
                 files += 1
     return files
 
@@ -93,17 +95,6 @@ def _run(function: Any, workers: int) -> tuple[float, list[Any], float]:
     return time.perf_counter() - started, results, peak
 
 
-def _warm_up() -> None:
-    """What a long-running worker has loaded before the first archive: schemas and the item master."""
-    from intake.standard.items import item_master
-    from intake.standard.schemas import FileKind, schema
-
-    item_master()
-    if XSD_DIR is not None:
-        for kind in FileKind:
-            schema(XSD_DIR, kind)
-
-
 def main() -> None:
     global XSD_DIR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,6 +102,10 @@ def main() -> None:
     parser.add_argument("--per-archive", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--defect-rate", type=float, default=0.02,
+        help="share of records carrying one of the generator's record-level defects (returned with findings)",
+    )
     parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the intake (one worker)")
     args = parser.parse_args()
     if args.profile and args.workers != 1:
@@ -123,15 +118,19 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from agency.celery import prepare_worker_process
     from agency.demo import seed_demo
     from agency.services import synthetic_parties_load
+    from intake.standard.synth.defects import DEFECTS, Stage
     from intake.standard.synth.generator import GeneratorConfig, default_parties, generate
 
     call_command("migrate", verbosity=0)
     seed_demo()
     archives_needed = max(1, args.records // args.per_archive)
+    record_defects = tuple(name for name, defect in DEFECTS.items() if defect.stage is Stage.RECORD)
     config = GeneratorConfig(
-        year=2024, institutions=archives_needed, records=args.per_archive, seed=args.seed, agency_number="91399055"
+        year=2024, institutions=archives_needed, records=args.per_archive, seed=args.seed, agency_number="91399055",
+        defects=record_defects if args.defect_rate else (), defect_rate=args.defect_rate,
     )
     parties = default_parties(config)
     synthetic_parties_load(parties=parties, agency_number="91399055")
@@ -141,7 +140,7 @@ def main() -> None:
     generation_seconds = time.perf_counter() - started
     total_records = sum(len(a.submission.checkups) for a in ARCHIVES)
     XSD_DIR = Path(settings.KENSHIN_XSD_DIR) if settings.KENSHIN_XSD_DIR else None
-    _warm_up()
+    prepare_worker_process()  # as each Celery worker process does at start (the pool forks from here)
     vendor = connection.vendor
     rss_before = _peak_rss_mib()
 

@@ -47,6 +47,13 @@ def _audit_append_only_guards(request: pytest.FixtureRequest, django_db_blocker:
         _guards_removed = True
 
 
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test keeps received archives and evidence in a directory of its own (parallel test
+    workers must not see each other's files in flight)."""
+    settings.STORAGE_DIR = tmp_path_factory.mktemp("storage")
+
+
 def totp_now(user: User) -> str:
     device = TOTPDevice.objects.get(user=user, confirmed=True)
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)

@@ -261,6 +261,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TIMEZONE = TIME_ZONE
+# First-generation threshold of the cyclic garbage collector in worker processes (0: the default).
+WORKER_GC_THRESHOLD = env_int("WORKER_GC_THRESHOLD", 50_000)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # compliance: clock, emergency accounts, maintenance windows, pending reviews — every 10 minutes
     "compliance-probes-frequent": {"task": "compliance.probes_run_frequent", "schedule": timedelta(minutes=10)},

@@ -13,6 +13,7 @@ schemas come from ``KENSHIN_XSD_DIR`` (or the ``xsd_dir`` argument).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ from intake.standard.records import (
     Submission,
     SummaryRecord,
 )
-from intake.standard.schemas import FileKind, SchemaDirectoryError, validate, xsd_dir_from_env
+from intake.standard.schemas import FileKind, SchemaDirectoryError, schema, validate, xsd_dir_from_env
 from intake.standard.xmlsafe import parse_xml
 from intake.standard.xmlutil import FieldError
 from intake.standard.zipguard import (
@@ -77,6 +78,8 @@ _PREFIX_KINDS = {
 }
 _DIRECTORIES = frozenset({"", DATA_DIR, CLAIMS_DIR, XSD_DIR})
 _FROM_ENV: Any = object()
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,19 @@ def _unexpected_directories(names: list[str], root: str | None) -> list[Finding]
         if relative not in _DIRECTORIES and not relative.startswith(XSD_DIR + "/"):
             found.append(F.ARC_UNEXPECTED_MEMBER.at(file=relative + "/"))
     return found
+
+
+def prepare(xsd_dir: Path | str | None) -> None:
+    """Load the item master and compile the schemas of ``xsd_dir`` now (a long-running worker
+    does this once, so that its first archive does not pay for it)."""
+    item_master()
+    if not xsd_dir:
+        return
+    try:
+        for kind in FileKind:
+            schema(Path(xsd_dir), kind)
+    except SchemaDirectoryError:
+        logger.warning("XSD directory %s is not usable; archives will carry XML_SCHEMA_UNAVAILABLE", xsd_dir, exc_info=True)
 
 
 def read_archive(
