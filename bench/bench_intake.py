@@ -12,6 +12,10 @@ Prints records/s end to end, the workers' peak RSS and — on the same files, in
 the same number of processes — the rate of a bare lxml parse + official-XSD validation of every
 DATA/CLAIMS file, so the ratio shows how close the rule engine is to the parsing limit.
 ``--profile FILE`` (one worker) writes cProfile statistics of the intake phase.
+
+``--celery`` goes through the real thing instead: it starts ``celery worker --concurrency N`` on
+the broker named in CELERY_BROKER_URL, receives every archive as the web process does (the check
+is queued on commit) and waits until every submission has its verdict.
 Uses (and empties) the database named in DATABASE_URL.
 """
 
@@ -24,6 +28,7 @@ import io
 import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import time
 import zipfile
@@ -95,6 +100,65 @@ def _run(function: Any, workers: int) -> tuple[float, list[Any], float]:
     return time.perf_counter() - started, results, peak
 
 
+def _worker_peak_rss_mib(worker: subprocess.Popen[bytes]) -> float:
+    """The largest peak RSS among the Celery worker's pool processes (Linux /proc), 0 if unknown."""
+    peak = 0.0
+    try:
+        children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+        for pid in children:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+    except OSError:
+        return 0.0
+    return peak
+
+
+def _run_celery(workers: int) -> tuple[float, list[Any], float]:
+    """Start a Celery worker, receive every archive with checks queued on commit, wait for the verdicts."""
+    from django.conf import settings
+    from django.db import transaction
+
+    from agency.celery import app
+    from agency.models import Institution
+    from intake.models import Channel, Submission
+    from intake.services import submission_receive
+
+    if not settings.CELERY_BROKER_URL:
+        raise SystemExit("--celery needs CELERY_BROKER_URL (and a database the worker can reach: DATABASE_URL)")
+    app.control.purge()
+    command = [sys.executable, "-m", "celery", "--quiet", "-A", "agency", "worker", "--pool", "prefork",
+               f"--concurrency={workers}", "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+               "-n", f"bench-{os.getpid()}@%h"]
+    worker = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1])  # noqa: S603 - our own interpreter
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=1.0):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the Celery worker did not start")
+        started = time.perf_counter()
+        ids = []
+        for archive in ARCHIVES:
+            institution = Institution.objects.get(number=archive.institution)
+            with transaction.atomic():
+                received = submission_receive(
+                    source=archive.data, file_name=archive.filename, institution=institution, channel=Channel.MEDIA
+                )
+            ids.append(received.submission.pk)
+        while Submission.objects.filter(pk__in=ids, checked_at__isnull=True).exists():
+            if worker.poll() is not None:
+                raise SystemExit("the Celery worker stopped")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        peak = _worker_peak_rss_mib(worker)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        app.pool.force_close_all()  # no broker connection may be inherited by the processes forked later
+    results = list(Submission.objects.filter(pk__in=ids).values_list("records_total", "records_accepted", "records_returned"))
+    return seconds, results, peak
+
+
 def main() -> None:
     global XSD_DIR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,9 +171,10 @@ def main() -> None:
         help="share of records carrying one of the generator's record-level defects (returned with findings)",
     )
     parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the intake (one worker)")
+    parser.add_argument("--celery", action="store_true", help="run the checks on a real Celery worker (needs a broker)")
     args = parser.parse_args()
-    if args.profile and args.workers != 1:
-        parser.error("--profile needs --workers 1")
+    if args.profile and (args.workers != 1 or args.celery):
+        parser.error("--profile needs --workers 1 without --celery")
 
     import django
 
@@ -147,7 +212,10 @@ def main() -> None:
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
         profiler.enable()
-    intake_seconds, results, intake_rss = _run(_intake_one, args.workers)
+    if args.celery:
+        intake_seconds, results, intake_rss = _run_celery(args.workers)
+    else:
+        intake_seconds, results, intake_rss = _run(_intake_one, args.workers)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -160,7 +228,7 @@ def main() -> None:
 
     print(f"database            {vendor}")
     print(f"records             {total_records} in {len(ARCHIVES)} archives of {args.per_archive}")
-    print(f"workers             {args.workers} process(es) on {os.cpu_count()} CPU(s)")
+    print(f"workers             {args.workers} {'Celery worker' if args.celery else 'forked'} process(es) on {os.cpu_count()} CPU(s)")
     print(f"generation          {total_records / generation_seconds:,.0f} records/s (one process)")
     print(f"intake end to end   {rate:,.0f} records/s ({intake_seconds:.1f} s; accepted {accepted}, returned {returned})")
     print(f"peak RSS            {rss_before:,.0f} MiB before intake; {intake_rss:,.0f} MiB per worker at most")
