@@ -33,13 +33,20 @@ import sys
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency.settings.dev")
+os.environ.setdefault("DJANGO_DEBUG", "0")  # as in production: no query log kept in memory
+
+class Archive(NamedTuple):
+    filename: str
+    data: bytes
+    institution: str
+
 
 # Filled in the parent before the worker processes fork, so that they share it without copying.
-ARCHIVES: list[Any] = []
+ARCHIVES: list[Archive] = []
 XSD_DIR: Path | None = None
 
 
@@ -201,9 +208,11 @@ def main() -> None:
     synthetic_parties_load(parties=parties, agency_number="91399055")
 
     started = time.perf_counter()
-    ARCHIVES.extend(generate(config, parties))
+    total_records = 0
+    for generated in generate(config, parties):
+        total_records += len(generated.submission.checkups)
+        ARCHIVES.append(Archive(generated.filename, generated.data, generated.institution))  # the bytes only
     generation_seconds = time.perf_counter() - started
-    total_records = sum(len(a.submission.checkups) for a in ARCHIVES)
     XSD_DIR = Path(settings.KENSHIN_XSD_DIR) if settings.KENSHIN_XSD_DIR else None
     prepare_worker_process()  # as each Celery worker process does at start (the pool forks from here)
     vendor = connection.vendor

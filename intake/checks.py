@@ -29,7 +29,7 @@ from intake.standard.checkdigits import is_valid_insurer_number
 from intake.standard.codes import OID_AGENCY, OID_INSTITUTION, ReturnReason
 from intake.standard.findings import Finding, FindingKind, Severity
 from intake.standard.items import item_master
-from intake.standard.reader import ReadResult
+from intake.standard.reader import ArchiveReading, ReadResult, RecordRead
 from intake.standard.records import CheckupDocument, Claim
 
 from .models import Record, RecordStatus, Submission
@@ -175,7 +175,7 @@ def is_archive_code(code: str) -> bool:
     return code.startswith(_ARCHIVE_PREFIXES)
 
 
-def archive_findings(result: ReadResult, submission: Submission) -> list[Finding]:
+def archive_findings(result: ArchiveReading | ReadResult, submission: Submission) -> list[Finding]:
     """This agency's checks of who sent the archive to whom."""
     found: list[Finding] = []
     institution = submission.institution.number
@@ -240,73 +240,77 @@ class PendingRecord:
     findings: list[Finding] = field(default_factory=list)
 
 
-def build_records(result: ReadResult, submission: Submission) -> list[PendingRecord]:
-    """One pending record per person: the DATA file and its CLAIMS file, paired by name."""
-    claims = {_stem(member.path): member for member in result.claims}
-    pending: list[PendingRecord] = []
-    for position, member in enumerate(result.checkups, start=1):
-        document = member.record
-        claim_member = claims.get(_stem(member.path))
-        claim = claim_member.record if claim_member else None
-        subject = document.subject
-        ticket = document.ticket
-        settlement = claim.settlement if claim else None
-        record = Record(
-            submission=submission,
-            position=position,
-            data_path=member.path,
-            claim_path=claim_member.path if claim_member else "",
-            institution=submission.institution,
-            insurer_number=subject.insurer_number,
-            ticket_number=(ticket.number if ticket else (claim.ticket_number if claim else "")) or "",
-            checkup_date=document.checkup_date,
-            card_symbol=subject.card_symbol or "",
-            card_number=subject.card_number,
-            card_branch=subject.card_branch or "",
-            name_kana=subject.name_kana,
-            sex=subject.sex,
-            birth_date=subject.birth_date,
-            claim_type=settlement.claim_type if settlement else "",
-            unit_amount=settlement.unit_amount if settlement else 0,
-            payment_amount=settlement.payment_amount if settlement else 0,
-            claim_amount=settlement.claim_amount if settlement else 0,
-        )
-        pending.append(PendingRecord(record, document, claim, list(result.findings_for(member.path))))
-        if claim_member is not None:
-            pending[-1].findings += result.findings_for(claim_member.path)
-    return pending
+def pending_record(read: RecordRead, submission: Submission, position: int) -> PendingRecord | None:
+    """The pending record of one person's files (None when no 特定健診 DATA file could be read:
+    its findings then concern the archive). The findings on the person's files come along."""
+    document = read.pair.checkup.record if read.pair.checkup is not None else None
+    if document is None:
+        return None
+    claim_member = read.pair.claim
+    claim = claim_member.record if claim_member else None
+    subject = document.subject
+    ticket = document.ticket
+    settlement = claim.settlement if claim else None
+    record = Record(
+        submission=submission,
+        position=position,
+        data_path=read.pair.checkup.path,
+        claim_path=claim_member.path if claim_member else "",
+        institution=submission.institution,
+        insurer_number=subject.insurer_number,
+        ticket_number=(ticket.number if ticket else (claim.ticket_number if claim else "")) or "",
+        checkup_date=document.checkup_date,
+        card_symbol=subject.card_symbol or "",
+        card_number=subject.card_number,
+        card_branch=subject.card_branch or "",
+        name_kana=subject.name_kana,
+        sex=subject.sex,
+        birth_date=subject.birth_date,
+        claim_type=settlement.claim_type if settlement else "",
+        unit_amount=settlement.unit_amount if settlement else 0,
+        payment_amount=settlement.payment_amount if settlement else 0,
+        claim_amount=settlement.claim_amount if settlement else 0,
+    )
+    return PendingRecord(record, document, claim, list(read.findings))
 
 
 @dataclass
 class References:
-    """Reference data for one archive's records, loaded with a fixed number of queries."""
+    """Reference data for one archive's records: insurers and contracts loaded once per insurer
+    number met, the 受診券 of each batch (a fixed number of queries per batch)."""
 
-    insurers: dict[str, Insurer]
-    contracts: dict[tuple[str, int], list[Contract]]
+    institution: Any
     file_date: dt.date | None
-    tickets: Any = None  # eligibility.TicketLookup: the 受診券 uploaded by the records' insurers
+    insurers: dict[str, Insurer | None] = field(default_factory=dict)
+    contracts: dict[tuple[str, int], list[Contract]] = field(default_factory=dict)
+    tickets: Any = None  # eligibility.TicketLookup: the 受診券 uploaded by the batch's insurers
     terms: dict[int, billing.ContractTerms] = field(default_factory=dict)  # by contract, built once
+
+    @classmethod
+    def for_archive(cls, reading: ArchiveReading, submission: Submission) -> References:
+        index, name = reading.index, reading.archive_name
+        file_date = index.created_on if index else (name.submitted_on if name else None)
+        return cls(submission.institution, file_date)
+
+    def load(self, pending: Sequence[PendingRecord]) -> None:
+        """Make the insurers, contracts and tickets of a batch of records available."""
+        numbers = {p.record.insurer_number for p in pending} - self.insurers.keys()
+        if numbers:
+            found = {i.number: i for i in Insurer.objects.filter(number__in=numbers, is_active=True)}
+            self.insurers.update({number: found.get(number) for number in numbers})
+            for contract in Contract.objects.filter(
+                insurer__number__in=numbers, institution=self.institution
+            ).select_related("insurer").prefetch_related("other_items"):
+                self.contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
+        # --- eligibility (受診券) data, see intake.eligibility -------------------------------------
+        self.tickets = eligibility.tickets_for(pending)
+        # --- end eligibility -------------------------------------------------------------------------
 
     def terms_of(self, contract: Contract) -> billing.ContractTerms:
         terms = self.terms.get(contract.pk)
         if terms is None:
             terms = self.terms[contract.pk] = contract_terms(contract)
         return terms
-
-    @classmethod
-    def load(cls, result: ReadResult, pending: Sequence[PendingRecord], submission: Submission) -> References:
-        numbers = {p.record.insurer_number for p in pending}
-        insurers = {i.number: i for i in Insurer.objects.filter(number__in=numbers, is_active=True)}
-        contracts: dict[tuple[str, int], list[Contract]] = {}
-        for contract in Contract.objects.filter(
-            insurer__number__in=numbers, institution=submission.institution
-        ).select_related("insurer").prefetch_related("other_items"):
-            contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
-        file_date = result.index.created_on if result.index else (result.archive_name.submitted_on if result.archive_name else None)
-        # --- eligibility (受診券) data, see intake.eligibility -------------------------------------
-        tickets = eligibility.tickets_for(pending)
-        # --- end eligibility -------------------------------------------------------------------------
-        return cls(insurers, contracts, file_date, tickets)
 
 
 def contract_terms(contract: Contract) -> billing.ContractTerms:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -211,9 +211,12 @@ def _finding_rows(submission: Submission, findings: Iterable[Any], record: Recor
 
 
 def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
-    """Read the archive once: archive-level checks, then one pending record per person with the
-    findings that need only the archive and the reference data. Returns the chunks still to decide.
+    """Read the archive once, a person at a time: archive-level checks, then one pending record per
+    person with the findings that need only the archive and the reference data, saved a batch at a
+    time so that memory does not grow with the archive. Returns the chunks still to decide.
 
+    If the archive as a whole is rejected (decided once every file was read), the records saved on
+    the way are rolled back and only the archive's findings remain.
     Safe to run again: a submission that already has records (or a verdict) is not read twice.
     """
     with transaction.atomic():
@@ -223,25 +226,28 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
         if submission.records.exists():
             return _pending_chunks(submission)
         data = storage.read(submission.archive.sha256)
-        result = standard_reader.read_archive(
+        with standard_reader.ArchiveReading(
             data,
             filename=submission.file_name,
             xsd_dir=settings.KENSHIN_XSD_DIR or None,
             password=_archive_password(submission) or None,
-        )
-        pending = checks.build_records(result, submission)
-        record_files = {p.record.data_path for p in pending} | {p.record.claim_path for p in pending if p.record.claim_path}
-        archive_level = [
-            *(f for f in result.findings if not f.file or f.file not in record_files),
-            *checks.archive_findings(result, submission),
-        ]
-        submission.interaction_type = result.index.interaction_type if result.index else ""
-        submission.service_event_type = result.index.service_event_type if result.index else ""
-        submission.file_count = len(result.files)
-        submission.records_total = len(pending)
-        submission.amount_claimed = sum(p.record.claim_amount for p in pending)
+        ) as reading:
+            archive_level = checks.archive_findings(reading, submission)
+            with transaction.atomic():  # a savepoint: the records go if the archive is rejected
+                progress = _records_save(reading, submission)
+                archive_level += [*reading.findings, *progress.findings, *reading.finish()]
+                rejected = reading.discard or not progress.records or any(
+                    checks.blocks_archive(f, progress.record_files) for f in archive_level
+                )
+                if rejected:
+                    transaction.set_rollback(True)
+            submission.interaction_type = reading.index.interaction_type if reading.index else ""
+            submission.service_event_type = reading.index.service_event_type if reading.index else ""
+        submission.file_count = len(reading.files) + progress.files
+        submission.records_total = progress.records
+        submission.amount_claimed = progress.amount
         Finding.objects.bulk_create(_finding_rows(submission, archive_level))
-        if not pending or any(checks.blocks_archive(f, record_files) for f in archive_level):
+        if rejected:
             submission.status = SubmissionStatus.REJECTED
             submission.records_returned = submission.records_total
             submission.amount_returned = submission.amount_claimed
@@ -249,16 +255,55 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
             submission.save()
             audit_record(action="intake.rejected", actor_label="system", object_type="submission", object_ids=[submission.pk])
             return []
-        refs = checks.References.load(result, pending, submission)
-        for item in pending:
-            item.findings += checks.record_findings(item, refs)
-        Record.objects.bulk_create([item.record for item in pending])
-        Finding.objects.bulk_create(
-            row for item in pending for row in _finding_rows(submission, item.findings, item.record)
-        )
         submission.status = SubmissionStatus.CHECKING
         submission.save()
         return _pending_chunks(submission)
+
+
+@dataclass
+class _Progress:
+    """What level 0 keeps of the records once their batch is saved: counts, sums and file names."""
+
+    records: int = 0
+    files: int = 0
+    amount: int = 0
+    record_files: set[str] = field(default_factory=set)
+    findings: list[Any] = field(default_factory=list)  # on files that are no record's own
+
+
+def _records_save(reading: standard_reader.ArchiveReading, submission: Submission) -> _Progress:
+    """One pending record per person with the findings of the agency's rules, saved CHUNK_SIZE at a time."""
+    progress = _Progress()
+    refs = checks.References.for_archive(reading, submission)
+    batch: list[checks.PendingRecord] = []
+    for read in reading.records():
+        progress.files += len(read.files)
+        pending = checks.pending_record(read, submission, progress.records + 1)
+        if pending is None:
+            progress.findings += read.findings
+            continue
+        record = pending.record
+        own = {record.data_path, record.claim_path} - {""}
+        progress.findings += [f for f in pending.findings if f.file not in own]
+        pending.findings = [f for f in pending.findings if f.file in own]
+        progress.records += 1
+        progress.amount += record.claim_amount
+        progress.record_files |= own
+        batch.append(pending)
+        if len(batch) >= CHUNK_SIZE:
+            _batch_save(batch, refs, submission)
+            batch = []
+    if batch:
+        _batch_save(batch, refs, submission)
+    return progress
+
+
+def _batch_save(batch: list[checks.PendingRecord], refs: checks.References, submission: Submission) -> None:
+    refs.load(batch)
+    for item in batch:
+        item.findings += checks.record_findings(item, refs)
+    Record.objects.bulk_create([item.record for item in batch])
+    Finding.objects.bulk_create(row for item in batch for row in _finding_rows(submission, item.findings, item.record))
 
 
 def _archive_password(submission: Submission) -> str:

@@ -1,5 +1,9 @@
 """Cross-file structural checks: ix08 against the archive, su08 against the claims, h/c pairing,
 identity between paired files, check digits, date order and the internal sums of each claim.
+
+The reader goes through an archive one person at a time, so the checks come in two parts:
+``record_findings`` for one DATA file and the CLAIMS file paired with it, and
+``archive_findings`` for what needs the whole archive, from ``Totals`` kept along the way.
 """
 
 from __future__ import annotations
@@ -48,19 +52,46 @@ IDENTITY_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Contents:
-    """What the reader got out of one archive, ready for the cross-file checks."""
+@dataclass
+class Totals:
+    """What the archive-wide checks need, added up record by record."""
 
-    name: ArchiveName | None
-    index: IndexRecord | None
-    summary: SummaryRecord | None
-    checkups: Sequence[Member[CheckupDocument]]
-    claims: Sequence[Member[Claim]]
-    guidance: Sequence[Member[GuidanceDocument]]
-    guidance_claims: Sequence[Member[GuidanceClaim]]
-    data_paths: Sequence[str]
-    claim_paths: Sequence[str]
+    data_files: int = 0
+    claim_files: int = 0
+    checkups: bool = False
+    guidance: bool = False
+    cost: int = 0
+    payment: int = 0
+    paid_by_other_program: int = 0
+    claimed: int = 0
+
+    def add(self, pair: Pair) -> None:
+        self.checkups = self.checkups or pair.checkup is not None
+        self.guidance = self.guidance or pair.guidance is not None
+        if pair.claim is not None:
+            settlement = pair.claim.record.settlement
+            self.cost += settlement.unit_amount
+            self.payment += settlement.payment_amount
+            self.paid_by_other_program += settlement.payment_by_other_program or 0
+            self.claimed += settlement.claim_amount
+        if pair.guidance_claim is not None:
+            guidance = pair.guidance_claim.record
+            self.cost += guidance.calculated_amount
+            self.payment += guidance.payment_amount
+            self.claimed += guidance.claim_amount
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One person's files as read: a DATA file (h or g) and the CLAIMS file (c or p) of the same
+    name; ``data_path``/``claim_path`` name them even when they could not be read."""
+
+    data_path: str | None = None
+    claim_path: str | None = None
+    checkup: Member[CheckupDocument] | None = None
+    guidance: Member[GuidanceDocument] | None = None
+    claim: Member[Claim] | None = None
+    guidance_claim: Member[GuidanceClaim] | None = None
 
 
 def _party_check_digit(party: PartyId, file: str, xpath: str) -> Finding | None:
@@ -73,12 +104,10 @@ def _party_check_digit(party: PartyId, file: str, xpath: str) -> Finding | None:
     return None
 
 
-def index_findings(contents: Contents) -> list[Finding]:
-    index = contents.index
+def index_findings(name: ArchiveName | None, index: IndexRecord | None, totals: Totals) -> list[Finding]:
     if index is None:
         return [F.ARC_INDEX_MISSING.at(file=INDEX_FILE)]
     found: list[Finding] = []
-    name = contents.name
     if name is not None:
         mismatched = [
             label
@@ -99,7 +128,7 @@ def index_findings(contents: Contents) -> list[Finding]:
     for party, xpath in ((index.sender, "/index/sender/id"), (index.receiver, "/index/receiver/id")):
         if party is not None and (finding := _party_check_digit(party, INDEX_FILE, xpath)):
             found.append(finding)
-    files = len(contents.data_paths) + len(contents.claim_paths)
+    files = totals.data_files + totals.claim_files
     if index.total_record_count != files:
         found.append(
             F.IDX_COUNT_MISMATCH.at(
@@ -111,51 +140,44 @@ def index_findings(contents: Contents) -> list[Finding]:
     return found
 
 
-def service_findings(contents: Contents) -> list[Finding]:
-    found: list[Finding] = []
-    if contents.checkups and contents.guidance:
-        found.append(F.ARC_MIXED_SERVICE.at())
-    expected = contents.index.service_event_type if contents.index else None
+def _service_findings(index: IndexRecord | None, pair: Pair) -> list[Finding]:
+    expected = index.service_event_type if index else None
     if expected is None:
-        return found
-    typed: list[tuple[str, str]] = [(m.path, m.record.service_event_type) for m in contents.claims]
-    typed += [(m.path, m.record.service_event_type) for m in contents.guidance_claims]
-    typed += [(m.path, SERVICE_CHECKUP) for m in contents.checkups]
-    typed += [(m.path, SERVICE_GUIDANCE) for m in contents.guidance]
-    if contents.summary is not None:
-        typed.append((SUMMARY_FILE, contents.summary.service_event_type))
-    found += [
-        F.IDX_SERVICE_MISMATCH.at(file=path, detail=f"{service} ≠ {expected}")
-        for path, service in typed
-        if service != expected
+        return []
+    typed: list[tuple[str, str]] = []
+    if pair.claim is not None:
+        typed.append((pair.claim.path, pair.claim.record.service_event_type))
+    if pair.guidance_claim is not None:
+        typed.append((pair.guidance_claim.path, pair.guidance_claim.record.service_event_type))
+    if pair.checkup is not None:
+        typed.append((pair.checkup.path, SERVICE_CHECKUP))
+    if pair.guidance is not None:
+        typed.append((pair.guidance.path, SERVICE_GUIDANCE))
+    return [
+        F.IDX_SERVICE_MISMATCH.at(file=path, detail=f"{service} ≠ {expected}") for path, service in typed if service != expected
     ]
-    return found
 
 
-def summary_findings(contents: Contents) -> list[Finding]:
-    summary = contents.summary
-    has_claims = bool(contents.claim_paths)
+def summary_findings(summary: SummaryRecord | None, totals: Totals) -> list[Finding]:
+    has_claims = bool(totals.claim_files)
     if summary is None:
         return [F.ARC_SUMMARY_MISSING.at(file=SUMMARY_FILE)] if has_claims else []
     if not has_claims:
         return [F.ARC_SUMMARY_UNEXPECTED.at(file=SUMMARY_FILE)]
     found: list[Finding] = []
-    if summary.total_subject_count != len(contents.claim_paths):
+    if summary.total_subject_count != totals.claim_files:
         found.append(
             F.SUM_SUBJECT_COUNT_MISMATCH.at(
                 file=SUMMARY_FILE,
                 xpath="/summary/totalSubjectCount/@value",
-                detail=f"{summary.total_subject_count} ≠ {len(contents.claim_paths)}",
+                detail=f"{summary.total_subject_count} ≠ {totals.claim_files}",
             )
         )
-    claims = [member.record for member in contents.claims]
-    guidance = [member.record for member in contents.guidance_claims]
     sums = {
-        "totalCostAmount": sum(c.settlement.unit_amount for c in claims) + sum(g.calculated_amount for g in guidance),
-        "totalPaymentAmount": sum(c.settlement.payment_amount for c in claims)
-        + sum(g.payment_amount for g in guidance),
-        "totalPaymentByOtherProgram": sum(c.settlement.payment_by_other_program or 0 for c in claims),
-        "totalClaimAmount": sum(c.settlement.claim_amount for c in claims) + sum(g.claim_amount for g in guidance),
+        "totalCostAmount": totals.cost,
+        "totalPaymentAmount": totals.payment,
+        "totalPaymentByOtherProgram": totals.paid_by_other_program,
+        "totalClaimAmount": totals.claimed,
     }
     stated = {
         "totalCostAmount": summary.total_cost_amount,
@@ -175,39 +197,33 @@ def summary_findings(contents: Contents) -> list[Finding]:
     return found
 
 
-def _stems(members: Sequence[str]) -> dict[str, str]:
-    return {path.rsplit("/", 1)[-1][1:].rsplit(".", 1)[0]: path for path in members}
-
-
-def pairing_findings(contents: Contents) -> list[Finding]:
-    if not contents.claim_paths:
+def _pairing_findings(pair: Pair, archive_has_claims: bool) -> list[Finding]:
+    if not archive_has_claims:
         return []
-    data, claims = _stems(contents.data_paths), _stems(contents.claim_paths)
-    orphans = [data[stem] for stem in data.keys() - claims.keys()]
-    orphans += [claims[stem] for stem in claims.keys() - data.keys()]
-    return [F.ARC_PAIR_MISSING.at(file=path) for path in sorted(orphans)]
+    if pair.data_path is not None and pair.claim_path is None:
+        return [F.ARC_PAIR_MISSING.at(file=pair.data_path)]
+    if pair.claim_path is not None and pair.data_path is None:
+        return [F.ARC_PAIR_MISSING.at(file=pair.claim_path)]
+    return []
 
 
 def _identity_difference(left: Subject, right: Subject) -> list[str]:
     return [label for attr, label in IDENTITY_FIELDS if getattr(left, attr) != getattr(right, attr)]
 
 
-def identity_findings(contents: Contents) -> list[Finding]:
+def _identity_findings(pair: Pair) -> list[Finding]:
+    if pair.checkup is None or pair.claim is None:
+        return []
+    document, claim, path = pair.checkup.record, pair.claim.record, pair.claim.path
     found: list[Finding] = []
-    documents = {member.stem: member.record for member in contents.checkups}
-    for member in contents.claims:
-        document = documents.get(member.stem)
-        if document is None:
-            continue
-        claim = member.record
-        different = _identity_difference(document.subject, claim.subject)
-        if document.institution_number != claim.institution_number:
-            different.append("健診機関番号")
-        if different:
-            found.append(F.PAIR_IDENTITY_MISMATCH.at(file=member.path, detail="・".join(different)))
-        ticket = document.ticket.number if document.ticket else None
-        if ticket != claim.ticket_number:
-            found.append(F.PAIR_TICKET_MISMATCH.at(file=member.path, detail=f"{ticket} ≠ {claim.ticket_number}"))
+    different = _identity_difference(document.subject, claim.subject)
+    if document.institution_number != claim.institution_number:
+        different.append("健診機関番号")
+    if different:
+        found.append(F.PAIR_IDENTITY_MISMATCH.at(file=path, detail="・".join(different)))
+    ticket = document.ticket.number if document.ticket else None
+    if ticket != claim.ticket_number:
+        found.append(F.PAIR_TICKET_MISMATCH.at(file=path, detail=f"{ticket} ≠ {claim.ticket_number}"))
     return found
 
 
@@ -221,9 +237,11 @@ def _number_findings(file: str, insurer: str, institutions: Sequence[tuple[str, 
     return found
 
 
-def document_findings(contents: Contents) -> list[Finding]:
+def _document_findings(pair: Pair) -> list[Finding]:
     found: list[Finding] = []
-    for member in (*contents.checkups, *contents.guidance):
+    for member in (pair.checkup, pair.guidance):
+        if member is None:
+            continue
         header = member.record.header
         institutions = {header.author.number: "/ClinicalDocument/author"}
         if header.performer is not None:
@@ -237,7 +255,9 @@ def document_findings(contents: Contents) -> list[Finding]:
                     detail=f"{header.service_date:%Y%m%d} > {header.created_on:%Y%m%d}",
                 )
             )
-    for claim_member in (*contents.claims, *contents.guidance_claims):
+    for claim_member in (pair.claim, pair.guidance_claim):
+        if claim_member is None:
+            continue
         record = claim_member.record
         found += _number_findings(
             claim_member.path,
@@ -295,37 +315,48 @@ def _components(claim: Claim) -> dict[str, set[str]]:
     return present
 
 
-def claim_findings(contents: Contents) -> list[Finding]:
+def _claim_findings(pair: Pair) -> list[Finding]:
+    if pair.claim is None:
+        return []
+    member = pair.claim
+    claim = member.record
+    try:
+        expected = _EXPECTED[ClaimType(claim.settlement.claim_type)]
+    except ValueError:
+        return [F.XML_FIELD_INVALID.at(file=member.path, xpath="/checkupClaim/settlement/claimType")]
     found: list[Finding] = []
-    for member in contents.claims:
-        claim = member.record
-        try:
-            expected = _EXPECTED[ClaimType(claim.settlement.claim_type)]
-        except ValueError:
-            found.append(F.XML_FIELD_INVALID.at(file=member.path, xpath="/checkupClaim/settlement/claimType"))
-            continue
-        wrong = [part for part, names in _components(claim).items() if names != expected]
-        if wrong:
-            found.append(
-                F.CLM_CLAIM_TYPE_INCONSISTENT.at(
-                    file=member.path,
-                    detail=f"請求区分 {claim.settlement.claim_type}: {'・'.join(wrong)}",
-                )
+    wrong = [part for part, names in _components(claim).items() if names != expected]
+    if wrong:
+        found.append(
+            F.CLM_CLAIM_TYPE_INCONSISTENT.at(
+                file=member.path,
+                detail=f"請求区分 {claim.settlement.claim_type}: {'・'.join(wrong)}",
             )
-        for problem in settlement_consistent(claim.settlement):
-            found.append(
-                F.CLM_AMOUNT_INCONSISTENT.at(file=member.path, xpath="/checkupClaim/settlement", detail=problem)
-            )
+        )
+    for problem in settlement_consistent(claim.settlement):
+        found.append(F.CLM_AMOUNT_INCONSISTENT.at(file=member.path, xpath="/checkupClaim/settlement", detail=problem))
     return found
 
 
-def consistency_findings(contents: Contents) -> list[Finding]:
+def record_findings(pair: Pair, *, index: IndexRecord | None, archive_has_claims: bool) -> list[Finding]:
+    """The cross-file checks of one person's files."""
     return [
-        *index_findings(contents),
-        *service_findings(contents),
-        *summary_findings(contents),
-        *pairing_findings(contents),
-        *identity_findings(contents),
-        *document_findings(contents),
-        *claim_findings(contents),
+        *_service_findings(index, pair),
+        *_pairing_findings(pair, archive_has_claims),
+        *_identity_findings(pair),
+        *_document_findings(pair),
+        *_claim_findings(pair),
     ]
+
+
+def archive_findings(
+    *, name: ArchiveName | None, index: IndexRecord | None, summary: SummaryRecord | None, totals: Totals
+) -> list[Finding]:
+    """The checks that need the whole archive: ix08 against it, the service mix, su08 against the sums."""
+    found = index_findings(name, index, totals)
+    if totals.checkups and totals.guidance:
+        found.append(F.ARC_MIXED_SERVICE.at())
+    expected = index.service_event_type if index else None
+    if expected is not None and summary is not None and summary.service_event_type != expected:
+        found.append(F.IDX_SERVICE_MISMATCH.at(file=SUMMARY_FILE, detail=f"{summary.service_event_type} ≠ {expected}"))
+    return found + summary_findings(summary, totals)

@@ -7,6 +7,10 @@ Stages, each stopping the archive on a FATAL finding:
 3. each XML member: encoding, DOCTYPE/entities, well-formedness, namespace, XSD, records;
 4. cross-file consistency (`consistency`) and item formats against the master (`itemformat`).
 
+`ArchiveReading` does the same one person at a time — ix08 and su08 first, then each DATA file
+with the CLAIMS file of the same name, then the archive-wide checks — so that memory does not
+grow with the archive; `read_archive` collects everything into one `ReadResult`.
+
 Members under ``XSD/`` are only sniffed: they are never parsed nor used for validation; the
 schemas come from ``KENSHIN_XSD_DIR`` (or the ``xsd_dir`` argument).
 """
@@ -14,18 +18,19 @@ schemas come from ``KENSHIN_XSD_DIR`` (or the ``xsd_dir`` argument).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from intake.standard import consistency
 from intake.standard import findings as F
 from intake.standard.cda_read import read_checkup, read_guidance
 from intake.standard.claim_read import read_claim, read_guidance_claim, read_index, read_summary
 from intake.standard.codes import HL7_NS, Namespace
-from intake.standard.consistency import Contents, consistency_findings
+from intake.standard.consistency import Pair, Totals
 from intake.standard.findings import Finding, Severity
 from intake.standard.itemformat import item_format_findings
 from intake.standard.items import ItemMaster, item_master
@@ -278,67 +283,6 @@ def _store(state: _State, kind: FileKind, root: etree._Element, path: str, gener
             state.guidance_claims.append(Member(path, record))
 
 
-def _read_members(archive: GuardedArchive, root: str | None, state: _State) -> bool:
-    """Sniff every member and parse the XML ones; False when a FATAL finding stops us.
-
-    Members that are never parsed are sniffed by their first bytes up front; an XML member is
-    sniffed on the bytes read for parsing, so each is decompressed once. Dangerous content in an
-    XML member stops the archive as if it had been found up front: what was parsed is dropped and
-    every remaining member is sniffed, so the findings name each dangerous member.
-    """
-    plan: list[tuple[Any, str, FileKind | str]] = []
-    for info in archive.files():
-        name = info.orig_filename
-        relative = name[len(root) + 1 :] if root is not None else name
-        kind = _classify(relative, state)
-        if kind is not None and kind != "xsd":
-            plan.append((info, relative, kind))
-            continue
-        try:
-            head = archive.read(info, limit=SNIFF_BYTES)
-        except MemberError as exc:
-            state.findings.append(exc.finding)
-            continue
-        if (dangerous := sniff(name, head)) is not None:
-            state.findings.append(dangerous)
-        elif kind is None:
-            state.findings.append(F.ARC_UNEXPECTED_MEMBER.at(file=relative))
-    if any(finding.severity is Severity.FATAL for finding in state.findings):
-        return False
-    before_parsing = len(state.findings)
-    for position, (info, relative, kind) in enumerate(plan):
-        try:
-            data = archive.read(info)
-        except MemberError as exc:
-            state.findings.append(exc.finding)
-            if exc.finding.severity is Severity.FATAL:
-                return False
-            continue
-        if (dangerous := sniff(info.orig_filename, data[:SNIFF_BYTES])) is not None:
-            _stop_dangerous(archive, state, before_parsing, [dangerous], plan[position + 1 :])
-            return False
-        _read_xml(state, relative, kind, data)
-    return True
-
-
-def _stop_dangerous(
-    archive: GuardedArchive, state: _State, keep: int, dangerous: list[Finding], rest: list[tuple[Any, str, Any]]
-) -> None:
-    """Drop what was parsed and report every dangerous member (the rest are sniffed by their head)."""
-    for info, _relative, _kind in rest:
-        try:
-            found = sniff(info.orig_filename, archive.read(info, limit=SNIFF_BYTES))
-        except MemberError as exc:
-            found = exc.finding
-        if found is not None:
-            dangerous.append(found)
-    del state.findings[keep:]
-    state.findings += dangerous
-    state.index = state.summary = None
-    for parsed in (state.files, state.checkups, state.claims, state.guidance, state.guidance_claims):
-        parsed.clear()
-
-
 def _unexpected_directories(names: list[str], root: str | None) -> list[Finding]:
     found = []
     for name in names:
@@ -363,6 +307,235 @@ def prepare(xsd_dir: Path | str | None) -> None:
         logger.warning("XSD directory %s is not usable; archives will carry XML_SCHEMA_UNAVAILABLE", xsd_dir, exc_info=True)
 
 
+_Planned = tuple[Any, str, "FileKind | str"]  # a member to parse: its ZipInfo, relative path and kind
+_DATA_KINDS = frozenset({FileKind.CHECKUP, FileKind.GUIDANCE, "data"})
+_CLAIM_KINDS = frozenset({FileKind.CLAIM, FileKind.GUIDANCE_CLAIM, "claims"})
+
+
+def _stem(relative: str) -> str:
+    """What pairs a DATA file with its CLAIMS file: the name without folder, prefix and extension."""
+    return relative.rsplit("/", 1)[-1][1:].rsplit(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class RecordRead:
+    """One person's files as read, with the reports and every finding on those files."""
+
+    pair: Pair
+    files: tuple[FileReport, ...]
+    findings: tuple[Finding, ...]
+
+
+class ArchiveReading:
+    """An archive read one person at a time (use as a context manager).
+
+    Construction checks the ZIP, the layout and every member's name, sniffs the members that are
+    never parsed and reads ix08 and su08. ``records()`` then yields one `RecordRead` per DATA file
+    (with the CLAIMS file of the same name) and one per CLAIMS file left without a DATA file;
+    only the record in hand is kept. ``finish()`` gives the archive-wide findings once every record
+    was read. ``findings`` holds the archive's own findings (name, layout, ix08, su08, …).
+
+    ``stopped`` tells that a FATAL finding ended the reading early (``finish()`` is then empty);
+    ``discard`` that dangerous content was found in a member: whatever was yielded must be dropped,
+    as if nothing had been parsed.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        filename: str | None = None,
+        password: str | bytes | None = None,
+        limits: ArchiveLimits = DEFAULT_LIMITS,
+        xsd_dir: Path | str | None = _FROM_ENV,
+        master: ItemMaster | None = _FROM_ENV,
+    ) -> None:
+        if filename is None and isinstance(source, (str, Path)):
+            filename = Path(source).name
+        self.archive_name = ArchiveName.parse(filename) if filename else None
+        directory = xsd_dir_from_env() if xsd_dir is _FROM_ENV else (Path(xsd_dir) if xsd_dir else None)
+        self._state = state = _State(xsd_dir=directory, master=item_master() if master is _FROM_ENV else master)
+        self.root: str | None = None
+        self.stopped = False
+        self.discard = False
+        self._archive: GuardedArchive | None = None
+        self._pairs: list[tuple[_Planned | None, _Planned | None]] = []
+        self._ordinal: dict[str, int] = {}
+        self._totals = Totals()
+        self._keep = 0
+        if filename is not None and self.archive_name is None:
+            state.findings.append(F.ARC_NAME_INVALID.at(file=filename))
+        if directory is None:
+            state.findings.append(F.XML_SCHEMA_UNAVAILABLE.at())
+        secret = password.encode("utf-8") if isinstance(password, str) else password
+        archive, refused = open_archive(source, password=secret, limits=limits)
+        if archive is None:
+            state.findings += refused
+            self.stopped = True
+            return
+        self._archive = archive
+        names = archive.names()
+        stem = filename[:-4] if filename and filename.lower().endswith(".zip") else filename
+        self.root, root_finding = _root_folder(names, stem) if names else (None, None)
+        if root_finding is not None:
+            state.findings.append(root_finding)
+        state.findings += _unexpected_directories(names, self.root)
+        self._plan(archive)
+
+    # --- what the archive says of itself -----------------------------------------------------------
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self._state.findings
+
+    @property
+    def index(self) -> IndexRecord | None:
+        return self._state.index
+
+    @property
+    def summary(self) -> SummaryRecord | None:
+        return self._state.summary
+
+    @property
+    def files(self) -> list[FileReport]:
+        """Reports of ix08 and su08 (each record's files come with the record)."""
+        return self._state.files
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def _plan(self, archive: GuardedArchive) -> None:
+        """Classify every member, sniff those never parsed, read ix08/su08 and pair the rest."""
+        state = self._state
+        singles: list[_Planned] = []
+        data: list[_Planned] = []
+        claims: list[_Planned] = []
+        for info in archive.files():
+            name = info.orig_filename
+            relative = name[len(self.root) + 1 :] if self.root is not None else name
+            kind = _classify(relative, state)
+            if kind is not None and kind != "xsd":
+                self._ordinal[relative] = len(self._ordinal)
+                (data if kind in _DATA_KINDS else claims if kind in _CLAIM_KINDS else singles).append((info, relative, kind))
+                continue
+            try:
+                head = archive.read(info, limit=SNIFF_BYTES)
+            except MemberError as exc:
+                state.findings.append(exc.finding)
+                continue
+            if (dangerous := sniff(name, head)) is not None:
+                state.findings.append(dangerous)
+            elif kind is None:
+                state.findings.append(F.ARC_UNEXPECTED_MEMBER.at(file=relative))
+        if any(finding.severity is Severity.FATAL for finding in state.findings):
+            self.stopped = True
+            return
+        by_stem: dict[str, _Planned] = {}
+        left: list[_Planned] = []
+        for planned in claims:
+            if by_stem.setdefault(_stem(planned[1]), planned) is not planned:
+                left.append(planned)
+        self._pairs = [(planned, by_stem.pop(_stem(planned[1]), None)) for planned in data]
+        self._pairs += [(None, planned) for planned in sorted([*by_stem.values(), *left], key=lambda p: self._ordinal[p[1]])]
+        self._totals.data_files, self._totals.claim_files = len(state.data_paths), len(state.claim_paths)
+        self._keep = len(state.findings)
+        for planned in singles:
+            if not self._read(planned):
+                return
+
+    def _read(self, planned: _Planned) -> bool:
+        """Read and parse one member; False when the reading stops."""
+        assert self._archive is not None  # noqa: S101 - only called once the archive is open
+        info, relative, kind = planned
+        state = self._state
+        try:
+            data = self._archive.read(info)
+        except MemberError as exc:
+            state.findings.append(exc.finding)
+            if exc.finding.severity is Severity.FATAL:
+                self.stopped = True
+                return False
+            return True
+        if (dangerous := sniff(info.orig_filename, data[:SNIFF_BYTES])) is not None:
+            self._stop_dangerous(dangerous, planned)
+            return False
+        _read_xml(state, relative, kind, data)
+        return True
+
+    def _stop_dangerous(self, dangerous: Finding, current: _Planned) -> None:
+        """Dangerous content in a member: name every dangerous member (the rest are sniffed by their
+        head) and drop whatever was parsed, as if the archive had been refused up front."""
+        assert self._archive is not None  # noqa: S101
+        found = [dangerous]
+        rest = [planned for pair in self._pairs for planned in pair if planned is not None and planned is not current]
+        for info, _relative, _kind in rest:
+            try:
+                head = sniff(info.orig_filename, self._archive.read(info, limit=SNIFF_BYTES))
+            except MemberError as exc:
+                head = exc.finding
+            if head is not None:
+                found.append(head)
+        state = self._state
+        del state.findings[self._keep :]
+        state.findings += found
+        state.index = state.summary = None
+        for parsed in (state.files, state.checkups, state.claims, state.guidance, state.guidance_claims):
+            parsed.clear()
+        self._pairs = []
+        self.stopped = self.discard = True
+
+    def records(self) -> Iterator[RecordRead]:
+        """One `RecordRead` per person, in the order of the DATA files; then the unpaired CLAIMS files."""
+        state = self._state
+        while self._pairs and not self.stopped:
+            data, claim = self._pairs[0]
+            findings_mark, files_mark = len(state.findings), len(state.files)
+            for planned in (data, claim):
+                if planned is not None and not self._read(planned):
+                    return
+            del self._pairs[0]
+            pair = Pair(
+                data_path=data[1] if data else None,
+                claim_path=claim[1] if claim else None,
+                checkup=state.checkups.pop() if state.checkups else None,
+                guidance=state.guidance.pop() if state.guidance else None,
+                claim=state.claims.pop() if state.claims else None,
+                guidance_claim=state.guidance_claims.pop() if state.guidance_claims else None,
+            )
+            found = state.findings[findings_mark:]
+            del state.findings[findings_mark:]
+            files = state.files[files_mark:]
+            del state.files[files_mark:]
+            found += consistency.record_findings(pair, index=state.index, archive_has_claims=bool(self._totals.claim_files))
+            self._totals.add(pair)
+            yield RecordRead(pair, tuple(files), tuple(found))
+
+    def finish(self) -> list[Finding]:
+        """The archive-wide findings (ix08 counts, su08 sums, the service mix), after every record."""
+        if self.stopped:
+            return []
+        if self._pairs:
+            raise RuntimeError("finish() before every record was read")
+        found = [] if self._state.data_paths else [F.ARC_NO_DATA.at()]
+        return found + consistency.archive_findings(
+            name=self.archive_name, index=self.index, summary=self.summary, totals=self._totals
+        )
+
+    def ordinal(self, path: str) -> int:
+        """The place of a parsed member in the archive."""
+        return self._ordinal.get(path, len(self._ordinal))
+
+    def close(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
+
+    def __enter__(self) -> ArchiveReading:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def read_archive(
     source: Source,
     *,
@@ -372,59 +545,44 @@ def read_archive(
     xsd_dir: Path | str | None = _FROM_ENV,
     master: ItemMaster | None = _FROM_ENV,
 ) -> ReadResult:
-    """Read a submission archive from a path, bytes or a binary stream.
+    """Read a submission archive from a path, bytes or a binary stream, all at once.
 
     ``filename`` is the upload's name (taken from a path source when omitted); it is checked
     against the naming rule and the root folder. ``password`` opens ZipCrypto/AES archives.
     ``xsd_dir`` defaults to ``KENSHIN_XSD_DIR``; ``master`` to the packaged item master (pass
     None to skip the item format checks).
     """
-    if filename is None and isinstance(source, (str, Path)):
-        filename = Path(source).name
-    archive_name = ArchiveName.parse(filename) if filename else None
-    directory = xsd_dir_from_env() if xsd_dir is _FROM_ENV else (Path(xsd_dir) if xsd_dir else None)
-    state = _State(xsd_dir=directory, master=item_master() if master is _FROM_ENV else master)
-    if filename is not None and archive_name is None:
-        state.findings.append(F.ARC_NAME_INVALID.at(file=filename))
-    if directory is None:
-        state.findings.append(F.XML_SCHEMA_UNAVAILABLE.at())
-    secret = password.encode("utf-8") if isinstance(password, str) else password
-    archive, refused = open_archive(source, password=secret, limits=limits)
-    if archive is None:
-        return ReadResult(archive_name, None, findings=tuple(state.findings + refused))
-    with archive:
-        names = archive.names()
-        stem = filename[:-4] if filename and filename.lower().endswith(".zip") else filename
-        root, root_finding = _root_folder(names, stem) if names else (None, None)
-        if root_finding is not None:
-            state.findings.append(root_finding)
-        state.findings += _unexpected_directories(names, root)
-        completed = _read_members(archive, root, state)
-    if completed:
-        if not state.data_paths:
-            state.findings.append(F.ARC_NO_DATA.at())
-        state.findings += consistency_findings(
-            Contents(
-                name=archive_name,
-                index=state.index,
-                summary=state.summary,
-                checkups=state.checkups,
-                claims=state.claims,
-                guidance=state.guidance,
-                guidance_claims=state.guidance_claims,
-                data_paths=state.data_paths,
-                claim_paths=state.claim_paths,
-            )
+    with ArchiveReading(
+        source, filename=filename, password=password, limits=limits, xsd_dir=xsd_dir, master=master
+    ) as reading:
+        checkups: list[Member[CheckupDocument]] = []
+        claims: list[Member[Claim]] = []
+        guidance: list[Member[GuidanceDocument]] = []
+        guidance_claims: list[Member[GuidanceClaim]] = []
+        files: list[FileReport] = []
+        record_findings: list[Finding] = []
+        for record in reading.records():
+            pair = record.pair
+            for member, into in (
+                (pair.checkup, checkups), (pair.claim, claims), (pair.guidance, guidance), (pair.guidance_claim, guidance_claims)
+            ):
+                if member is not None:
+                    into.append(member)  # type: ignore[arg-type]
+            files += record.files
+            record_findings += record.findings
+        if reading.discard:
+            checkups, claims, guidance, guidance_claims, files, record_findings = [], [], [], [], [], []
+        final = reading.finish()
+        order = reading.ordinal
+        return ReadResult(
+            archive_name=reading.archive_name,
+            root=reading.root,
+            index=reading.index,
+            summary=reading.summary,
+            checkups=tuple(checkups),
+            claims=tuple(sorted(claims, key=lambda member: order(member.path))),
+            guidance=tuple(guidance),
+            guidance_claims=tuple(sorted(guidance_claims, key=lambda member: order(member.path))),
+            files=tuple(sorted([*reading.files, *files], key=lambda report: order(report.path))),
+            findings=(*reading.findings, *record_findings, *final),
         )
-    return ReadResult(
-        archive_name=archive_name,
-        root=root,
-        index=state.index,
-        summary=state.summary,
-        checkups=tuple(state.checkups),
-        claims=tuple(state.claims),
-        guidance=tuple(state.guidance),
-        guidance_claims=tuple(state.guidance_claims),
-        files=tuple(state.files),
-        findings=tuple(state.findings),
-    )

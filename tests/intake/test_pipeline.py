@@ -301,3 +301,38 @@ def test_a_password_locked_archive_opens_with_the_institutions_registered_passwo
     record = Record.objects.filter(submission=opened).first()
     assert record_parsed(record)["checkup"]["header"]["subject"]["insurer_number"] == record.insurer_number
     assert AuditEvent.objects.filter(action="party.institution.archive_password_set").exists()
+
+
+# --- level 0 a batch at a time ---------------------------------------------------------------------
+
+
+def test_records_are_saved_a_batch_at_a_time_in_archive_order(
+    make_archive: Callable[..., GeneratedArchive], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "CHUNK_SIZE", 3)
+    archive = make_archive(records=8, seed=57, defects=("copay_mismatch",))
+    submission = _intake(archive)
+    records = list(Record.objects.filter(submission=submission).order_by("position"))
+    assert [record.position for record in records] == list(range(1, 9))
+    assert [record.data_path for record in records] == [member.path for member in archive.submission.checkups]
+    assert submission.status == SubmissionStatus.PARTIALLY_ACCEPTED
+    returned = [record for record in records if record.status == RecordStatus.RETURNED]
+    assert len(returned) == 1
+    assert set(returned[0].findings.values_list("code", flat=True)) == {"REC_COPAY_MISMATCH"}
+    assert submission.amount_claimed == sum(member.record.settlement.claim_amount for member in archive.submission.claims)
+
+
+def test_an_archive_rejected_by_its_totals_keeps_no_records(
+    make_archive: Callable[..., GeneratedArchive], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """su08 is compared with the sums once every claim was read: the batches already saved go."""
+    monkeypatch.setattr(services, "CHUNK_SIZE", 2)
+    archive = make_archive(records=7, seed=58, defects=("su08_total_mismatch",))
+    submission = _intake(archive)
+    assert submission.status == SubmissionStatus.REJECTED
+    assert not Record.objects.filter(submission=submission).exists()
+    assert submission.records_total == submission.records_returned == 7
+    assert submission.amount_claimed == submission.amount_returned > 0
+    assert submission.file_count == 2 * 7 + 2
+    assert "SUM_TOTAL_MISMATCH" in _codes(submission)
+    assert not submission.findings.filter(record__isnull=False).exists()

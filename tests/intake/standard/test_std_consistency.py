@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -134,3 +137,36 @@ def test_an_archive_name_from_another_party(mixed: GeneratedArchive) -> None:
     result = read_archive(write_archive(replace(mixed.submission, name=other)), filename=other.filename, xsd_dir=None)
     assert "IDX_NAME_MISMATCH" in result.codes()
     assert result.index is not None and result.index.sender == PartyId(OID_INSTITUTION, mixed.institution)
+
+
+# --- one person at a time ----------------------------------------------------------------------------
+
+
+def test_reading_one_person_at_a_time_gives_what_reading_all_gives() -> None:
+    from intake.standard.reader import ArchiveReading
+
+    archive = next(generate(GeneratorConfig(year=2024, records=12, seed=23, defect_rate=0.4)))
+    whole = read_archive(archive.data, filename=archive.filename, xsd_dir=None)
+    with ArchiveReading(archive.data, filename=archive.filename, xsd_dir=None) as reading:
+        records = list(reading.records())
+        findings = [*reading.findings, *(f for r in records for f in r.findings), *reading.finish()]
+    assert [r.pair.checkup.path for r in records if r.pair.checkup] == [m.path for m in whole.checkups]
+    assert sorted(map(repr, findings)) == sorted(map(repr, whole.findings))
+    for record in records:  # each record carries the findings on its own files only
+        own = {record.pair.data_path, record.pair.claim_path}
+        assert all(finding.file in own for finding in record.findings)
+
+
+def test_claims_pair_with_their_data_files_whatever_the_member_order(members_of: Any) -> None:
+    archive = next(generate(GeneratorConfig(year=2024, records=5, seed=24)))
+    members = members_of(archive.data)
+    claims = sorted((name for name in members if "/CLAIMS/" in name), reverse=True)
+    others = [name for name in members if "/CLAIMS/" not in name]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as rebuilt:
+        for name in [*claims, *others]:  # every claim before any data file, in the opposite order
+            rebuilt.writestr(name, members[name])
+    result = read_archive(buffer.getvalue(), filename=archive.filename, xsd_dir=None)
+    assert result.accepted and "ARC_PAIR_MISSING" not in result.codes()
+    assert {m.path: m.record for m in result.claims} == {m.path: m.record for m in archive.submission.claims}
+    assert [f"{result.root}/{m.path}" for m in result.claims] == claims  # in the archive's order
