@@ -18,6 +18,7 @@ schemas come from ``KENSHIN_XSD_DIR`` (or the ``xsd_dir`` argument).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,7 +308,7 @@ def prepare(xsd_dir: Path | str | None) -> None:
         logger.warning("XSD directory %s is not usable; archives will carry XML_SCHEMA_UNAVAILABLE", xsd_dir, exc_info=True)
 
 
-_Planned = tuple[Any, str, "FileKind | str"]  # a member to parse: its ZipInfo, relative path and kind
+_Planned = tuple[Any, str, FileKind | str]  # a member to parse: its ZipInfo, relative path and kind
 _DATA_KINDS = frozenset({FileKind.CHECKUP, FileKind.GUIDANCE, "data"})
 _CLAIM_KINDS = frozenset({FileKind.CLAIM, FileKind.GUIDANCE_CLAIM, "claims"})
 
@@ -359,7 +360,7 @@ class ArchiveReading:
         self.stopped = False
         self.discard = False
         self._archive: GuardedArchive | None = None
-        self._pairs: list[tuple[_Planned | None, _Planned | None]] = []
+        self._pairs: deque[tuple[_Planned | None, _Planned | None]] = deque()
         self._ordinal: dict[str, int] = {}
         self._totals = Totals()
         self._keep = 0
@@ -434,8 +435,8 @@ class ArchiveReading:
         for planned in claims:
             if by_stem.setdefault(_stem(planned[1]), planned) is not planned:
                 left.append(planned)
-        self._pairs = [(planned, by_stem.pop(_stem(planned[1]), None)) for planned in data]
-        self._pairs += [(None, planned) for planned in sorted([*by_stem.values(), *left], key=lambda p: self._ordinal[p[1]])]
+        self._pairs.extend((planned, by_stem.pop(_stem(planned[1]), None)) for planned in data)
+        self._pairs.extend((None, planned) for planned in sorted([*by_stem.values(), *left], key=lambda p: self._ordinal[p[1]]))
         self._totals.data_files, self._totals.claim_files = len(state.data_paths), len(state.claim_paths)
         self._keep = len(state.findings)
         for planned in singles:
@@ -444,9 +445,11 @@ class ArchiveReading:
 
     def _read(self, planned: _Planned) -> bool:
         """Read and parse one member; False when the reading stops."""
-        assert self._archive is not None  # noqa: S101 - only called once the archive is open
         info, relative, kind = planned
         state = self._state
+        if self._archive is None:
+            self.stopped = True
+            return False
         try:
             data = self._archive.read(info)
         except MemberError as exc:
@@ -464,23 +467,24 @@ class ArchiveReading:
     def _stop_dangerous(self, dangerous: Finding, current: _Planned) -> None:
         """Dangerous content in a member: name every dangerous member (the rest are sniffed by their
         head) and drop whatever was parsed, as if the archive had been refused up front."""
-        assert self._archive is not None  # noqa: S101
+        archive = self._archive
         found = [dangerous]
         rest = [planned for pair in self._pairs for planned in pair if planned is not None and planned is not current]
-        for info, _relative, _kind in rest:
-            try:
-                head = sniff(info.orig_filename, self._archive.read(info, limit=SNIFF_BYTES))
-            except MemberError as exc:
-                head = exc.finding
-            if head is not None:
-                found.append(head)
+        if archive is not None:
+            for info, _relative, _kind in rest:
+                try:
+                    head = sniff(info.orig_filename, archive.read(info, limit=SNIFF_BYTES))
+                except MemberError as exc:
+                    head = exc.finding
+                if head is not None:
+                    found.append(head)
         state = self._state
         del state.findings[self._keep :]
         state.findings += found
         state.index = state.summary = None
         for parsed in (state.files, state.checkups, state.claims, state.guidance, state.guidance_claims):
             parsed.clear()
-        self._pairs = []
+        self._pairs.clear()
         self.stopped = self.discard = True
 
     def records(self) -> Iterator[RecordRead]:
@@ -492,7 +496,7 @@ class ArchiveReading:
             for planned in (data, claim):
                 if planned is not None and not self._read(planned):
                     return
-            del self._pairs[0]
+            self._pairs.popleft()
             pair = Pair(
                 data_path=data[1] if data else None,
                 claim_path=claim[1] if claim else None,
