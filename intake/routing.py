@@ -55,7 +55,7 @@ from intake.standard.claim_write import claim_xml, index_xml, summary_xml
 from intake.standard.codes import SERVICE_CHECKUP, Namespace
 from intake.standard.findings import Severity
 from intake.standard.naming import CLAIMS_DIR, DATA_DIR, INDEX_FILE, SUMMARY_FILE, ArchiveName, MemberName
-from intake.standard.reader import read_archive
+from intake.standard.reader import ArchiveReading
 from intake.standard.records import AdjudicationResult, CheckupDocument, Claim, IndexRecord
 from intake.standard.writer import pack, xsd_members
 from intake.standard.xmlsafe import parse_xml
@@ -169,11 +169,14 @@ def _xsd_dir() -> Path | None:
 
 
 def verify_archive(data: bytes, file_name: str) -> None:
-    """Read a built archive back; raise DeliveryInvalid on any blocking finding (XSD included when configured)."""
-    result = read_archive(data, filename=file_name, xsd_dir=_xsd_dir(), master=None)
-    blocking = [f for f in result.findings if f.severity in (Severity.ERROR, Severity.FATAL)]
+    """Read a built archive back, a person at a time; raise DeliveryInvalid on any blocking finding
+    (XSD included when configured)."""
+    with ArchiveReading(data, filename=file_name, xsd_dir=_xsd_dir(), master=None) as reading:
+        findings = [finding for read in reading.records() for finding in read.findings]
+        findings += [*reading.findings, *reading.finish()]
+    blocking = [f for f in findings if f.severity in (Severity.ERROR, Severity.FATAL)]
     if blocking:
-        detail = "; ".join(f"{f.code} {f.file or ''} {f.detail or ''}".strip() for f in blocking[:10])
+        detail = "; ".join(f"{f.code} {f.file or ''} {f.message}".strip() for f in blocking[:10])
         raise DeliveryInvalid(_("作成したアーカイブが標準様式の点検を通りません: %(detail)s") % {"detail": detail})
 
 

@@ -629,3 +629,13 @@ def test_an_insurer_whose_delivery_fails_the_self_check_is_skipped_and_the_other
     monkeypatch.setattr(routing, "verify_archive", real)
     [late] = route(capture)
     assert late.insurer.number == broken
+
+
+def test_the_self_check_refuses_an_archive_that_fails_the_standard_checks() -> None:
+    """What the router reads back before a delivery is stored: blocking findings are named."""
+    clean = next(generate(GeneratorConfig(year=2024, records=4, seed=131)))
+    routing.verify_archive(clean.data, clean.filename)  # nothing blocking
+    broken = next(generate(GeneratorConfig(year=2024, records=4, seed=131, defects=("su08_total_mismatch",))))
+    with pytest.raises(routing.DeliveryInvalid) as refused:
+        routing.verify_archive(broken.data, broken.filename)
+    assert "SUM_TOTAL_MISMATCH su08_V08.xml" in str(refused.value)
