@@ -31,9 +31,10 @@ from django.template.loader import render_to_string
 
 from agency.models import AgencyProfile
 from intake.standard import assemble
+from intake.standard import records as standard_records
 from intake.standard.codes import ReturnReason
 from intake.standard.items import item_master
-from intake.standard.reader import read_archive
+from intake.standard.reader import ArchiveReading
 from intake.standard.records import AdjudicationResult, Member
 from intake.standard.writer import write_archive
 
@@ -270,6 +271,25 @@ def _archive_password(submission: Submission) -> str | None:
     return selectors.submission_archive_password(submission) or None
 
 
+def _returned_part(submission: Submission, stems: set[str]) -> standard_records.Submission | None:
+    """The submission as received, holding only the files of the given people (read a person at a
+    time, so that a large archive with a few returned records stays small in memory)."""
+    data = storage.read(submission.archive.sha256)
+    checkups: list[Member[Any]] = []
+    claims: list[Member[Any]] = []
+    with ArchiveReading(
+        data, filename=submission.file_name, password=_archive_password(submission), xsd_dir=None, master=None
+    ) as reading:
+        for read in reading.records():
+            for member, into in ((read.pair.checkup, checkups), (read.pair.claim, claims)):
+                if member is not None and member.stem in stems:
+                    into.append(member)
+        name, index, summary = reading.archive_name, reading.index, reading.summary
+    if name is None or index is None:
+        return None
+    return standard_records.Submission(name=name, index=index, summary=summary, checkups=tuple(checkups), claims=tuple(claims))
+
+
 def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> ReturnedArchive | None:
     """The 種別 2 archive of the returned records, or None when no record was returned.
 
@@ -280,11 +300,7 @@ def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> R
     records = returned_records(submission)
     if not records:
         return None
-    data = storage.read(submission.archive.sha256)
-    result = read_archive(
-        data, filename=submission.file_name, password=_archive_password(submission), xsd_dir=None, master=None
-    )
-    original = result.submission()
+    original = _returned_part(submission, {_stem(record.data_path) for record in records})
     if original is None:
         return None
     agency_code = _agency()["code"] or (original.index.receiver.extension if original.index.receiver else "")
