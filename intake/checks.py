@@ -209,11 +209,6 @@ def blocks_archive(finding: Finding, record_files: set[str]) -> bool:
 # --- Records -----------------------------------------------------------------------------------------
 
 
-def _stem(path: str) -> str:
-    name = path.rsplit("/", 1)[-1]
-    return name[1:] if name else name
-
-
 def as_json(value: Any) -> Any:
     """A compact JSON form of a record dataclass (None and empty values left out)."""
     if dataclasses.is_dataclass(value):

@@ -124,9 +124,6 @@ class ReadResult:
     def codes(self) -> set[str]:
         return {finding.code for finding in self.findings}
 
-    def findings_for(self, path: str) -> list[Finding]:
-        return [finding for finding in self.findings if finding.file == path]
-
     def submission(self) -> Submission | None:
         """The records as a `Submission` (what the writer takes), when name and index were read."""
         if self.archive_name is None or self.index is None:
