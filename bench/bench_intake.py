@@ -16,7 +16,8 @@ DATA/CLAIMS file, so the ratio shows how close the rule engine is to the parsing
 ``--celery`` goes through the real thing instead: it starts ``celery worker --concurrency N`` on
 the broker named in CELERY_BROKER_URL, receives every archive as the web process does (the check
 is queued on commit) and waits until every submission has its verdict.
-Uses (and empties) the database named in DATABASE_URL.
+Needs an empty database in DATABASE_URL (it creates the schema, the demo data and the parties):
+the same archives a second time would be answered as duplicates.
 """
 
 from __future__ import annotations
@@ -197,6 +198,10 @@ def main() -> None:
     from intake.standard.synth.generator import GeneratorConfig, default_parties, generate
 
     call_command("migrate", verbosity=0)
+    from intake.models import Submission
+
+    if Submission.objects.exists():
+        raise SystemExit(f"{connection.settings_dict['NAME']} already holds submissions: give the bench an empty database")
     seed_demo()
     archives_needed = max(1, args.records // args.per_archive)
     record_defects = tuple(name for name, defect in DEFECTS.items() if defect.stage is Stage.RECORD)
