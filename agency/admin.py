@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm
 from django_otp.admin import OTPAdminSite
 
 from . import services
@@ -98,13 +99,36 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ("ticket", "user", "approved_by", "starts_at", "ends_at", "closed_at")
 
 
+class TemporaryPasswordForm(AdminPasswordChangeForm):
+    """A password an administrator sets is temporary: its holder must replace it at the next login."""
+
+    def save(self, commit: bool = True) -> Any:
+        user = super().save(commit=False)
+        user.must_change_password = user.has_usable_password()
+        if commit:
+            user.save()
+        return user
+
+
+class TemporaryPasswordCreationForm(AdminUserCreationForm):
+    def save(self, commit: bool = True) -> Any:
+        user = super().save(commit=False)
+        user.must_change_password = user.has_usable_password()
+        if commit:
+            user.save()
+        return user
+
+
 @admin.register(User)
 class PortalUserAdmin(UserAdmin):
-    list_display = ("username", "role", "insurer", "institution", "is_active", "last_login")
-    list_filter = ("role", "is_active")
+    list_display = ("username", "role", "insurer", "institution", "is_active", "must_change_password", "last_login")
+    list_filter = ("role", "is_active", "must_change_password")
     fieldsets = (
         *UserAdmin.fieldsets,
         ("所属", {"fields": ("role", "insurer", "institution", "full_name_kana", "birth_date", "phone")}),
+        ("パスワード", {"fields": ("must_change_password",)}),
     )
+    add_form = TemporaryPasswordCreationForm
+    change_password_form = TemporaryPasswordForm
 
 from . import admin_clients  # noqa: E402, F401 - ApiClient / ClientCertificate admin

@@ -86,6 +86,33 @@ class RequireOTPMiddleware:
         return redirect_to_login(request.get_full_path(), resolve_url(settings.OTP_VERIFY_URL))
 
 
+def password_change_exempt(view: Any) -> Any:
+    """Reachable while the account still carries a temporary password (the change form, logout)."""
+    view.password_change_exempt = True
+    return view
+
+
+class PasswordChangeRequiredMiddleware:
+    """An account given a temporary password by an administrator reaches nothing but the password
+    change form (and logout) until its holder has chosen a password of their own."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
+        user = request.user
+        if not user.is_authenticated or not getattr(user, "must_change_password", False):
+            return None
+        if getattr(view_func, "password_change_exempt", False) or getattr(view_func, "otp_exempt", False):
+            return None
+        if _is_api(request):
+            return JsonResponse({"detail": "password_change_required"}, status=403)
+        return redirect_to_login(request.get_full_path(), resolve_url("accounts:password_change"))
+
+
 class MaintenanceWindowMiddleware:
     """A maintenance account's session ends as soon as its approved window is no longer open."""
 

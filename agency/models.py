@@ -366,6 +366,11 @@ class User(AbstractUser):
     full_name_kana = models.CharField(_("氏名（カナ）"), max_length=100, blank=True)
     birth_date = models.DateField(_("生年月日"), null=True, blank=True)
     phone = models.CharField(_("電話番号"), max_length=20, blank=True)
+    must_change_password = models.BooleanField(
+        _("次回ログイン時にパスワード変更"),
+        default=False,
+        help_text=_("管理者が設定した仮パスワードは、本人が最初のログインで変更するまで他の画面を使えません。"),
+    )
 
     class Meta:
         verbose_name = _("利用者")

@@ -79,9 +79,15 @@ def user_create(
     insurer: Insurer | None = None,
     institution: Institution | None = None,
     fields: Mapping[str, Any] | None = None,
+    temporary: bool = False,
 ) -> User:
-    """Create an account after checking the password against every rule in force."""
+    """Create an account after checking the password against every rule in force.
+
+    ``temporary``: the password was chosen by someone else (an administrator); the user must
+    replace it at the first login before anything else is reachable.
+    """
     user = User(username=username, role=role, insurer=insurer, institution=institution, **(fields or {}))
+    user.must_change_password = temporary
     user.is_staff = role == Role.AGENCY_ADMIN
     user.is_superuser = role == Role.AGENCY_ADMIN
     password_validation.validate_password(password, user)
@@ -99,7 +105,8 @@ def user_password_change(*, user: User, new_password: str, request: HttpRequest 
     password_validation.validate_password(new_password, user)
     with transaction.atomic():
         user.set_password(new_password)
-        user.save(update_fields=["password"])
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
         audit_record(action="account.password_changed", actor=user, request=request, object_type="user", object_ids=[user.pk])
     return user
 

@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.contrib import admin
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
+from django.urls import path
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -52,6 +54,18 @@ def _isolated_storage(settings: Any, tmp_path_factory: pytest.TempPathFactory) -
     """Each test keeps received archives and evidence in a directory of its own (parallel test
     workers must not see each other's files in flight)."""
     settings.STORAGE_DIR = tmp_path_factory.mktemp("storage")
+
+
+@pytest.fixture
+def admin_urls() -> Iterator[None]:
+    """The portal's URLconf with the admin's URLs taken now, after agency.admin_clients has registered
+    its models (agency.urls may have been imported before this module)."""
+    import agency.urls
+
+    patterns = [p for p in agency.urls.urlpatterns if getattr(p, "namespace", None) != "admin"]
+    urlconf = type("PortalUrlConf", (), {"urlpatterns": [*patterns, path("admin/", admin.site.urls)]})
+    with override_settings(ROOT_URLCONF=urlconf):
+        yield
 
 
 def totp_now(user: User) -> str:

@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "agency.middleware.SessionTimeoutMiddleware",
     "agency.middleware.PortalLoginRequiredMiddleware",
     "agency.middleware.RequireOTPMiddleware",
+    "agency.middleware.PasswordChangeRequiredMiddleware",
     "agency.middleware.MaintenanceWindowMiddleware",
     "compliance.middleware.EmergencyAccessMiddleware",
     "agency.middleware.NoStoreMiddleware",

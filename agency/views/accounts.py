@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import services
 from ..forms import LoginForm, PortalPasswordChangeForm, TokenForm
-from ..middleware import otp_exempt
+from ..middleware import otp_exempt, password_change_exempt
 
 SESSION_BACKUP_CODES = "portal_backup_codes"
 
@@ -122,6 +122,7 @@ def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:backup_codes")
 
 
+@password_change_exempt
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
 @require_http_methods(["GET", "POST"])
 def password_change(request: HttpRequest) -> HttpResponse:
@@ -134,8 +135,12 @@ def password_change(request: HttpRequest) -> HttpResponse:
         else:
             update_session_auth_hash(request, request.user)
             messages.success(request, _("パスワードを変更しました。"))
-            return redirect("home")
-    return render(request, "accounts/password_change.html", {"form": form})
+            return redirect(_next_url(request) or "home")
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"form": form, "temporary": request.user.must_change_password, "next": _next_url(request)},
+    )
 
 
 @login_not_required

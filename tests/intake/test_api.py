@@ -20,11 +20,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 import agency.admin_clients  # noqa: F401 - registers the admin before the URLconf is built (agency.admin imports it too)
@@ -715,18 +714,6 @@ def test_registration_records_the_certificate_and_is_audited(agency_admin: Any, 
     assert event.actor_id == agency_admin.pk
     assert event.detail["subject_names_party"] is True
     assert event.detail["fingerprint_sha256"] == registered.fingerprint_sha256
-
-
-@pytest.fixture
-def admin_urls() -> Iterator[None]:
-    """The portal's URLconf with the admin's URLs taken now, after agency.admin_clients has registered
-    its models (agency.urls may have been imported before this module)."""
-    import agency.urls
-
-    patterns = [p for p in agency.urls.urlpatterns if getattr(p, "namespace", None) != "admin"]
-    urlconf = type("PortalUrlConf", (), {"urlpatterns": [*patterns, path("admin/", admin.site.urls)]})
-    with override_settings(ROOT_URLCONF=urlconf):
-        yield
 
 
 @pytest.mark.usefixtures("admin_urls")
