@@ -15,6 +15,7 @@ from .models import (
     AgencyProfile,
     Contract,
     ContractOtherItem,
+    CredentialReset,
     Institution,
     InstitutionEmailSender,
     Insurer,
@@ -130,5 +131,55 @@ class PortalUserAdmin(UserAdmin):
     )
     add_form = TemporaryPasswordCreationForm
     change_password_form = TemporaryPasswordForm
+
+class CredentialResetForm(forms.ModelForm):
+    class Meta:
+        model = CredentialReset
+        fields = ("user", "method", "document_reference", "verified_at")
+
+
+@admin.register(CredentialReset)
+class CredentialResetAdmin(admin.ModelAdmin):
+    """本人確認記録: adding one sends the person a one-time reset link; records are never changed."""
+
+    form = CredentialResetForm
+    list_display = ("created_at", "user", "method", "document_reference", "verified_at", "verified_by")
+    list_filter = ("method",)
+    search_fields = ("user__username", "document_reference")
+    autocomplete_fields = ("user",)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        entry = services.credential_reset_issue(
+            user=obj.user,
+            actor=request.user,
+            method=obj.method,
+            document_reference=obj.document_reference,
+            verified_at=obj.verified_at,
+            request=request,
+        )
+        obj.pk, obj.verified_by, obj.created_at = entry.pk, entry.verified_by, entry.created_at
+
+    def get_form(self, request: Any, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithAdmin(base):  # type: ignore[misc, valid-type]
+            def clean(self) -> dict[str, Any]:
+                cleaned = super().clean()
+                user = cleaned.get("user")
+                if user is not None:
+                    if user.pk == request.user.pk:
+                        self.add_error("user", "自分自身のパスワード再設定は、別の管理者が本人確認を行ってください。")
+                    elif not user.email:
+                        self.add_error("user", "この利用者にはメールアドレスが登録されていません。")
+                return cleaned
+
+        return WithAdmin
+
 
 from . import admin_clients  # noqa: E402, F401 - ApiClient / ClientCertificate admin

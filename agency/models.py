@@ -415,6 +415,36 @@ class PasswordHistory(models.Model):
         return f"{self.user_id}@{self.created_at:%Y-%m-%d}"
 
 
+class CredentialReset(models.Model):
+    """本人確認記録: an administrator verified a person's identity and had a one-time password reset
+    link sent to their registered address. Append-only in the database (``agency.dbguards``); it
+    never holds a password or the link."""
+
+    class Method(models.TextChoices):
+        IN_PERSON = "in_person", _("対面（身分証明書）")
+        CALL_BACK = "call_back", _("登録電話番号への折返し")
+        DOCUMENT = "document", _("書面（申請書・押印）")
+
+    user = models.ForeignKey(User, verbose_name=_("利用者"), on_delete=models.PROTECT, related_name="credential_resets")
+    method = models.CharField(_("本人確認の方法"), max_length=16, choices=Method.choices)
+    document_reference = models.CharField(
+        _("確認書類・記録の番号"), max_length=200, help_text=_("身分証明書の種類と番号の下4桁、申請書番号、通話記録の番号など")
+    )
+    verified_at = models.DateTimeField(_("本人確認の日時"))
+    verified_by = models.ForeignKey(
+        User, verbose_name=_("確認した管理者"), on_delete=models.PROTECT, related_name="credential_resets_verified"
+    )
+    created_at = models.DateTimeField(_("記録日時"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("パスワード再設定の本人確認記録")
+        verbose_name_plural = _("パスワード再設定の本人確認記録")
+        ordering: ClassVar[list[str]] = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class MaintenanceWindow(TimeStampedModel):
     """An approved period during which one maintenance account may be used."""
 

@@ -8,16 +8,23 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Outcome
 from audit.services import audit_record
 
-from .models import Contract, Institution, Insurer, MaintenanceWindow, Role, User
+from .models import Contract, CredentialReset, Institution, Insurer, MaintenanceWindow, Role, User
 
 # --- Parties ---------------------------------------------------------------------------------------
 
@@ -109,6 +116,60 @@ def user_password_change(*, user: User, new_password: str, request: HttpRequest 
         user.save(update_fields=["password", "must_change_password"])
         audit_record(action="account.password_changed", actor=user, request=request, object_type="user", object_ids=[user.pk])
     return user
+
+
+def credential_reset_issue(
+    *,
+    user: User,
+    actor: User,
+    method: str,
+    document_reference: str,
+    verified_at: dt.datetime,
+    request: HttpRequest,
+) -> CredentialReset:
+    """After an administrator has verified the person's identity: record how (本人確認記録), disable
+    the current password and e-mail a one-time link to the registered address. The link is valid
+    for ``PASSWORD_RESET_TIMEOUT`` seconds and only until a password is set with it; nobody but the
+    person ever chooses or sees the new password, and neither the ledger nor the audit log holds the link.
+    """
+    if user.pk == actor.pk:
+        raise ValidationError(_("自分自身のパスワード再設定は、別の管理者が本人確認を行ってください。"), code="self_reset")
+    if not user.email:
+        raise ValidationError(_("この利用者にはメールアドレスが登録されていません。"), code="no_email")
+    if not document_reference.strip():
+        raise ValidationError(_("本人確認に用いた書類・記録の番号を入力してください。"), code="no_reference")
+    with transaction.atomic():
+        entry = CredentialReset.objects.create(
+            user=user, method=method, document_reference=document_reference.strip(), verified_at=verified_at, verified_by=actor
+        )
+        user.set_unusable_password()
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
+        audit_record(
+            action="account.reset_link_issued",
+            actor=actor,
+            request=request,
+            object_type="user",
+            object_ids=[user.pk],
+            detail={"ledger": entry.pk, "method": method},
+        )
+        path = reverse(
+            "accounts:password_reset_confirm",
+            args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)],
+        )
+        minutes = settings.PASSWORD_RESET_TIMEOUT // 60
+        send_mail(
+            _("[代行機関ポータル] パスワード再設定のご案内"),
+            _(
+                "%(name)s 様\n\n本人確認のうえ、パスワード再設定を受け付けました。次のリンクから %(minutes)s 分以内に"
+                "新しいパスワードを設定してください（一度だけ使えます）。\n\n%(link)s\n\n"
+                "お心当たりのない場合は、このメールを破棄し代行機関へご連絡ください。"
+            )
+            % {"name": user.get_full_name() or user.username, "minutes": minutes, "link": request.build_absolute_uri(path)},
+            None,
+            [user.email],
+        )
+    return entry
 
 
 # --- Second factor -----------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ accounts_patterns = (
         path("otp/backup-codes/regenerate/", accounts.backup_codes_regenerate, name="backup_codes_regenerate"),
         path("password/", accounts.password_change, name="password_change"),
         path("locked/", accounts.locked_out, name="locked_out"),
+        path("reset/<uidb64>/<token>/", accounts.password_reset_confirm, name="password_reset_confirm"),
+        path("reset/done/", accounts.password_reset_complete, name="password_reset_complete"),
     ],
     "accounts",
 )

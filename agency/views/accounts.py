@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -10,9 +11,11 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -141,6 +144,36 @@ def password_change(request: HttpRequest) -> HttpResponse:
         "accounts/password_change.html",
         {"form": form, "temporary": request.user.must_change_password, "next": _next_url(request)},
     )
+
+
+class _PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The one-time link an administrator had sent: the person chooses a password under every rule
+    in force (history included); the link dies with the password it sets, or after
+    ``PASSWORD_RESET_TIMEOUT``."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        try:
+            services.user_password_change(user=form.user, new_password=form.cleaned_data["new_password1"], request=self.request)
+        except ValidationError as error:
+            form.add_error("new_password1", error)
+            return self.form_invalid(form)
+        self.request.session.pop(auth_views.INTERNAL_RESET_SESSION_TOKEN, None)
+        return redirect(self.success_url)
+
+
+def _reachable_without_login(view: Any) -> Any:
+    return login_not_required(otp_exempt(password_change_exempt(view)))
+
+
+password_reset_confirm = _reachable_without_login(
+    sensitive_post_parameters("new_password1", "new_password2")(_PasswordResetConfirmView.as_view())
+)
+password_reset_complete = _reachable_without_login(
+    auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html")
+)
 
 
 @login_not_required

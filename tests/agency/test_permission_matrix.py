@@ -57,7 +57,14 @@ ACCOUNT_PAGES = {
     "accounts:logout": 405,  # POST only
     "accounts:backup_codes_regenerate": 405,
 }
-PUBLIC = {"accounts:login": 200, "accounts:locked_out": 429, "healthz": 200, "api_schema": 200}
+PUBLIC = {
+    "accounts:login": 200,
+    "accounts:locked_out": 429,
+    "accounts:password_reset_confirm": 200,  # a link that is not valid says so
+    "accounts:password_reset_complete": 200,
+    "healthz": 200,
+    "api_schema": 200,
+}
 
 def _objects(contract: Any) -> dict[str, Any]:
     """Own-tenant objects of every kind a parameterised URL names (ORM rows only, no stored bytes)."""
@@ -126,6 +133,7 @@ SAMPLES.update({
     "delivery_api:delivery_archive": lambda o: [_routed(o)["delivery"]],
     "delivery_api:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
 })
+SAMPLES["accounts:password_reset_confirm"] = lambda o: ["MQ", "not-a-token"]
 SAMPLES.update(compliance_samples.SAMPLES)
 SAMPLES.update(BILLING_SAMPLES)
 PUBLIC.update(compliance_samples.PUBLIC)
