@@ -103,6 +103,8 @@ CONTROLS: dict[str, Control] = {
     "technical-10": Control(("upload_hardening",)),
     "technical-11": Control(("upload_hardening",)),
     "technical-12": Control(("argon2_first",), attestation=False),
+    # 本人確認のうえの再登録: the ledger must stay append-only; the procedure itself is attested
+    "technical-13": Control(("audit_guards",)),
     "technical-14": Control(("argon2_first",)),
     "technical-15": Control(("password_validators", "totp_coverage"), attestation=False),
     "technical-16": Control(("password_validators",), attestation=False),

@@ -211,17 +211,19 @@ def _postgres_privileges(table: str) -> dict[str, Any]:
             "update": bool(update), "delete": bool(delete), "truncate": bool(truncate)}
 
 
-@probe("audit_guards", gettext_lazy("監査ログの改ざん防止（トリガーと権限）"))
+@probe("audit_guards", gettext_lazy("監査ログ・証明書・本人確認記録の改ざん防止（トリガーと権限）"))
 def audit_guards() -> Measurement:
+    from agency import dbguards as agency_dbguards
     from audit import dbguards as audit_dbguards
 
     from . import dbguards
 
     audit_ok = audit_dbguards.installed(connection)
     certificates_ok = dbguards.installed(connection)
+    resets_ok = agency_dbguards.installed(connection)
     detail: dict[str, Any] = {"vendor": connection.vendor, "audit_triggers": audit_ok,
-                              "certificate_triggers": certificates_ok}
-    if not (audit_ok and certificates_ok):
+                              "certificate_triggers": certificates_ok, "credential_reset_triggers": resets_ok}
+    if not (audit_ok and certificates_ok and resets_ok):
         return Measurement(ProbeStatus.FAIL, _("追記専用のトリガーがありません"), detail)
     if connection.vendor != "postgresql":
         return Measurement(

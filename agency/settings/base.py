@@ -298,7 +298,7 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "portal@localhost")
 # One-time password reset links (issued by an administrator after verifying identity) expire after this.
-PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 30 * 60)
+PASSWORD_RESET_TIMEOUT = env_int("RESET_LINK_SECONDS", 30 * 60)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

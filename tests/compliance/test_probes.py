@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from agency import dbguards as agency_dbguards
 from agency.models import MaintenanceWindow, Role, User
 from audit import dbguards as audit_dbguards
 from audit.services import audit_record
@@ -115,6 +116,7 @@ def test_audit_guards_report_triggers_and_the_connection_honestly() -> None:
     result = probes.measure("audit_guards")
     assert result.detail["audit_triggers"] is True
     assert result.detail["certificate_triggers"] is True
+    assert result.detail["credential_reset_triggers"] is True
     if connection.vendor == "sqlite":
         assert result.status == ProbeStatus.WARN
         assert "sqlite" in result.value
@@ -129,6 +131,12 @@ def test_audit_guards_report_triggers_and_the_connection_honestly() -> None:
         assert probes.measure("audit_guards").status == ProbeStatus.FAIL
     finally:
         dbguards.install(connection)
+    agency_dbguards.remove(connection)
+    try:
+        failed = probes.measure("audit_guards")
+        assert failed.status == ProbeStatus.FAIL and failed.detail["credential_reset_triggers"] is False
+    finally:
+        agency_dbguards.install(connection)
 
 
 CHRONY_SYNCED = """Reference ID    : A9FEA9FE (169.254.169.254)
