@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.models import Outcome
 from audit.services import audit_record
 
+from .links import absolute_url
 from .models import Contract, CredentialReset, Institution, Insurer, MaintenanceWindow, Role, User
 
 # --- Parties ---------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ def credential_reset_issue(
                 "新しいパスワードを設定してください（一度だけ使えます）。\n\n%(link)s\n\n"
                 "お心当たりのない場合は、このメールを破棄し代行機関へご連絡ください。"
             )
-            % {"name": user.get_full_name() or user.username, "minutes": minutes, "link": request.build_absolute_uri(path)},
+            % {"name": user.get_full_name() or user.username, "minutes": minutes, "link": absolute_url(path, request)},
             None,
             [user.email],
         )

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from agency.links import absolute_url
 from agency.models import Role, User
 from audit.services import audit_record
 
@@ -94,7 +95,7 @@ def _recipients(kind: str, *, insurer_id: int | None = None, institution_id: int
 
 
 def _link(path: str) -> str:
-    return f"{getattr(settings, 'PORTAL_BASE_URL', '').rstrip('/')}{path}"
+    return absolute_url(path)
 
 
 def _delivery_message(delivery: Delivery) -> tuple[str, str]:

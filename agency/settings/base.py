@@ -297,6 +297,10 @@ EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "portal@localhost")
+# The portal's address in links sent by e-mail (https://PORTAL_SERVER_NAME unless given).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL") or (
+    f"https://{env_str('PORTAL_SERVER_NAME')}" if env_str("PORTAL_SERVER_NAME") else ""
+)
 # One-time password reset links (issued by an administrator after verifying identity) expire after this.
 PASSWORD_RESET_TIMEOUT = env_int("RESET_LINK_SECONDS", 30 * 60)
 

@@ -11,3 +11,4 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-3f9a1
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 PORTAL_DEMO = True
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")

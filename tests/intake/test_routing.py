@@ -494,8 +494,9 @@ def test_an_agency_returned_record_is_linked_when_corrected(capture: Any, db: An
 
 
 def test_a_new_delivery_is_mailed_to_that_insurers_users_once_and_opt_outs_are_respected(
-    capture: Any, db: Any, make_user: Callable[..., Any]
+    capture: Any, db: Any, make_user: Callable[..., Any], settings: Any
 ) -> None:
+    settings.PORTAL_BASE_URL = "https://portal.example.jp/"
     intake_generated(capture, records=10, seed=91, insurers=3)
     insurers = list(Insurer.objects.filter(records__status=RecordStatus.ACCEPTED).distinct())
     mine, other = insurers[0], insurers[1]
@@ -511,6 +512,7 @@ def test_a_new_delivery_is_mailed_to_that_insurers_users_once_and_opt_outs_are_r
     mine_delivery = next(d for d in deliveries if d.insurer_id == mine.pk)
     message = next(m for m in mail.outbox if m.to == ["reader@example.jp"])
     assert mine_delivery.file_name in message.subject and str(mine_delivery.pk) in message.body
+    assert f"https://portal.example.jp/insurer/deliveries/{mine_delivery.pk}/" in message.body  # a link that works from a mailbox
     from intake.notifications import notify
 
     assert notify(kind="delivery", object_id=mine_delivery.pk) == 0  # already sent: nothing twice
