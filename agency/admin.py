@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm
+from django.core.exceptions import ValidationError
 from django_otp.admin import OTPAdminSite
 
 from . import services
@@ -100,24 +101,23 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ("ticket", "user", "approved_by", "starts_at", "ends_at", "closed_at")
 
 
-class TemporaryPasswordForm(AdminPasswordChangeForm):
+class _TemporaryPassword:
     """A password an administrator sets is temporary: its holder must replace it at the next login."""
 
     def save(self, commit: bool = True) -> Any:
-        user = super().save(commit=False)
+        user = super().save(commit=False)  # type: ignore[misc]
         user.must_change_password = user.has_usable_password()
         if commit:
             user.save()
         return user
 
 
-class TemporaryPasswordCreationForm(AdminUserCreationForm):
-    def save(self, commit: bool = True) -> Any:
-        user = super().save(commit=False)
-        user.must_change_password = user.has_usable_password()
-        if commit:
-            user.save()
-        return user
+class TemporaryPasswordForm(_TemporaryPassword, AdminPasswordChangeForm):
+    pass
+
+
+class TemporaryPasswordCreationForm(_TemporaryPassword, AdminUserCreationForm):
+    pass
 
 
 @admin.register(User)
@@ -171,12 +171,11 @@ class CredentialResetAdmin(admin.ModelAdmin):
         class WithAdmin(base):  # type: ignore[misc, valid-type]
             def clean(self) -> dict[str, Any]:
                 cleaned = super().clean()
-                user = cleaned.get("user")
-                if user is not None:
-                    if user.pk == request.user.pk:
-                        self.add_error("user", "自分自身のパスワード再設定は、別の管理者が本人確認を行ってください。")
-                    elif not user.email:
-                        self.add_error("user", "この利用者にはメールアドレスが登録されていません。")
+                if cleaned.get("user") is not None:
+                    try:
+                        services.credential_reset_check(user=cleaned["user"], actor=request.user)
+                    except ValidationError as refused:
+                        self.add_error("user", refused)
                 return cleaned
 
         return WithAdmin

@@ -68,14 +68,18 @@ def otp_exempt(view: Any) -> Any:
     return view
 
 
-class RequireOTPMiddleware:
-    """A session authenticated by password alone reaches nothing but the second-factor pages."""
+class _ViewGate:
+    """A middleware that decides in ``process_view`` (it needs the view's exemption markers)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
+
+
+class RequireOTPMiddleware(_ViewGate):
+    """A session authenticated by password alone reaches nothing but the second-factor pages."""
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
         user = request.user
@@ -92,15 +96,9 @@ def password_change_exempt(view: Any) -> Any:
     return view
 
 
-class PasswordChangeRequiredMiddleware:
+class PasswordChangeRequiredMiddleware(_ViewGate):
     """An account given a temporary password by an administrator reaches nothing but the password
     change form (and logout) until its holder has chosen a password of their own."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
         user = request.user

@@ -119,6 +119,14 @@ def user_password_change(*, user: User, new_password: str, request: HttpRequest 
     return user
 
 
+def credential_reset_check(*, user: User, actor: User) -> None:
+    """Whether ``actor`` may have a reset link sent to ``user`` (ValidationError saying why not)."""
+    if user.pk == actor.pk:
+        raise ValidationError(_("自分自身のパスワード再設定は、別の管理者が本人確認を行ってください。"), code="self_reset")
+    if not user.email:
+        raise ValidationError(_("この利用者にはメールアドレスが登録されていません。"), code="no_email")
+
+
 def credential_reset_issue(
     *,
     user: User,
@@ -133,16 +141,13 @@ def credential_reset_issue(
     for ``PASSWORD_RESET_TIMEOUT`` seconds and only until a password is set with it; nobody but the
     person ever chooses or sees the new password, and neither the ledger nor the audit log holds the link.
     """
-    if user.pk == actor.pk:
-        raise ValidationError(_("自分自身のパスワード再設定は、別の管理者が本人確認を行ってください。"), code="self_reset")
-    if not user.email:
-        raise ValidationError(_("この利用者にはメールアドレスが登録されていません。"), code="no_email")
-    if not document_reference.strip():
-        raise ValidationError(_("本人確認に用いた書類・記録の番号を入力してください。"), code="no_reference")
+    credential_reset_check(user=user, actor=actor)
+    entry = CredentialReset(
+        user=user, method=method, document_reference=document_reference.strip(), verified_at=verified_at, verified_by=actor
+    )
+    entry.full_clean()  # the method among the choices, a reference given
     with transaction.atomic():
-        entry = CredentialReset.objects.create(
-            user=user, method=method, document_reference=document_reference.strip(), verified_at=verified_at, verified_by=actor
-        )
+        entry.save()
         user.set_unusable_password()
         user.must_change_password = False
         user.save(update_fields=["password", "must_change_password"])

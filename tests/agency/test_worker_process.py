@@ -45,6 +45,9 @@ def test_a_zero_threshold_keeps_the_interpreters_collector(settings: Any, restor
     assert gc.get_threshold() == before
 
 
-def test_an_unusable_schema_directory_does_not_stop_the_worker(settings: Any, tmp_path: Any, restored_gc: None) -> None:
+def test_an_unusable_schema_directory_does_not_stop_the_worker(
+    settings: Any, tmp_path: Any, restored_gc: None, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.KENSHIN_XSD_DIR = str(tmp_path)  # empty: every schema is missing
     prepare_worker_process()  # archives then carry XML_SCHEMA_UNAVAILABLE; the worker still starts
+    assert any("XML_SCHEMA_UNAVAILABLE" in record.getMessage() and str(tmp_path) in record.getMessage() for record in caplog.records)
