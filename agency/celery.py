@@ -26,7 +26,7 @@ def prepare_worker_process() -> None:
     """
     from django.conf import settings
 
-    from intake.standard.reader import prepare
+    from kenshin.reader import prepare
 
     prepare(settings.KENSHIN_XSD_DIR or None)
     if settings.WORKER_GC_THRESHOLD:

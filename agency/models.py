@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from intake.standard.checkdigits import normalize_insurer_number
+from kenshin.checkdigits import normalize_insurer_number
 
 from .validators import (
     account_number_validator,

@@ -265,8 +265,8 @@ def contract_from_terms(
     actor: User | None = None,
 ) -> Contract:
     """A contract (with its additional-item prices) carrying the prices and copay rules of
-    ``intake.standard.billing.ContractTerms``; the inverse of ``terms_from_contract``."""
-    from intake.standard.billing import DETAIL_PRICE_FIELDS
+    ``kenshin.copay.ContractTerms``; the inverse of ``terms_from_contract``."""
+    from kenshin.copay import DETAIL_PRICE_FIELDS
 
     from .models import ContractOtherItem
 

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from intake.standard import checkdigits
+from kenshin import checkdigits
 
 HALF_WIDTH_KANA_RE = re.compile(r"^[0-9A-Zｦ-ﾟ ()\.\-/,｢｣¥]+$")
 

@@ -19,9 +19,9 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from intake.standard.reader import read_archive
-from intake.standard.schemas import FileKind, validate, xsd_dir_from_env
-from intake.standard.synth.generator import GeneratorConfig, generate
+from kenshin.reader import read_archive
+from kenshin.schemas import FileKind, validate, xsd_dir_from_env
+from kenshin.synth.generator import GeneratorConfig, generate
 
 
 def main() -> None:

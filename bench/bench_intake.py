@@ -74,7 +74,7 @@ def _raw_parse_one(index: int) -> int:
     """Bare lxml parse + official-XSD validation of one archive's DATA/CLAIMS files."""
     from lxml import etree
 
-    from intake.standard.schemas import FileKind, schema
+    from kenshin.schemas import FileKind, schema
 
     assert XSD_DIR is not None
     schemas = {"h": schema(XSD_DIR, FileKind.CHECKUP), "c": schema(XSD_DIR, FileKind.CLAIM)}
@@ -194,8 +194,8 @@ def main() -> None:
     from agency.celery import prepare_worker_process
     from agency.demo import seed_demo
     from agency.services import synthetic_parties_load
-    from intake.standard.synth.defects import DEFECTS, Stage
-    from intake.standard.synth.generator import GeneratorConfig, default_parties, generate
+    from kenshin.synth.defects import DEFECTS, Stage
+    from kenshin.synth.generator import GeneratorConfig, default_parties, generate
 
     call_command("migrate", verbosity=0)
     from intake.models import Submission

@@ -22,15 +22,15 @@ from enum import Enum
 from typing import Any
 
 from agency.models import AgencyProfile, Contract, Insurer
-from intake.standard import billing
-from intake.standard import findings as standard_findings
-from intake.standard import rules as standard_rules
-from intake.standard.checkdigits import is_valid_insurer_number
-from intake.standard.codes import OID_AGENCY, OID_INSTITUTION, ReturnReason
-from intake.standard.findings import Finding, FindingKind, Severity
-from intake.standard.items import item_master
-from intake.standard.reader import ArchiveReading, ReadResult, RecordRead
-from intake.standard.records import CheckupDocument, Claim
+from kenshin import copay
+from kenshin import findings as standard_findings
+from kenshin import rules as standard_rules
+from kenshin.checkdigits import is_valid_insurer_number
+from kenshin.codes import OID_AGENCY, OID_INSTITUTION, ReturnReason
+from kenshin.findings import Finding, FindingKind, Severity
+from kenshin.items import item_master
+from kenshin.reader import ArchiveReading, ReadResult, RecordRead
+from kenshin.records import CheckupDocument, Claim
 
 from .models import Record, RecordStatus, Submission
 
@@ -279,7 +279,7 @@ class References:
     insurers: dict[str, Insurer | None] = field(default_factory=dict)
     contracts: dict[tuple[str, int], list[Contract]] = field(default_factory=dict)
     tickets: Any = None  # eligibility.TicketLookup: the 受診券 uploaded by the batch's insurers
-    terms: dict[int, billing.ContractTerms] = field(default_factory=dict)  # by contract, built once
+    terms: dict[int, copay.ContractTerms] = field(default_factory=dict)  # by contract, built once
 
     @classmethod
     def for_archive(cls, reading: ArchiveReading, submission: Submission) -> References:
@@ -301,19 +301,19 @@ class References:
         self.tickets = eligibility.tickets_for(pending)
         # --- end eligibility -------------------------------------------------------------------------
 
-    def terms_of(self, contract: Contract) -> billing.ContractTerms:
+    def terms_of(self, contract: Contract) -> copay.ContractTerms:
         terms = self.terms.get(contract.pk)
         if terms is None:
             terms = self.terms[contract.pk] = contract_terms(contract)
         return terms
 
 
-def contract_terms(contract: Contract) -> billing.ContractTerms:
+def contract_terms(contract: Contract) -> copay.ContractTerms:
     """The contract's prices and copay rules in the terms the claim arithmetic takes."""
-    return billing.terms_from_contract(contract)
+    return copay.terms_from_contract(contract)
 
 
-def _claim_findings(pending: PendingRecord, terms: billing.ContractTerms) -> list[Finding]:
+def _claim_findings(pending: PendingRecord, terms: copay.ContractTerms) -> list[Finding]:
     claim = pending.claim
     if claim is None:
         return []

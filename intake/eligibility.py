@@ -39,10 +39,10 @@ from django.utils.translation import gettext as _
 from agency.models import CopayCode, Insurer, User
 from audit.models import Outcome
 from audit.services import audit_record
-from intake.standard import rules as standard_rules
-from intake.standard.billing import ContractTerms, CopayRule
-from intake.standard.codes import RATE_SCALE, ClaimType, CommissionType, DetailItem
-from intake.standard.findings import Finding
+from kenshin import rules as standard_rules
+from kenshin.codes import RATE_SCALE, ClaimType, CommissionType, DetailItem
+from kenshin.copay import ContractTerms, CopayRule
+from kenshin.findings import Finding
 
 from .checks import _E, PendingRecord, R, Rule, _rule
 from .models import EligibilityTicket, EligibilityUpload

@@ -30,13 +30,13 @@ from django.db.models import Count, Q
 from django.template.loader import render_to_string
 
 from agency.models import AgencyProfile
-from intake.standard import assemble
-from intake.standard import records as standard_records
-from intake.standard.codes import ReturnReason
-from intake.standard.items import item_master
-from intake.standard.reader import ArchiveReading
-from intake.standard.records import AdjudicationResult, Member
-from intake.standard.writer import write_archive
+from kenshin import assemble
+from kenshin import records as standard_records
+from kenshin.codes import ReturnReason
+from kenshin.items import item_master
+from kenshin.reader import ArchiveReading
+from kenshin.records import AdjudicationResult, Member
+from kenshin.writer import write_archive
 
 from . import selectors, storage
 from .models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus

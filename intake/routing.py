@@ -49,16 +49,16 @@ from agency.http import client_ip
 from agency.models import AgencyProfile, Insurer, Role, User
 from audit.models import Outcome
 from audit.services import audit_record
-from intake.standard.assemble import agency_party, institution_party, insurer_party, summary_for
-from intake.standard.claim_read import read_claim
-from intake.standard.claim_write import claim_xml, index_xml, summary_xml
-from intake.standard.codes import SERVICE_CHECKUP, Namespace
-from intake.standard.findings import Severity
-from intake.standard.naming import CLAIMS_DIR, DATA_DIR, INDEX_FILE, SUMMARY_FILE, ArchiveName, MemberName
-from intake.standard.reader import ArchiveReading
-from intake.standard.records import AdjudicationResult, CheckupDocument, Claim, IndexRecord
-from intake.standard.writer import pack, xsd_members
-from intake.standard.xmlsafe import parse_xml
+from kenshin.assemble import agency_party, institution_party, insurer_party, summary_for
+from kenshin.claim_read import read_claim
+from kenshin.claim_write import claim_xml, index_xml, summary_xml
+from kenshin.codes import SERVICE_CHECKUP, Namespace
+from kenshin.findings import Severity
+from kenshin.naming import CLAIMS_DIR, DATA_DIR, INDEX_FILE, SUMMARY_FILE, ArchiveName, MemberName
+from kenshin.reader import ArchiveReading
+from kenshin.records import AdjudicationResult, CheckupDocument, Claim, IndexRecord
+from kenshin.writer import pack, xsd_members
+from kenshin.xmlsafe import parse_xml
 
 from . import storage
 from .models import (
@@ -129,7 +129,7 @@ def parse_claim(data: bytes, path: str) -> Claim | None:
 
 
 def parse_checkup(data: bytes, path: str) -> CheckupDocument | None:
-    from intake.standard.cda_read import read_checkup
+    from kenshin.cda_read import read_checkup
 
     element, problem = parse_xml(data, path)
     if element is None or problem is not None:
@@ -1093,7 +1093,7 @@ def _answer(observation: Any) -> str:
 def _observation_row(observation: Any, definition: Any, sex: str) -> dict[str, Any]:
     from decimal import Decimal, InvalidOperation
 
-    from intake.standard.items import Judgement
+    from kenshin.items import Judgement
 
     row: dict[str, Any] = {
         "code": observation.code or "",
@@ -1174,8 +1174,8 @@ def _claim_reading(claim: Claim | None) -> dict[str, Any] | None:
 def record_reading(record: Record) -> dict[str, Any]:
     """The checkup as a person reads it: who, when, where; 判定 first; results grouped with units and
     H/L against 保健指導判定値 / 受診勧奨判定値; then the claim. Read from the stored original."""
-    from intake.standard.items import item_master
-    from intake.standard.rules import age_on
+    from kenshin.items import item_master
+    from kenshin.rules import age_on
 
     checkup, claim = record_documents(record)
     reading: dict[str, Any] = {"readable": checkup is not None, "groups": [], "claim": _claim_reading(claim)}

@@ -13,10 +13,10 @@ from django.db.models import QuerySet
 from agency.crypto import decrypt_text
 from agency.models import Role
 from agency.selectors import institution_archive_password
-from intake.standard.cda_read import read_checkup
-from intake.standard.claim_read import read_claim
-from intake.standard.codes import Namespace
-from intake.standard.xmlsafe import parse_xml
+from kenshin.cda_read import read_checkup
+from kenshin.claim_read import read_claim
+from kenshin.codes import Namespace
+from kenshin.xmlsafe import parse_xml
 
 from . import storage
 from .checks import as_json

@@ -23,7 +23,7 @@ from agency.crypto import encrypt_text
 from agency.models import Institution, User
 from audit.models import Outcome
 from audit.services import audit_record
-from intake.standard import reader as standard_reader
+from kenshin import reader as standard_reader
 
 from . import checks, storage
 from .models import (

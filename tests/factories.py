@@ -8,7 +8,7 @@ import factory
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency.models import Contract, CopayCode, Institution, Insurer, Role, User
-from intake.standard.checkdigits import luhn_digit
+from kenshin.checkdigits import luhn_digit
 
 TEST_PASSWORD = "Vq7#pLm2!xRt9z"
 

@@ -19,7 +19,7 @@ class InsurerSerializer(serializers.ModelSerializer):
         fields = ["number", "name", "contract_start", "billing_postal_code", "billing_address", "is_active"]
 
     def validate_number(self, value: str) -> str:
-        from intake.standard.checkdigits import normalize_insurer_number
+        from kenshin.checkdigits import normalize_insurer_number
 
         return normalize_insurer_number(value)
 

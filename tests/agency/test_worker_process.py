@@ -10,8 +10,8 @@ import pytest
 from celery.signals import worker_process_init
 
 from agency.celery import prepare_worker_process
-from intake.standard import schemas
-from intake.standard.schemas import FileKind
+from kenshin import schemas
+from kenshin.schemas import FileKind
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from billing.services import bank_csv_import, transfer_batch_create, transfer_fi
 from billing.timeline import record_events
 from intake import routing, services
 from intake.models import Channel, DeliveryItem, Record, RecordStatus, SubmissionStatus
-from intake.standard.synth.generator import GeneratorConfig, default_parties, generate
+from kenshin.synth.generator import GeneratorConfig, default_parties, generate
 
 from .conftest import at, with_account
 from .zengin_reader import read_zengin

@@ -21,8 +21,8 @@ from agency.services_clients import api_client_create, client_certificate_regist
 from audit.models import AuditEvent
 from intake.checks import contract_terms
 from intake.models import Channel, Submission, SubmissionStatus
-from intake.standard.synth.generator import GeneratorConfig, generate
-from intake.standard.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
+from kenshin.synth.generator import GeneratorConfig, generate
+from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
 
 from ..factories import ContractFactory, InstitutionFactory, InsurerFactory, UserFactory
 from .nginx_harness import DevPki, NginxServer, Response, https_request

@@ -39,8 +39,8 @@ from agency.services_clients import (
 from audit.models import AuditEvent
 from intake.checks import contract_terms
 from intake.models import Channel, Submission, SubmissionStatus
-from intake.standard.synth.generator import GeneratorConfig, generate
-from intake.standard.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
+from kenshin.synth.generator import GeneratorConfig, generate
+from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
 
 from ..conftest import login_verified
 

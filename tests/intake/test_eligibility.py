@@ -19,7 +19,7 @@ from audit.models import AuditEvent, Outcome
 from intake import checks
 from intake.eligibility import COLUMNS, TEMPLATE_HEADER, EligibilityFileInvalid, eligibility_upload, parse_csv
 from intake.models import EligibilityTicket, EligibilityUpload, Finding, RecordStatus
-from intake.standard.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
 
 from ..conftest import login_verified
 from ..factories import UserFactory
@@ -211,7 +211,7 @@ def test_another_insurers_tickets_are_never_used(capture: Any, db: Any, insurer_
     eligibility_upload(insurer=own, file_name="own.csv", data=_csv([other_row]), actor=make_user(Role.INSURER_STAFF, insurer=own))
     original = archive.submission
     later = replace(original, name=replace(original.name, same_day_count=1))
-    from intake.standard.writer import write_archive
+    from kenshin.writer import write_archive
 
     again = receive(capture, archive, file_name=later.name.filename, data=write_archive(later)).submission
     assert set(Finding.objects.filter(submission=again, code__startswith="ELG_").values_list("code", flat=True)) == {"ELG_TICKET_UNKNOWN"}

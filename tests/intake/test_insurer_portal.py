@@ -35,8 +35,8 @@ from intake.models import (
     StoredArchive,
     Submission,
 )
-from intake.standard.items import Judgement, item_master
-from intake.standard.reader import read_archive
+from kenshin.items import Judgement, item_master
+from kenshin.reader import read_archive
 
 from ..conftest import login_verified
 from ..factories import InstitutionFactory, InsurerFactory, UserFactory

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agency.models import Contract, Institution, Insurer
-from intake.standard.billing import terms_from_contract
-from intake.standard.reader import read_archive
-from intake.standard.rules import copay_differences
+from kenshin.copay import terms_from_contract
+from kenshin.reader import read_archive
+from kenshin.rules import copay_differences
 from tests.factories import ContractFactory, InsurerFactory
 
 

@@ -21,10 +21,10 @@ from intake import checks, outputs
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
 from intake.services import submission_receive
 from intake.services_review import finding_override_warning
-from intake.standard.codes import OID_AGENCY, OID_INSTITUTION
-from intake.standard.reader import read_archive
-from intake.standard.synth.generator import GeneratedArchive, GeneratorConfig, generate
-from intake.standard.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
+from kenshin.codes import OID_AGENCY, OID_INSTITUTION
+from kenshin.reader import read_archive
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, generate
+from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
 
 from ..factories import UserFactory
 

@@ -19,8 +19,8 @@ from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
 from intake import checks, services
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
-from intake.standard.synth.defects import DEFECTS, Stage
-from intake.standard.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
+from kenshin.synth.defects import DEFECTS, Stage
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
 
 AGENCY = "91399055"
 
@@ -138,7 +138,7 @@ def test_a_checkup_accepted_before_is_returned_as_duplicate(make_archive: Callab
     _intake(archive)
     # The same people and checkups, sent again in a new archive (other bytes: a later same-day count).
     name = archive.submission.name
-    from intake.standard.writer import write_archive
+    from kenshin.writer import write_archive
 
     later = replace(archive.submission, name=replace(name, same_day_count=name.same_day_count + 1))
     data = write_archive(later)

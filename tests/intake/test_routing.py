@@ -45,13 +45,13 @@ from intake.models import (
     Submission,
     SubmissionStatus,
 )
-from intake.standard.assemble import build_submission
-from intake.standard.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER
-from intake.standard.naming import ArchiveName, MemberName
-from intake.standard.reader import ReadResult, read_archive
-from intake.standard.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
-from intake.standard.writer import write_archive
 from intake.tasks_routing import route_deliveries_task
+from kenshin.assemble import build_submission
+from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER
+from kenshin.naming import ArchiveName, MemberName
+from kenshin.reader import ReadResult, read_archive
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
+from kenshin.writer import write_archive
 
 from ..factories import UserFactory
 

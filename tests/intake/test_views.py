@@ -20,8 +20,8 @@ from audit.signals import SESSION_LAST_ACTIVITY
 from intake import outputs
 from intake.checks import catalogue
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
-from intake.standard.reader import read_archive
-from intake.standard.synth.generator import GeneratedArchive
+from kenshin.reader import read_archive
+from kenshin.synth.generator import GeneratedArchive
 
 from ..conftest import login_verified
 from ..factories import UserFactory

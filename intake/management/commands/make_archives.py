@@ -22,11 +22,11 @@ from django.db.models import Q
 
 from agency.models import AgencyProfile, Contract, Institution, Insurer
 from agency.services import contract_from_terms, institution_save, insurer_save
-from intake.standard.billing import ContractTerms, terms_from_contract
-from intake.standard.schemas import xsd_dir_from_env
-from intake.standard.synth.defects import DEFECTS
-from intake.standard.synth.generator import DEFAULT_AGENCY_NUMBER, GeneratorConfig, write_archives
-from intake.standard.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer, make_parties
+from kenshin.copay import ContractTerms, terms_from_contract
+from kenshin.schemas import xsd_dir_from_env
+from kenshin.synth.defects import DEFECTS
+from kenshin.synth.generator import DEFAULT_AGENCY_NUMBER, GeneratorConfig, write_archives
+from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer, make_parties
 
 
 def _contracted_institutions(year: int) -> list[Institution]:
@@ -115,7 +115,7 @@ class Command(BaseCommand):
             default=[],
             choices=sorted(DEFECTS),
             metavar="NAME",
-            help="inject this defect (repeatable); see intake.standard.synth.defects",
+            help="inject this defect (repeatable); see kenshin.synth.defects",
         )
         parser.add_argument(
             "--defect-rate",

@@ -1,0 +1,362 @@
+"""Cross-file structural checks: ix08 against the archive, su08 against the claims, h/c pairing,
+identity between paired files, check digits, date order and the internal sums of each claim.
+
+The reader goes through an archive one person at a time, so the checks come in two parts:
+``record_findings`` for one DATA file and the CLAIMS file paired with it, and
+``archive_findings`` for what needs the whole archive, from ``Totals`` kept along the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kenshin import findings as F
+from kenshin.checkdigits import (
+    is_valid_agency_number,
+    is_valid_institution_number,
+    is_valid_insurer_number,
+)
+from kenshin.codes import (
+    INTERACTION_TYPES,
+    OID_AGENCY,
+    OID_INSTITUTION,
+    OID_INSURER,
+    SERVICE_CHECKUP,
+    SERVICE_GUIDANCE,
+    ClaimType,
+)
+from kenshin.copay import settlement_consistent
+from kenshin.findings import Finding
+from kenshin.naming import INDEX_FILE, SUMMARY_FILE, ArchiveName
+from kenshin.records import (
+    CheckupDocument,
+    Claim,
+    GuidanceClaim,
+    GuidanceDocument,
+    IndexRecord,
+    Member,
+    PartyId,
+    Subject,
+    SummaryRecord,
+)
+
+IDENTITY_FIELDS = (
+    ("insurer_number", "保険者番号"),
+    ("card_symbol", "記号"),
+    ("card_number", "番号"),
+    ("card_branch", "枝番"),
+    ("name_kana", "氏名"),
+    ("sex", "性別"),
+    ("birth_date", "生年月日"),
+)
+
+
+@dataclass
+class Totals:
+    """What the archive-wide checks need, added up record by record."""
+
+    data_files: int = 0
+    claim_files: int = 0
+    checkups: bool = False
+    guidance: bool = False
+    cost: int = 0
+    payment: int = 0
+    paid_by_other_program: int = 0
+    claimed: int = 0
+
+    def add(self, pair: Pair) -> None:
+        self.checkups = self.checkups or pair.checkup is not None
+        self.guidance = self.guidance or pair.guidance is not None
+        if pair.claim is not None:
+            settlement = pair.claim.record.settlement
+            self.cost += settlement.unit_amount
+            self.payment += settlement.payment_amount
+            self.paid_by_other_program += settlement.payment_by_other_program or 0
+            self.claimed += settlement.claim_amount
+        if pair.guidance_claim is not None:
+            guidance = pair.guidance_claim.record
+            self.cost += guidance.calculated_amount
+            self.payment += guidance.payment_amount
+            self.claimed += guidance.claim_amount
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One person's files as read: a DATA file (h or g) and the CLAIMS file (c or p) of the same
+    name; ``data_path``/``claim_path`` name them even when they could not be read."""
+
+    data_path: str | None = None
+    claim_path: str | None = None
+    checkup: Member[CheckupDocument] | None = None
+    guidance: Member[GuidanceDocument] | None = None
+    claim: Member[Claim] | None = None
+    guidance_claim: Member[GuidanceClaim] | None = None
+
+
+def _party_check_digit(party: PartyId, file: str, xpath: str) -> Finding | None:
+    if party.root == OID_INSTITUTION and not is_valid_institution_number(party.extension):
+        return F.ID_INSTITUTION_CHECK_DIGIT.at(file=file, xpath=xpath, detail=party.extension)
+    if party.root == OID_INSURER and not is_valid_insurer_number(party.extension):
+        return F.ID_INSURER_CHECK_DIGIT.at(file=file, xpath=xpath, detail=party.extension)
+    if party.root == OID_AGENCY and not is_valid_agency_number(party.extension):
+        return F.ID_AGENCY_CHECK_DIGIT.at(file=file, xpath=xpath, detail=party.extension)
+    return None
+
+
+def index_findings(name: ArchiveName | None, index: IndexRecord | None, totals: Totals) -> list[Finding]:
+    if index is None:
+        return [F.ARC_INDEX_MISSING.at(file=INDEX_FILE)]
+    found: list[Finding] = []
+    if name is not None:
+        mismatched = [
+            label
+            for label, ok in (
+                ("送付元", index.sender.extension == name.sender),
+                ("送付先", index.receiver is not None and index.receiver.extension == name.receiver),
+                ("実施区分", index.service_event_type == name.service_event_type),
+            )
+            if not ok
+        ]
+        if mismatched:
+            found.append(F.IDX_NAME_MISMATCH.at(file=INDEX_FILE, detail="・".join(mismatched)))
+    pairing = INTERACTION_TYPES.get(index.interaction_type)
+    if pairing is not None:
+        _, sender_oid, receiver_oid = pairing
+        if index.sender.root != sender_oid or (index.receiver is not None and index.receiver.root != receiver_oid):
+            found.append(F.IDX_OID_MISMATCH.at(file=INDEX_FILE, detail=f"種別 {index.interaction_type}"))
+    for party, xpath in ((index.sender, "/index/sender/id"), (index.receiver, "/index/receiver/id")):
+        if party is not None and (finding := _party_check_digit(party, INDEX_FILE, xpath)):
+            found.append(finding)
+    files = totals.data_files + totals.claim_files
+    if index.total_record_count != files:
+        found.append(
+            F.IDX_COUNT_MISMATCH.at(
+                file=INDEX_FILE,
+                xpath="/index/totalRecordCount/@value",
+                detail=f"{index.total_record_count} ≠ {files}",
+            )
+        )
+    return found
+
+
+def _service_findings(index: IndexRecord | None, pair: Pair) -> list[Finding]:
+    expected = index.service_event_type if index else None
+    if expected is None:
+        return []
+    typed: list[tuple[str, str]] = []
+    if pair.claim is not None:
+        typed.append((pair.claim.path, pair.claim.record.service_event_type))
+    if pair.guidance_claim is not None:
+        typed.append((pair.guidance_claim.path, pair.guidance_claim.record.service_event_type))
+    if pair.checkup is not None:
+        typed.append((pair.checkup.path, SERVICE_CHECKUP))
+    if pair.guidance is not None:
+        typed.append((pair.guidance.path, SERVICE_GUIDANCE))
+    return [
+        F.IDX_SERVICE_MISMATCH.at(file=path, detail=f"{service} ≠ {expected}") for path, service in typed if service != expected
+    ]
+
+
+def summary_findings(summary: SummaryRecord | None, totals: Totals) -> list[Finding]:
+    has_claims = bool(totals.claim_files)
+    if summary is None:
+        return [F.ARC_SUMMARY_MISSING.at(file=SUMMARY_FILE)] if has_claims else []
+    if not has_claims:
+        return [F.ARC_SUMMARY_UNEXPECTED.at(file=SUMMARY_FILE)]
+    found: list[Finding] = []
+    if summary.total_subject_count != totals.claim_files:
+        found.append(
+            F.SUM_SUBJECT_COUNT_MISMATCH.at(
+                file=SUMMARY_FILE,
+                xpath="/summary/totalSubjectCount/@value",
+                detail=f"{summary.total_subject_count} ≠ {totals.claim_files}",
+            )
+        )
+    sums = {
+        "totalCostAmount": totals.cost,
+        "totalPaymentAmount": totals.payment,
+        "totalPaymentByOtherProgram": totals.paid_by_other_program,
+        "totalClaimAmount": totals.claimed,
+    }
+    stated = {
+        "totalCostAmount": summary.total_cost_amount,
+        "totalPaymentAmount": summary.total_payment_amount,
+        "totalPaymentByOtherProgram": summary.total_payment_by_other_program or 0,
+        "totalClaimAmount": summary.total_claim_amount,
+    }
+    for element, total in sums.items():
+        if stated[element] != total:
+            found.append(
+                F.SUM_TOTAL_MISMATCH.at(
+                    file=SUMMARY_FILE,
+                    xpath=f"/summary/{element}/@value",
+                    detail=f"{stated[element]} ≠ Σ {total}",
+                )
+            )
+    return found
+
+
+def _pairing_findings(pair: Pair, archive_has_claims: bool) -> list[Finding]:
+    if not archive_has_claims:
+        return []
+    if pair.data_path is not None and pair.claim_path is None:
+        return [F.ARC_PAIR_MISSING.at(file=pair.data_path)]
+    if pair.claim_path is not None and pair.data_path is None:
+        return [F.ARC_PAIR_MISSING.at(file=pair.claim_path)]
+    return []
+
+
+def _identity_difference(left: Subject, right: Subject) -> list[str]:
+    return [label for attr, label in IDENTITY_FIELDS if getattr(left, attr) != getattr(right, attr)]
+
+
+def _identity_findings(pair: Pair) -> list[Finding]:
+    if pair.checkup is None or pair.claim is None:
+        return []
+    document, claim, path = pair.checkup.record, pair.claim.record, pair.claim.path
+    found: list[Finding] = []
+    different = _identity_difference(document.subject, claim.subject)
+    if document.institution_number != claim.institution_number:
+        different.append("健診機関番号")
+    if different:
+        found.append(F.PAIR_IDENTITY_MISMATCH.at(file=path, detail="・".join(different)))
+    ticket = document.ticket.number if document.ticket else None
+    if ticket != claim.ticket_number:
+        found.append(F.PAIR_TICKET_MISMATCH.at(file=path, detail=f"{ticket} ≠ {claim.ticket_number}"))
+    return found
+
+
+def _number_findings(file: str, insurer: str, institutions: Sequence[tuple[str, str]]) -> list[Finding]:
+    found: list[Finding] = []
+    if not is_valid_insurer_number(insurer):
+        found.append(F.ID_INSURER_CHECK_DIGIT.at(file=file, detail=insurer))
+    for number, xpath in institutions:
+        if not is_valid_institution_number(number):
+            found.append(F.ID_INSTITUTION_CHECK_DIGIT.at(file=file, xpath=xpath, detail=number))
+    return found
+
+
+def _document_findings(pair: Pair) -> list[Finding]:
+    found: list[Finding] = []
+    for member in (pair.checkup, pair.guidance):
+        if member is None:
+            continue
+        header = member.record.header
+        institutions = {header.author.number: "/ClinicalDocument/author"}
+        if header.performer is not None:
+            institutions.setdefault(header.performer.number, "/ClinicalDocument/documentationOf")
+        found += _number_findings(member.path, header.subject.insurer_number, list(institutions.items()))
+        if header.service_date is not None and header.service_date > header.created_on:
+            found.append(
+                F.DOC_DATE_ORDER.at(
+                    file=member.path,
+                    xpath="/ClinicalDocument/documentationOf/serviceEvent/effectiveTime",
+                    detail=f"{header.service_date:%Y%m%d} > {header.created_on:%Y%m%d}",
+                )
+            )
+    for claim_member in (pair.claim, pair.guidance_claim):
+        if claim_member is None:
+            continue
+        record = claim_member.record
+        found += _number_findings(
+            claim_member.path,
+            record.subject.insurer_number,
+            [(record.institution_number, "/subjectPerson/performerOrganization/id")],
+        )
+    return found
+
+
+_EXPECTED = {
+    ClaimType.BASIC: {"basic"},
+    ClaimType.BASIC_DETAIL: {"basic", "detail"},
+    ClaimType.BASIC_OTHER: {"basic", "other"},
+    ClaimType.BASIC_DETAIL_OTHER: {"basic", "detail", "other"},
+    ClaimType.HUMAN_DOCK: {"dock"},
+}
+
+
+def _components(claim: Claim) -> dict[str, set[str]]:
+    """Which components each part of the claim speaks of."""
+    charges, settlement = claim.charges, claim.settlement
+    present = {
+        "chargeType": {
+            name
+            for name, value in (
+                ("basic", charges.basic),
+                ("detail", charges.detail),
+                ("other", charges.other),
+                ("dock", charges.dock),
+            )
+            if value is not None
+        },
+        "unitPrice": {
+            name
+            for name, value in (
+                ("basic", settlement.unit_price_basic is not None),
+                ("detail", bool(settlement.unit_price_details)),
+                ("other", bool(settlement.unit_price_others)),
+            )
+            if value
+        },
+        "payment": {
+            name
+            for name, value in (
+                ("basic", settlement.payment_basic),
+                ("detail", settlement.payment_detail),
+                ("other", settlement.payment_other),
+            )
+            if value is not None
+        },
+    }
+    if "dock" in present["chargeType"]:
+        present["unitPrice"] = {"dock" if name == "other" else name for name in present["unitPrice"]}
+        present["payment"] = {"dock" if name == "other" else name for name in present["payment"]}
+    return present
+
+
+def _claim_findings(pair: Pair) -> list[Finding]:
+    if pair.claim is None:
+        return []
+    member = pair.claim
+    claim = member.record
+    try:
+        expected = _EXPECTED[ClaimType(claim.settlement.claim_type)]
+    except ValueError:
+        return [F.XML_FIELD_INVALID.at(file=member.path, xpath="/checkupClaim/settlement/claimType")]
+    found: list[Finding] = []
+    wrong = [part for part, names in _components(claim).items() if names != expected]
+    if wrong:
+        found.append(
+            F.CLM_CLAIM_TYPE_INCONSISTENT.at(
+                file=member.path,
+                detail=f"請求区分 {claim.settlement.claim_type}: {'・'.join(wrong)}",
+            )
+        )
+    for problem in settlement_consistent(claim.settlement):
+        found.append(F.CLM_AMOUNT_INCONSISTENT.at(file=member.path, xpath="/checkupClaim/settlement", detail=problem))
+    return found
+
+
+def record_findings(pair: Pair, *, index: IndexRecord | None, archive_has_claims: bool) -> list[Finding]:
+    """The cross-file checks of one person's files."""
+    return [
+        *_service_findings(index, pair),
+        *_pairing_findings(pair, archive_has_claims),
+        *_identity_findings(pair),
+        *_document_findings(pair),
+        *_claim_findings(pair),
+    ]
+
+
+def archive_findings(
+    *, name: ArchiveName | None, index: IndexRecord | None, summary: SummaryRecord | None, totals: Totals
+) -> list[Finding]:
+    """The checks that need the whole archive: ix08 against it, the service mix, su08 against the sums."""
+    found = index_findings(name, index, totals)
+    if totals.checkups and totals.guidance:
+        found.append(F.ARC_MIXED_SERVICE.at())
+    expected = index.service_event_type if index else None
+    if expected is not None and summary is not None and summary.service_event_type != expected:
+        found.append(F.IDX_SERVICE_MISMATCH.at(file=SUMMARY_FILE, detail=f"{summary.service_event_type} ≠ {expected}"))
+    return found + summary_findings(summary, totals)

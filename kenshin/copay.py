@@ -1,0 +1,337 @@
+"""Claim arithmetic of the 特定健診 決済情報: copays per component, totals and 請求区分.
+
+All amounts are integer yen. Rates are integers worth percent × 1000, exactly as the six-digit
+``rate`` field of the claim (``030000`` = 30.000 %). Rounding is half up, on integers only.
+
+Per component k in (基本, 詳細, 追加) with price T, the part S of 他の検診による負担 still unused
+(it is applied to 基本 first and the rest is carried forward) and the insurer cap U (0 = none),
+the base is B = T − min(T, S) and:
+
+* 別表6 code 1 負担なし: copay 0;
+* code 2 定額 A: copay min(A, B);
+* code 3 定率 r: copay round_half_up(B × r / 100000);
+* code 4 保険者負担上限額: copay 0 before the cap.
+
+With U > 0, when B − copay > U the copay becomes B − U and the component is reported with code 4
+(amount U). A code-1 rule with a cap is always reported as code 4.
+
+Then unitAmount = Σ T, paymentAmount = Σ copay and claimAmount = unitAmount − paymentAmount −
+paymentByOtherProgram, never below 0. 人間ドック (請求区分 5) runs the same logic on the dock price.
+
+The party ``Contract`` model (agency.models) carries exactly these terms; `terms_from_contract`
+reads them, so computing a claim for a contract is::
+
+    terms = terms_from_contract(contract)          # prices, copay rules, other-item prices
+    computation = compute_claim(terms, detail_items=[DetailItem.ANEMIA], other_items=[])
+    computation.charges, computation.settlement     # ready for a `records.Claim`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kenshin.codes import RATE_SCALE, ClaimType, CommissionType, CopayCode, DetailItem
+from kenshin.records import (
+    Charges,
+    ChargeType,
+    DetailPrice,
+    DockCharge,
+    OtherPrice,
+    Settlement,
+)
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half up, for non-negative integers."""
+    if numerator < 0 or denominator <= 0:
+        raise ValueError("round_half_up takes a non-negative numerator and a positive denominator")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+@dataclass(frozen=True)
+class CopayRule:
+    """How much the person pays at the counter for one component (別表6).
+
+    code: 1 負担なし / 2 定額 (``amount`` yen) / 3 定率 (``rate`` = percent × 1000) /
+    4 保険者負担上限額 (``cap`` yen). ``cap`` may accompany codes 1–3 too; 0 means no cap.
+    """
+
+    code: CopayCode
+    amount: int = 0
+    rate: int = 0
+    cap: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", CopayCode(self.code))
+        for name in ("amount", "rate", "cap"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"CopayRule.{name} must be a non-negative int, got {value!r}")
+        if self.rate > RATE_SCALE:
+            raise ValueError(f"CopayRule.rate is percent × 1000 and cannot exceed {RATE_SCALE}")
+        if self.code is CopayCode.INSURER_CAP and self.cap == 0:
+            raise ValueError("a code-4 rule (保険者負担上限額) needs a cap")
+
+    @classmethod
+    def from_fields(
+        cls,
+        code: str | int | None,
+        amount: int | None = None,
+        rate: int | None = None,
+        cap: int | None = None,
+    ) -> CopayRule:
+        """Build from nullable model fields (None → 0; a missing code means 負担なし)."""
+        return cls(
+            CopayCode(str(code)) if code not in (None, "") else CopayCode.NONE,
+            amount or 0,
+            rate or 0,
+            cap or 0,
+        )
+
+
+NO_COPAY = CopayRule(CopayCode.NONE)
+
+
+@dataclass(frozen=True)
+class ComponentCopay:
+    price: int
+    copay: int
+    reported: ChargeType
+    other_program_used: int
+
+
+def component_copay(rule: CopayRule, price: int, other_program_left: int = 0) -> ComponentCopay:
+    """The copay of one component, and how it is reported in chargeType."""
+    if price < 0 or other_program_left < 0:
+        raise ValueError("prices and 他の検診による負担 are non-negative")
+    used = min(price, other_program_left)
+    base = price - used
+    if rule.code is CopayCode.FIXED:
+        copay = min(rule.amount, base)
+    elif rule.code is CopayCode.RATE:
+        copay = round_half_up(base * rule.rate, RATE_SCALE)
+    else:
+        copay = 0
+    capped = rule.cap > 0 and base - copay > rule.cap
+    if capped:
+        copay = base - rule.cap
+    if capped or rule.code is CopayCode.INSURER_CAP or (rule.code is CopayCode.NONE and rule.cap):
+        reported = ChargeType(CopayCode.INSURER_CAP.value, amount=rule.cap)
+    elif rule.code is CopayCode.FIXED:
+        reported = ChargeType(rule.code.value, amount=rule.amount)
+    elif rule.code is CopayCode.RATE:
+        reported = ChargeType(rule.code.value, rate=rule.rate)
+    else:
+        reported = ChargeType(rule.code.value)
+    return ComponentCopay(price, copay, reported, used)
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    """The billing terms of a contract between an insurer and an institution.
+
+    ``detail_prices`` maps 別表8 items to their price; ``other_prices`` maps 17-digit item
+    codes of additional items (追加健診項目) to theirs. Each component has its own copay rule.
+    """
+
+    commission_type: CommissionType
+    basic_price: int
+    basic_copay: CopayRule = NO_COPAY
+    detail_prices: Mapping[DetailItem, int] = field(default_factory=dict)
+    detail_copay: CopayRule = NO_COPAY
+    other_prices: Mapping[str, int] = field(default_factory=dict)
+    other_copay: CopayRule = NO_COPAY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "commission_type", CommissionType(self.commission_type))
+        object.__setattr__(
+            self,
+            "detail_prices",
+            {DetailItem(key): value for key, value in self.detail_prices.items()},
+        )
+
+
+@dataclass(frozen=True)
+class ClaimComputation:
+    charges: Charges
+    settlement: Settlement
+
+
+def claim_type_for(*, basic: bool, detail: bool, other: bool, dock: bool = False) -> ClaimType:
+    """請求区分 from the components present."""
+    if dock:
+        if basic or detail:
+            raise ValueError("a 人間ドック claim has no basic or detailed component")
+        return ClaimType.HUMAN_DOCK
+    if not basic:
+        raise ValueError("請求区分 1–4 always include the basic checkup")
+    if detail and other:
+        return ClaimType.BASIC_DETAIL_OTHER
+    if detail:
+        return ClaimType.BASIC_DETAIL
+    if other:
+        return ClaimType.BASIC_OTHER
+    return ClaimType.BASIC
+
+
+def _totals(components: list[ComponentCopay], paid_by_other_program: int) -> tuple[int, int, int]:
+    unit_amount = sum(component.price for component in components)
+    payment_amount = sum(component.copay for component in components)
+    claim_amount = max(0, unit_amount - payment_amount - paid_by_other_program)
+    return unit_amount, payment_amount, claim_amount
+
+
+def compute_claim(
+    terms: ContractTerms,
+    *,
+    detail_items: Iterable[DetailItem | str] = (),
+    other_items: Iterable[str] = (),
+    paid_by_other_program: int = 0,
+) -> ClaimComputation:
+    """Compute a 請求区分 1–4 claim for the detailed and additional items actually performed.
+
+    Raises ValueError when an item performed is not priced by the contract.
+    """
+    details = sorted({DetailItem(item) for item in detail_items}, key=lambda item: item.value)
+    others = list(dict.fromkeys(other_items))
+    missing = [item.value for item in details if item not in terms.detail_prices]
+    missing += [code for code in others if code not in terms.other_prices]
+    if missing:
+        raise ValueError(f"items not priced by the contract: {', '.join(missing)}")
+    detail_lines = tuple(DetailPrice(item.value, terms.detail_prices[item]) for item in details)
+    other_lines = tuple(OtherPrice(terms.other_prices[code], code) for code in others)
+
+    left = paid_by_other_program
+    basic = component_copay(terms.basic_copay, terms.basic_price, left)
+    left -= basic.other_program_used
+    components = [basic]
+    detail = other = None
+    if detail_lines:
+        detail = component_copay(terms.detail_copay, sum(line.amount for line in detail_lines), left)
+        left -= detail.other_program_used
+        components.append(detail)
+    if other_lines:
+        other = component_copay(terms.other_copay, sum(line.amount for line in other_lines), left)
+        components.append(other)
+    unit_amount, payment_amount, claim_amount = _totals(components, paid_by_other_program)
+    claim_type = claim_type_for(basic=True, detail=detail is not None, other=other is not None)
+    return ClaimComputation(
+        charges=Charges(
+            basic=basic.reported,
+            detail=detail.reported if detail else None,
+            other=other.reported if other else None,
+        ),
+        settlement=Settlement(
+            claim_type=claim_type.value,
+            commission_type=terms.commission_type.value,
+            unit_price_basic=terms.basic_price,
+            unit_price_details=detail_lines,
+            unit_price_others=other_lines,
+            payment_basic=basic.copay,
+            payment_detail=detail.copay if detail else None,
+            payment_other=other.copay if other else None,
+            unit_amount=unit_amount,
+            payment_amount=payment_amount,
+            payment_by_other_program=paid_by_other_program or None,
+            claim_amount=claim_amount,
+        ),
+    )
+
+
+def compute_dock_claim(
+    *,
+    commission_type: CommissionType | str,
+    price: int,
+    copay: CopayRule = NO_COPAY,
+    paid_by_other_program: int = 0,
+) -> ClaimComputation:
+    """Compute a 人間ドック claim (請求区分 5): one price, reported as unitPriceOther."""
+    component = component_copay(copay, price, paid_by_other_program)
+    unit_amount, payment_amount, claim_amount = _totals([component], paid_by_other_program)
+    if copay.code is CopayCode.INSURER_CAP:
+        copayment = None
+    elif copay.code is CopayCode.FIXED:
+        copayment = ChargeType(copay.code.value, amount=copay.amount)
+    elif copay.code is CopayCode.RATE:
+        copayment = ChargeType(copay.code.value, rate=copay.rate)
+    else:
+        copayment = ChargeType(copay.code.value)
+    return ClaimComputation(
+        charges=Charges(dock=DockCharge(copayment, copay.cap or None)),
+        settlement=Settlement(
+            claim_type=ClaimType.HUMAN_DOCK.value,
+            commission_type=CommissionType(commission_type).value,
+            unit_price_basic=None,
+            unit_price_details=(),
+            unit_price_others=(OtherPrice(price),),
+            payment_basic=None,
+            payment_detail=None,
+            payment_other=component.copay,
+            unit_amount=unit_amount,
+            payment_amount=payment_amount,
+            payment_by_other_program=paid_by_other_program or None,
+            claim_amount=claim_amount,
+        ),
+    )
+
+
+def settlement_consistent(settlement: Settlement) -> list[str]:
+    """Internal arithmetic of a settlement as written: which sums do not hold (empty = all do)."""
+    problems: list[str] = []
+    prices = (settlement.unit_price_basic or 0) + sum(line.amount for line in settlement.unit_price_details)
+    prices += sum(line.amount for line in settlement.unit_price_others)
+    if prices != settlement.unit_amount:
+        problems.append(f"unitAmount {settlement.unit_amount} ≠ 単価の合計 {prices}")
+    payments = sum(
+        amount or 0 for amount in (settlement.payment_basic, settlement.payment_detail, settlement.payment_other)
+    )
+    if payments != settlement.payment_amount:
+        problems.append(f"paymentAmount {settlement.payment_amount} ≠ 窓口負担の合計 {payments}")
+    expected = max(
+        0,
+        settlement.unit_amount - settlement.payment_amount - (settlement.payment_by_other_program or 0),
+    )
+    if expected != settlement.claim_amount:
+        problems.append(f"claimAmount {settlement.claim_amount} ≠ {expected}")
+    return problems
+
+
+DETAIL_PRICE_FIELDS = {
+    DetailItem.ANEMIA: "anemia_price",
+    DetailItem.ECG: "ecg_price",
+    DetailItem.FUNDUS: "fundus_price",
+    DetailItem.CREATININE: "creatinine_price",
+}
+
+
+def terms_from_contract(contract: Any, other_prices: Mapping[str, int] | None = None) -> ContractTerms:
+    """`ContractTerms` from an object shaped like ``agency.models.Contract``.
+
+    Reads ``commission_type``, ``basic_price``, ``anemia_price`` / ``ecg_price`` /
+    ``fundus_price`` / ``creatinine_price`` and, per component ``basic`` / ``detail`` /
+    ``other``, ``<component>_copay_code`` / ``_amount`` / ``_rate`` (percent × 1000) / ``_cap``.
+    Other-item prices come from ``other_prices`` or else from ``contract.other_items.all()``
+    (rows with ``item_code`` and ``price``). A detailed item priced 0 is still billable at 0.
+    """
+    if other_prices is None:
+        other_prices = {row.item_code: row.price for row in contract.other_items.all()}
+
+    def rule(component: str) -> CopayRule:
+        return CopayRule.from_fields(
+            getattr(contract, f"{component}_copay_code"),
+            getattr(contract, f"{component}_copay_amount"),
+            getattr(contract, f"{component}_copay_rate"),
+            getattr(contract, f"{component}_copay_cap"),
+        )
+
+    return ContractTerms(
+        commission_type=CommissionType(str(contract.commission_type)),
+        basic_price=contract.basic_price,
+        basic_copay=rule("basic"),
+        detail_prices={item: getattr(contract, name) for item, name in DETAIL_PRICE_FIELDS.items()},
+        detail_copay=rule("detail"),
+        other_prices=dict(other_prices),
+        other_copay=rule("other"),
+    )
