@@ -30,8 +30,8 @@ from rest_framework.settings import api_settings
 
 from audit.models import Outcome
 from audit.services import audit_record
+from core.http import is_trusted_proxy
 
-from .http import is_trusted_proxy
 from .models import Institution, Insurer, Role
 from .models_clients import ApiClient, ClientCertificate
 from .services_clients import api_client_mark_used, certificate_fingerprint, token_digest

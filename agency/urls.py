@@ -39,7 +39,7 @@ parties_patterns = (
 api_v1_patterns = [
     path("", include("agency.api.urls")),
     path("", include("intake.api.urls")),
-    path("", include("intake.api_deliveries_urls")),
+    path("", include("routing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api_schema"),
 ]
 
@@ -50,7 +50,7 @@ urlpatterns = [
     path("parties/", include(parties_patterns)),
     path("intake/", include("intake.urls")),
     path("billing/", include("billing.urls")),
-    path("insurer/", include("intake.urls_insurer")),
+    path("insurer/", include("routing.urls")),
     path("compliance/", include("compliance.urls")),
     path("audit/", include("audit.urls")),
     path("disclosure/", include("compliance.public_urls")),

@@ -55,7 +55,7 @@ def _lock_chain() -> None:
 def _request_fields(request: HttpRequest | None) -> dict[str, Any]:
     if request is None:
         return {}
-    from agency.http import client_ip
+    from core.http import client_ip
 
     session_key = getattr(getattr(request, "session", None), "session_key", None) or ""
     return {

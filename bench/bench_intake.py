@@ -4,7 +4,7 @@
         .venv/bin/python bench/bench_intake.py --records 10000 --per-archive 1000 --workers 2
 
 Each worker process does what a Celery worker does for an archive that arrives: keep the bytes
-(``submission_receive``), then level 0 and every level-1 chunk (``submission_process_inline``, the
+(``submission_receive``), then level 0 and every level-1 chunk (``intake.pipeline.process_inline``, the
 same services the tasks call). ``--workers`` defaults to the number of CPUs, as the worker's
 prefork pool does.
 
@@ -58,15 +58,16 @@ def _peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
 def _intake_one(index: int) -> tuple[int, int, int]:
     """Receive and check one archive, as the web process and a Celery worker would."""
     from agency.models import Institution
+    from intake import pipeline
     from intake.models import Channel
-    from intake.services import submission_process_inline, submission_receive
+    from intake.services.receive import submission_receive
 
     archive = ARCHIVES[index]
     institution = Institution.objects.get(number=archive.institution)
     received = submission_receive(
         source=archive.data, file_name=archive.filename, institution=institution, channel=Channel.MEDIA, enqueue=False
     )
-    submission = submission_process_inline(submission_id=received.submission.pk)
+    submission = pipeline.process_inline(received.submission.pk)
     return submission.records_total, submission.records_accepted, submission.records_returned
 
 
@@ -130,7 +131,7 @@ def _run_celery(workers: int) -> tuple[float, list[Any], float]:
     from agency.celery import app
     from agency.models import Institution
     from intake.models import Channel, Submission
-    from intake.services import submission_receive
+    from intake.services.receive import submission_receive
 
     if not settings.CELERY_BROKER_URL:
         raise SystemExit("--celery needs CELERY_BROKER_URL (and a database the worker can reach: DATABASE_URL)")

@@ -1,27 +1,35 @@
-"""Billing events of one record, for the record timeline (``intake.routing.billing_timeline_hook``)."""
+"""Billing's steps in record and submission timelines (registered by ``BillingConfig.ready``)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from typing import Any
+from django.utils.translation import gettext as _
+
+from intake.models import Record, Submission
+from intake.timeline import TimelineStep
 
 from .models import ClaimsStatementLine, LineKind, TransferItem
 
 
-def record_events(record: Any) -> Iterator[tuple[str, dt.datetime, str]]:
-    """("billed", when, statement number) once billed; ("paid", when, transfer date) once paid out."""
+def record_steps(record: Record) -> list[TimelineStep]:
+    """billed (請求, with the statement number) → paid out (支払, with the transfer date)."""
+    billed = TimelineStep("billed", _("請求"))
+    paid = TimelineStep("paid", _("支払"))
     line = (
         ClaimsStatementLine.objects.filter(record_id=record.pk, kind=LineKind.CLAIM).select_related("statement").first()
     )
-    if line is None:
-        return
-    yield "billed", line.statement.frozen_at, line.statement.number
-    item = (
-        TransferItem.objects.filter(part__claims_statement_id=line.statement_id, part__institution_id=line.institution_id)
-        .select_related("line__batch")
-        .first()
-    )
-    if item is not None:
-        batch = item.line.batch
-        yield "paid", batch.created_at, f"{batch.transfer_date:%Y-%m-%d}"
+    if line is not None:
+        billed = TimelineStep("billed", _("請求"), line.statement.frozen_at, line.statement.number, done=True)
+        item = (
+            TransferItem.objects.filter(part__claims_statement_id=line.statement_id, part__institution_id=line.institution_id)
+            .select_related("line__batch")
+            .first()
+        )
+        if item is not None:
+            batch = item.line.batch
+            paid = TimelineStep("paid", _("支払"), batch.created_at, f"{batch.transfer_date:%Y-%m-%d}", done=True)
+    return [billed, paid]
+
+
+def submission_steps(submission: Submission) -> list[TimelineStep]:
+    """A submission is billed record by record; its timeline shows where billing comes."""
+    return [TimelineStep("billed", _("請求")), TimelineStep("paid", _("支払"))]

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from agency.access import deny
+from core.access import deny, get_or_deny
 
 from . import selectors
 from .checklist import checklist
@@ -24,31 +24,19 @@ def access_item_code(request: HttpRequest, code: str) -> str:
 
 
 def access_attestation(request: HttpRequest, pk: int) -> Attestation:
-    found = Attestation.objects.select_related("attested_by").filter(pk=pk).first()
-    if found is None:
-        deny(request, "attestation", pk)
-    return found
+    return get_or_deny(Attestation.objects.select_related("attested_by"), request, "attestation", pk, pk=pk)
 
 
 def access_incident(request: HttpRequest, pk: int) -> Incident:
-    found = selectors.incident_list().filter(pk=pk).first()
-    if found is None:
-        deny(request, "incident", pk)
-    return found
+    return get_or_deny(selectors.incident_list(), request, "incident", pk, pk=pk)
 
 
 def access_maintenance_window(request: HttpRequest, pk: int) -> Any:
-    found = selectors.maintenance_window_list().filter(pk=pk).first()
-    if found is None:
-        deny(request, "maintenance_window", pk)
-    return found
+    return get_or_deny(selectors.maintenance_window_list(), request, "maintenance_window", pk, pk=pk)
 
 
 def access_review(request: HttpRequest, pk: int) -> AccessReview:
-    found = selectors.access_review_list().filter(pk=pk).first()
-    if found is None:
-        deny(request, "access_review", pk)
-    return found
+    return get_or_deny(selectors.access_review_list(), request, "access_review", pk, pk=pk)
 
 
 def access_data_class(request: HttpRequest, value: str) -> str:
@@ -58,14 +46,8 @@ def access_data_class(request: HttpRequest, value: str) -> str:
 
 
 def access_disposal_request(request: HttpRequest, pk: int) -> DisposalRequest:
-    found = selectors.disposal_request_list().filter(pk=pk).first()
-    if found is None:
-        deny(request, "disposal_request", pk)
-    return found
+    return get_or_deny(selectors.disposal_request_list(), request, "disposal_request", pk, pk=pk)
 
 
 def access_certificate(request: HttpRequest, seq: int) -> DisposalCertificate:
-    found = selectors.disposal_certificate_list().filter(seq=seq).first()
-    if found is None:
-        deny(request, "disposal_certificate", seq)
-    return found
+    return get_or_deny(selectors.disposal_certificate_list(), request, "disposal_certificate", seq, seq=seq)

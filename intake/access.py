@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from agency.access import deny
+from core.access import get_or_deny
 
 from . import selectors
 from .models import Record, Submission
 
 
 def access_submission(request: HttpRequest, submission_id: int) -> Submission:
-    submission = selectors.submission_list(user=request.user).filter(pk=submission_id).first()
-    if submission is None:
-        deny(request, "submission", submission_id)
-    return submission
+    return get_or_deny(selectors.submission_list(user=request.user), request, "submission", submission_id, pk=submission_id)
 
 
 def access_record(request: HttpRequest, record_id: int) -> Record:
-    record = selectors.record_list(user=request.user).filter(pk=record_id).first()
-    if record is None:
-        deny(request, "record", record_id)
-    return record
+    return get_or_deny(selectors.record_list(user=request.user), request, "record", record_id, pk=record_id)

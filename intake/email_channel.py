@@ -20,7 +20,7 @@ from audit.models import Outcome
 from audit.services import audit_record
 
 from .models import Channel
-from .services import ReceiveResult, submission_receive
+from .services.receive import ReceiveResult, submission_receive
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """E-mail notifications through Django's mail backend (the console backend in the demo).
 
-* ``delivery``: a new delivery for an insurer — to that insurer's users;
-* ``return``: an insurer's 過誤 — to the institution's users;
-* ``receipt``: a submission has been checked — to the institution's users.
+* ``receipt``: a submission has been checked — to the institution's users (here);
+* ``delivery``: a new delivery for an insurer — to that insurer's users (``routing.notices``);
+* ``return``: an insurer's 過誤 — to the institution's users (``routing.notices``).
 
 Messages carry no personal data: file names, receipt numbers, counts and where to look in the
 portal. Each user may opt out per kind (``NotificationPreference``). A notification is sent at most
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,8 +30,6 @@ from agency.models import Role, User
 from audit.services import audit_record
 
 from .models import (
-    Delivery,
-    InsurerReturn,
     NotificationKind,
     NotificationPreference,
     NotificationSent,
@@ -94,45 +93,41 @@ def _recipients(kind: str, *, insurer_id: int | None = None, institution_id: int
     return list(users.exclude(pk__in=opted_out).order_by("pk"))
 
 
-def _link(path: str) -> str:
+def link(path: str) -> str:
+    """The absolute address of a portal page, for the body of a message."""
     return absolute_url(path)
 
 
-def _delivery_message(delivery: Delivery) -> tuple[str, str]:
-    subject = _("新しい送付データがあります（%(file)s）") % {"file": delivery.file_name}
-    body = _(
-        "%(insurer)s 御中\n\n代行機関から新しい送付データ（特定健診情報）を作成しました。\n\n"
-        "ファイル名: %(file)s\n件数: %(records)d件\n請求金額総計: %(amount)s円\n\n"
-        "ポータルの「送付データ」から取得してください: %(link)s\n"
-    ) % {
-        "insurer": delivery.insurer.name,
-        "file": delivery.file_name,
-        "records": delivery.record_count,
-        "amount": f"{delivery.claim_total:,}",
-        "link": _link(reverse("insurer:delivery_detail", args=[delivery.pk])),
-    }
-    return subject, body
+@dataclass(frozen=True)
+class Message:
+    """One notification's text and who it concerns: an insurer's users or an institution's."""
+
+    subject: str
+    body: str
+    insurer_id: int | None = None
+    institution_id: int | None = None
 
 
-def _return_message(insurer_return: InsurerReturn) -> tuple[str, str]:
-    record = insurer_return.record
-    subject = _("保険者から過誤返戻がありました（受領番号 %(receipt)s）") % {"receipt": record.submission.receipt_number}
-    body = _(
-        "%(institution)s 御中\n\n保険者 %(insurer)s から、送付済みの健診データ1件が過誤返戻されました。\n\n"
-        "受領番号: %(receipt)s（%(position)d件目）\n過誤返戻理由: %(reason)s\n\n"
-        "内容を確認し、訂正したデータを再提出してください。返送ファイルはポータルの「過誤返戻」から取得できます: %(link)s\n"
-    ) % {
-        "institution": insurer_return.institution.name,
-        "insurer": insurer_return.insurer.name,
-        "receipt": record.submission.receipt_number,
-        "position": record.position,
-        "reason": insurer_return.get_reason_display(),
-        "link": _link(reverse("insurer:return_list")),
-    }
-    return subject, body
+@dataclass(frozen=True)
+class Notice:
+    """A kind of notification and how its message is built from the object's id (None: nothing to send)."""
+
+    kind: str
+    message: Callable[[int], Message | None]
 
 
-def _receipt_message(submission: Submission) -> tuple[str, str]:
+_notices: dict[str, Notice] = {}
+
+
+def register(notice: Notice) -> None:
+    """Make a kind of notification known to ``notify`` (routing registers deliveries and returns)."""
+    _notices[notice.kind] = notice
+
+
+def _receipt_message(submission_id: int) -> Message | None:
+    submission = Submission.objects.select_related("institution").filter(pk=submission_id, checked_at__isnull=False).first()
+    if submission is None:
+        return None
     subject = _("受付の点検が完了しました（受領番号 %(receipt)s）") % {"receipt": submission.receipt_number}
     body = _(
         "%(institution)s 御中\n\n受付 %(receipt)s（%(file)s）の事務点検が完了しました。\n\n"
@@ -146,7 +141,10 @@ def _receipt_message(submission: Submission) -> tuple[str, str]:
         "accepted": submission.records_accepted,
         "returned": submission.records_returned,
     }
-    return subject, body
+    return Message(subject, body, institution_id=submission.institution_id)
+
+
+RECEIPT = Notice(NotificationKind.RECEIPT.value, _receipt_message)
 
 
 def _claim(kind: str, object_id: int, user: User) -> NotificationSent | None:
@@ -159,28 +157,14 @@ def _claim(kind: str, object_id: int, user: User) -> NotificationSent | None:
 
 def notify(*, kind: str, object_id: int) -> int:
     """Send one kind of notification about one object to every user concerned; return how many were sent."""
-    if kind == NotificationKind.DELIVERY:
-        delivery = Delivery.objects.select_related("insurer").filter(pk=object_id).first()
-        if delivery is None:
-            return 0
-        users = _recipients(kind, insurer_id=delivery.insurer_id)
-        subject, body = _delivery_message(delivery)
-    elif kind == NotificationKind.RETURN:
-        insurer_return = (
-            InsurerReturn.objects.select_related("record__submission", "insurer", "institution").filter(pk=object_id).first()
-        )
-        if insurer_return is None:
-            return 0
-        users = _recipients(kind, institution_id=insurer_return.institution_id)
-        subject, body = _return_message(insurer_return)
-    elif kind == NotificationKind.RECEIPT:
-        submission = Submission.objects.select_related("institution").filter(pk=object_id, checked_at__isnull=False).first()
-        if submission is None:
-            return 0
-        users = _recipients(kind, institution_id=submission.institution_id)
-        subject, body = _receipt_message(submission)
-    else:
+    notice = _notices.get(kind)
+    if notice is None:
         raise ValueError(f"unknown notification kind {kind!r}")
+    message = notice.message(object_id)
+    if message is None:
+        return 0
+    users = _recipients(kind, insurer_id=message.insurer_id, institution_id=message.institution_id)
+    subject, body = message.subject, message.body
     sent = 0
     for user in users:
         claim = _claim(kind, object_id, user)
@@ -193,6 +177,9 @@ def notify(*, kind: str, object_id: int) -> int:
             raise
         sent += 1
     return sent
+
+
+register(RECEIPT)
 
 
 def receipts_sweep(*, days: int = RECEIPT_SWEEP_DAYS) -> int:

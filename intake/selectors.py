@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import unicodedata
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
 import pyzipper
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from agency.crypto import decrypt_text
 from agency.models import Role
@@ -89,3 +91,44 @@ def record_parsed(record: Record) -> dict[str, Any]:
             namespace = Namespace(element.tag[1:].split("}")[0])
             parsed[key] = as_json(read_claim(element, path, namespace))
     return parsed
+def _half_width_katakana() -> dict[str, str]:
+    """Full-width katakana → the half-width spelling (ガ → ｶﾞ), derived from NFKC itself."""
+    table: dict[str, str] = {}
+    singles = [chr(code) for code in range(0xFF66, 0xFF9E)]
+    for spelling in [*singles, *(c + "\uff9e" for c in singles), *(c + "\uff9f" for c in singles)]:
+        full = unicodedata.normalize("NFKC", spelling)
+        if len(full) == 1:
+            table.setdefault(full, spelling)
+    return table
+
+
+HALF_WIDTH_KATAKANA = _half_width_katakana()
+
+
+def kana_spellings(word: str) -> set[str]:
+    """The word as full-width and as half-width katakana (names are stored as the institution wrote them)."""
+    full = unicodedata.normalize("NFKC", word)
+    return {full, "".join(HALF_WIDTH_KATAKANA.get(char, char) for char in full)}
+
+
+def record_search(records: QuerySet[Record], *, ticket_number: str = "", name_kana: str = "", birth_date: dt.date | None = None,
+                  institution: Any = None, checkup_from: dt.date | None = None, checkup_to: dt.date | None = None) -> QuerySet[Record]:
+    """Narrow routed records by 受診券整理番号, name (カナ, every word, full- or half-width), birth date,
+    institution and checkup dates."""
+    if ticket_number:
+        records = records.filter(ticket_number=ticket_number)
+    for word in name_kana.split():
+        matches = Q()
+        for spelling in kana_spellings(word):
+            matches |= Q(name_kana__contains=spelling)
+        records = records.filter(matches)
+    if birth_date is not None:
+        records = records.filter(birth_date=birth_date)
+    if institution is not None:
+        records = records.filter(institution=institution)
+    if checkup_from is not None:
+        records = records.filter(checkup_date__gte=checkup_from)
+    if checkup_to is not None:
+        records = records.filter(checkup_date__lte=checkup_to)
+    return records
+

@@ -1,28 +1,31 @@
-"""Celery tasks of intake: ids in, one service each, safe to run twice."""
+"""Celery tasks of intake: ids in, one pipeline step each, safe to run twice."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from . import notifications, pipeline
 
-@shared_task(name="intake.check_archive", acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+RETRY = {"acks_late": True, "autoretry_for": (ConnectionError,), "retry_backoff": True, "max_retries": 5}
+
+
+@shared_task(name=pipeline.CHECK_ARCHIVE, **RETRY)
 def intake_check_archive_task(submission_id: int) -> int:
-    from .services import submission_check_archive
-
-    chunks = submission_check_archive(submission_id=submission_id)
-    for first, last in chunks:
-        intake_check_records_task.delay(submission_id, first, last)
-    if not chunks:
-        from .routing import records_after_check
-        from .services import submission_finish
-
-        submission_finish(submission_id=submission_id)
-        records_after_check(submission_id=submission_id)  # a wholly rejected archive gets its receipt notice now
-    return len(chunks)
+    return pipeline.check_archive(submission_id)
 
 
-@shared_task(name="intake.check_records", acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@shared_task(name=pipeline.CHECK_RECORDS, **RETRY)
 def intake_check_records_task(submission_id: int, first: int, last: int) -> int:
-    from .services import records_check
+    return pipeline.check_records(submission_id, first, last)
 
-    return records_check(submission_id=submission_id, first=first, last=last)
+
+@shared_task(name=pipeline.NOTIFY, acks_late=True, autoretry_for=(ConnectionError, OSError), retry_backoff=True, max_retries=5)
+def notify_task(kind: str, object_id: int) -> int:
+    """E-mail the users concerned by one delivery, return or receipt; returns how many were sent."""
+    return notifications.notify(kind=kind, object_id=object_id)
+
+
+@shared_task(name=pipeline.RECEIPTS_SWEEP, **RETRY)
+def receipts_sweep_task() -> int:
+    """Receipts of recently checked submissions that were not notified yet."""
+    return notifications.receipts_sweep()

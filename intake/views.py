@@ -27,7 +27,7 @@ from agency.models import Institution
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
 
-from . import checks, outputs, routing, selectors, services_review
+from . import checks, outputs, selectors, timeline
 from .access import access_record, access_submission
 from .forms import (
     MediaImportForm,
@@ -38,7 +38,8 @@ from .forms import (
     clean_file_name,
 )
 from .models import Channel, Finding, Record, Submission, SubmissionStatus
-from .services import ArchiveOfAnotherInstitution, ReceiveRefused, submission_receive
+from .services import review
+from .services.receive import ArchiveOfAnotherInstitution, ReceiveRefused, submission_receive
 
 PAGE_SIZE = 50
 CHAIN_LIMIT = 20
@@ -215,7 +216,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             "receipt": outputs.receipt(submission),
             "archive_findings": archive_findings,
             "page": page,
-            "timeline": routing.submission_timeline(submission),
+            "timeline": timeline.submission_timeline(submission),
         },
     )
 
@@ -350,7 +351,7 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
             "findings": findings,
             "content": outputs.record_content(record),
             "chain": _chain(request, record),
-            "timeline": routing.record_timeline(record),
+            "timeline": timeline.record_timeline(record),
             "can_override": user_has_perm(request.user, Perm.INTAKE_OVERRIDE)
             and any(f.severity == Finding.Severity.WARNING and f.overridden_at is None for f in findings),
         },
@@ -366,7 +367,7 @@ def record_override(request: HttpRequest, record_id: int) -> HttpResponse:
         form = WarningOverrideForm(request.POST, warnings=warnings)
         if form.is_valid():
             try:
-                services_review.finding_override_warning(
+                review.finding_override_warning(
                     finding=form.cleaned_data["finding"], reason=form.cleaned_data["reason"], actor=request.user, request=request
                 )
             except ValidationError as error:

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "agency",
     "audit",
     "intake",
+    "routing",
     "billing",
     "compliance",
 ]
@@ -173,7 +174,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "agency.http.axes_client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.http.axes_client_ip"
 AXES_VERBOSE = False
 
 # --- Sessions ---------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ SPECTACULAR_SETTINGS = {
         "SubmissionStatusEnum": "intake.models.SubmissionStatus",
         "ChannelEnum": "intake.models.Channel",
         "FindingSeverityEnum": "intake.models.Finding.Severity",
-        "DeliveryStatusEnum": "intake.models_routing.DeliveryStatus",
+        "DeliveryStatusEnum": "routing.models.DeliveryStatus",
     },
 }
 
@@ -277,7 +278,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "compliance-backup": {"task": "compliance.backup_create", "schedule": timedelta(hours=24)},
     "compliance-restore-drill": {"task": "compliance.restore_drill_run", "schedule": timedelta(days=7)},
     # 振分: accepted records routed to their insurers (idempotent; clerks can also route on demand) — daily
-    "intake-route-deliveries": {"task": "intake.route_deliveries", "schedule": timedelta(hours=24)},
+    "routing-route-deliveries": {"task": "routing.route_deliveries", "schedule": timedelta(hours=24)},
+    # receipt notices of checked submissions that were not sent yet (a retry sends nothing twice) — daily
+    "intake-receipts-sweep": {"task": "intake.receipts_sweep", "schedule": timedelta(hours=24)},
 }
 # billing: close every month whose cut-off has passed (idempotent, so hourly is safe) — every hour
 CELERY_BEAT_SCHEDULE["billing-close-due-months"] = {"task": "billing.close_due_months", "schedule": timedelta(hours=1)}

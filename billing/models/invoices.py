@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from agency.models import Insurer
-from intake.models import DeliveryItem
+from routing.models import DeliveryItem
 
 from .periods import BillingMonth
 

@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from agency.models import Institution, Insurer
-from intake.models import InsurerReturn, Record
+from intake.models import Record
+from routing.models import InsurerReturn
 
 from .periods import BillingMonth
 

@@ -34,7 +34,8 @@ from django.utils.translation import gettext as _
 
 from agency.models import Institution, Insurer, User
 from audit.services import audit_record
-from intake.models import DeliveryItem, InsurerReturn, Record, RecordStatus
+from intake.models import Record, RecordStatus
+from routing.models import DeliveryItem, InsurerReturn
 
 from .. import calendar
 from ..models import (

@@ -31,7 +31,7 @@ from agency.permissions import Perm
 from .. import selectors
 from ..access import access_submission
 from ..models import Channel, Submission
-from ..services import ArchiveOfAnotherInstitution, IdempotencyKeyReused, submission_receive
+from ..services.receive import ArchiveOfAnotherInstitution, IdempotencyKeyReused, submission_receive
 from .serializers import (
     ErrorSerializer,
     FindingSerializer,

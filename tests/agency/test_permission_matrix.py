@@ -112,7 +112,7 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
 
 def _routed(o: dict[str, Any]) -> dict[str, int]:
     """A delivery of the role's own insurer with routed records of its own institution, one returned (過誤)."""
-    from tests.intake.test_insurer_portal import routed_sample
+    from tests.routing.test_insurer_portal import routed_sample
 
     if "routed" not in o:
         o["routed"] = routed_sample(o["insurer"], o["institution"])

@@ -17,17 +17,8 @@ from agency.models import AgencyProfile, Institution, Insurer
 from billing import dbguards
 from billing.calendar import JST
 from billing.models import AgencyBankAccount
-from intake.models import (
-    Channel,
-    Delivery,
-    DeliveryItem,
-    InsurerReturn,
-    Record,
-    RecordStatus,
-    StoredArchive,
-    Submission,
-    SubmissionStatus,
-)
+from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
+from routing.models import Delivery, DeliveryItem, InsurerReturn
 
 from ..factories import InstitutionFactory, InsurerFactory
 

@@ -35,10 +35,13 @@ from billing.models import (
     TransferBatch,
 )
 from billing.services import bank_csv_import, transfer_batch_create, transfer_file
-from billing.timeline import record_events
-from intake import routing, services
-from intake.models import Channel, DeliveryItem, Record, RecordStatus, SubmissionStatus
+from intake.models import Channel, Record, RecordStatus, SubmissionStatus
+from intake.services import receive
+from intake.timeline import record_timeline
 from kenshin.synth.generator import GeneratorConfig, default_parties, generate
+from routing.models import DeliveryItem
+from routing.services import deliveries as delivery_services
+from routing.services import returns
 
 from .conftest import at, with_account
 from .zengin_reader import read_zengin
@@ -55,7 +58,7 @@ def _pdf_text(data: bytes) -> str:
 
 def _intake(archive: Any) -> Any:
     institution = Institution.objects.get(number=archive.institution)
-    result = services.submission_receive(source=archive.data, file_name=archive.filename, institution=institution, channel=Channel.MEDIA)
+    result = receive.submission_receive(source=archive.data, file_name=archive.filename, institution=institution, channel=Channel.MEDIA)
     result.submission.refresh_from_db()
     return result.submission
 
@@ -75,12 +78,12 @@ def generated(db: Any, django_capture_on_commit_callbacks: Any, bank_account: An
         for archive in archives[:2]:
             with django_capture_on_commit_callbacks(execute=True):
                 submissions.append(_intake(archive))
-        routing.deliveries_route()  # notifications are left to their task (not run here)
+        delivery_services.deliveries_route()  # notifications are left to their task (not run here)
     # ... the third is accepted after February's cut-off (月遅れ), and routed in March.
     with time_machine.travel(at("2025-03-07 10:00"), tick=True):
         with django_capture_on_commit_callbacks(execute=True):
             submissions.append(_intake(archives[2]))
-        routing.deliveries_route()
+        delivery_services.deliveries_route()
     for submission in submissions:
         submission.refresh_from_db()
         assert submission.status == SubmissionStatus.ACCEPTED, list(submission.findings.values_list("code", "message"))
@@ -156,7 +159,7 @@ def test_a_generated_month_closes_into_figures_that_reconcile(generated: dict[st
     returned = feb_records[:2]
     with time_machine.travel(at("2025-03-12 10:00"), tick=True):
         for record in returned:
-            routing.insurer_return_create(record=record, reason="04", note="", actor=None)
+            returns.insurer_return_create(record=record, reason="04", note="", actor=None)
 
     # --- insurers pay February from the bank's CSV; institutions are paid ---
     rows = ["入金日,金額,振込依頼人名,摘要"] + [f"2025-03-20,{s.total},ﾎｹﾝｼﾔ,{s.number}" for s in ClaimsStatement.objects.filter(month=feb)]
@@ -168,7 +171,7 @@ def test_a_generated_month_closes_into_figures_that_reconcile(generated: dict[st
     assert int(parsed["trailer"]["total"]) == claimed == sum(int(r["amount"]) for r in parsed["data"])
     assert {r["customer_code1"]: int(r["amount"]) for r in parsed["data"]} == per_institution
     assert LedgerEntry.objects.filter(kind=LedgerKind.TRANSFER).aggregate(s=Sum("amount"))["s"] == claimed
-    assert [key for key, _when, _detail in record_events(feb_records[5])] == ["billed", "paid"]
+    assert [step.key for step in record_timeline(feb_records[5]) if step.done][-2:] == ["billed", "paid"]
 
     # --- March: the late archive and the returns ---
     with time_machine.travel(at("2025-04-08 09:00"), tick=False):

@@ -23,7 +23,7 @@ from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_p
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-from .test_routing import AGENCY, receive
+from tests.routing.test_routing import AGENCY, receive
 
 
 @pytest.fixture

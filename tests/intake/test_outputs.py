@@ -19,8 +19,8 @@ from agency.models import AgencyProfile, Contract, Institution, Role
 from audit.models import AuditEvent
 from intake import checks, outputs
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
-from intake.services import submission_receive
-from intake.services_review import finding_override_warning
+from intake.services.receive import submission_receive
+from intake.services.review import finding_override_warning
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION
 from kenshin.reader import read_archive
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, generate

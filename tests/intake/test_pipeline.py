@@ -17,8 +17,9 @@ from agency.models import Institution
 from agency.services import synthetic_parties_load
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
-from intake import checks, services
+from intake import checks, pipeline
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
+from intake.services import check, receive
 from kenshin.synth.defects import DEFECTS, Stage
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
 
@@ -65,7 +66,7 @@ def _run_tasks_on_commit(django_capture_on_commit_callbacks: Any) -> None:
 
 def _receive(**kwargs: Any) -> Any:
     with _capture(execute=True):
-        received = services.submission_receive(**kwargs)
+        received = receive.submission_receive(**kwargs)
     received.submission.refresh_from_db()
     return received
 
@@ -123,10 +124,10 @@ def test_a_reused_key_and_another_institutions_bytes_are_refused(
     archive = make_archive(records=2)
     first = _intake(archive, idempotency_key="k-1")
     other = make_archive(records=2, seed=99)
-    with pytest.raises(services.IdempotencyKeyReused):
+    with pytest.raises(receive.IdempotencyKeyReused):
         _intake(replace(other, institution=archive.institution), idempotency_key="k-1")
-    with pytest.raises(services.ArchiveOfAnotherInstitution):
-        services.submission_receive(
+    with pytest.raises(receive.ArchiveOfAnotherInstitution):
+        receive.submission_receive(
             source=archive.data, file_name=archive.filename, institution=institution_b, channel=Channel.UPLOAD
         )
     assert Submission.objects.count() == 1
@@ -191,12 +192,12 @@ def test_hostile_input_is_rejected_with_a_code_and_earlier_data_survives(
 def test_a_worker_dying_mid_batch_loses_and_duplicates_nothing(
     make_archive: Callable[..., GeneratedArchive], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "CHUNK_SIZE", 5)
+    monkeypatch.setattr(check, "CHUNK_SIZE", 5)
     archive = make_archive(records=12)
     submission = _intake(archive, enqueue=False)
-    chunks = services.submission_check_archive(submission_id=submission.pk)
+    chunks = check.submission_check_archive(submission_id=submission.pk)
     assert chunks == [(1, 5), (6, 10), (11, 12)]
-    assert services.submission_check_archive(submission_id=submission.pk) == chunks  # re-delivered: no new records
+    assert check.submission_check_archive(submission_id=submission.pk) == chunks  # re-delivered: no new records
     assert Record.objects.filter(submission=submission).count() == 12
 
     original = checks.duplicate_findings
@@ -209,18 +210,18 @@ def test_a_worker_dying_mid_batch_loses_and_duplicates_nothing(
         return original(*args, **kwargs)
 
     monkeypatch.setattr(checks, "duplicate_findings", crash_once)
-    services.records_check(submission_id=submission.pk, first=1, last=5)
+    pipeline.check_records(submission.pk, 1, 5)
     with pytest.raises(SystemExit):
-        services.records_check(submission_id=submission.pk, first=6, last=10)
+        pipeline.check_records(submission.pk, 6, 10)
     assert Record.objects.filter(submission=submission, status=RecordStatus.PENDING).count() == 7  # rolled back
     # The broker redelivers every unacknowledged chunk, the finished one included.
     for first, last in chunks:
-        services.records_check(submission_id=submission.pk, first=first, last=last)
+        pipeline.check_records(submission.pk, first, last)
     submission.refresh_from_db()
     assert submission.status == SubmissionStatus.ACCEPTED
     assert submission.records_accepted == 12 and submission.records_checked == 12
     assert not Finding.objects.filter(submission=submission, severity__in=["error", "fatal"]).exists()
-    assert services.records_check(submission_id=submission.pk, first=1, last=5) == 0
+    assert pipeline.check_records(submission.pk, 1, 5) == 0
 
 
 def test_command_line_contract(make_archive: Callable[..., GeneratedArchive], tmp_path: Path) -> None:
@@ -265,8 +266,8 @@ def test_a_200_mb_archive_is_refused_with_a_code_and_nothing_is_kept(institution
         for _ in range(200):
             yield chunk
 
-    with pytest.raises(services.ArchiveTooLarge) as excinfo:
-        services.submission_receive(
+    with pytest.raises(receive.ArchiveTooLarge) as excinfo:
+        receive.submission_receive(
             source=two_hundred_megabytes(), file_name="huge.zip", institution=institution_a, channel=Channel.MEDIA
         )
     assert excinfo.value.code == "ARC_TOO_LARGE"
@@ -309,7 +310,7 @@ def test_a_password_locked_archive_opens_with_the_institutions_registered_passwo
 def test_records_are_saved_a_batch_at_a_time_in_archive_order(
     make_archive: Callable[..., GeneratedArchive], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(check, "CHUNK_SIZE", 3)
     archive = make_archive(records=8, seed=57, defects=("copay_mismatch",))
     submission = _intake(archive)
     records = list(Record.objects.filter(submission=submission).order_by("position"))
@@ -326,7 +327,7 @@ def test_an_archive_rejected_by_its_totals_keeps_no_records(
     make_archive: Callable[..., GeneratedArchive], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """su08 is compared with the sums once every claim was read: the batches already saved go."""
-    monkeypatch.setattr(services, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(check, "CHUNK_SIZE", 2)
     archive = make_archive(records=7, seed=58, defects=("su08_total_mismatch",))
     submission = _intake(archive)
     assert submission.status == SubmissionStatus.REJECTED

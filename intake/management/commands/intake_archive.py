@@ -15,9 +15,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agency.models import Institution
+from intake import pipeline
 from intake.models import Channel
 from intake.reports import refused_summary, submission_summary
-from intake.services import ReceiveRefused, submission_process_inline, submission_receive
+from intake.services.receive import ReceiveRefused, submission_receive
 
 USAGE_ERROR = 2
 
@@ -59,7 +60,7 @@ class Command(BaseCommand):
                 continue
             submission = received.submission
             if not received.duplicate:
-                submission = submission_process_inline(submission_id=submission.pk)
+                submission = pipeline.process_inline(submission.pk)
             summary = submission_summary(submission, archive=str(path), duplicate=received.duplicate)
             if as_json:
                 self.stdout.write(_dumps(summary))

@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 
 from agency.permissions import Perm, user_has_perm
 from audit.services import audit_record
-
-from .models import Finding
+from intake.models import Finding
 
 OVERRIDE_REASON_MAX = 300
 

@@ -1,10 +1,8 @@
-"""Receiving archives and running 事務点検 on them.
+"""事務点検 of a received archive: level 0 (the archive as a whole; one pending ``Record`` per person)
+and level 1 (a chunk of records decided), then the submission's verdict.
 
-``submission_receive`` stores the exact bytes once and registers the submission (a second arrival of
-the same bytes, or a retry with the same idempotency key, is answered with the first submission).
-Checking runs in Celery tasks: ``submission_check_archive`` (level 0, the archive as a whole; it
-creates one pending ``Record`` per person) and ``records_check`` (level 1, a chunk of records).
-Both are idempotent: a retried or re-delivered task finds the work already done and skips it.
+Each step is idempotent: a retried or re-delivered task finds the work already done and skips it.
+``intake.pipeline`` says what runs after each step.
 """
 
 from __future__ import annotations
@@ -12,184 +10,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from agency.crypto import encrypt_text
-from agency.models import Institution, User
-from audit.models import Outcome
 from audit.services import audit_record
-from kenshin import reader as standard_reader
-
-from . import checks, storage
-from .models import (
-    Channel,
+from intake import checks, storage
+from intake.models import (
     Finding,
-    ReceiptCounter,
     Record,
     RecordStatus,
-    StoredArchive,
     Submission,
     SubmissionStatus,
 )
+from intake.selectors import submission_archive_password
+from intake.services.resubmissions import records_link_resubmissions
+from kenshin import reader as standard_reader
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500  # records decided per level-1 task: large enough that per-chunk queries stay a small share
-
-
-class ReceiveRefused(Exception):
-    """An archive that cannot be registered; ``code`` is stable, the message is for people."""
-
-    code = "refused"
-
-
-class ArchiveOfAnotherInstitution(ReceiveRefused):
-    """The same bytes were received from another institution (nothing about it is disclosed)."""
-
-    code = "duplicate_archive"
-
-
-class ArchiveTooLarge(ReceiveRefused):
-    """Larger than ``INTAKE_MAX_ARCHIVE_BYTES``; nothing was kept."""
-
-    code = "ARC_TOO_LARGE"
-
-
-class IdempotencyKeyReused(ReceiveRefused):
-    """An idempotency key already used for different bytes."""
-
-    code = "idempotency_key_reused"
-
-
-@dataclass(frozen=True)
-class ReceiveResult:
-    submission: Submission
-    duplicate: bool
-
-
-def _allocate_receipt_number(now: Any) -> str:
-    year = timezone.localtime(now).year
-    ReceiptCounter.objects.get_or_create(year=year)
-    counter = ReceiptCounter.objects.select_for_update().get(year=year)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"R{year}-{counter.last:07d}"
-
-
-def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Submission | None:
-    """The earlier submission this arrival repeats, if any (refusing what must not be answered)."""
-    if idempotency_key:
-        found = (
-            Submission.objects.filter(institution=institution, idempotency_key=idempotency_key)
-            .select_related("archive")
-            .first()
-        )
-        if found is not None:
-            if found.archive.sha256 != sha256:
-                raise IdempotencyKeyReused("この冪等キーは別の内容のアーカイブに使用済みです。")
-            return found
-    found = Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
-    if found is not None and found.institution_id != institution.pk:
-        raise ArchiveOfAnotherInstitution("同じ内容のアーカイブが既に受付済みです。")
-    return found
-
-
-def _refusal_audited(refused: ReceiveRefused, *, actor: Any, actor_label: str, request: Any, detail: dict[str, Any]) -> None:
-    audit_record(
-        action="intake.refused", actor=actor, actor_label=actor_label, request=request, outcome=Outcome.DENIED,
-        detail={"reason": refused.code, **detail},
-    )
-
-
-def submission_receive(
-    *,
-    source: BinaryIO | bytes,
-    file_name: str,
-    institution: Institution,
-    channel: str,
-    actor: Any = None,
-    idempotency_key: str = "",
-    request: Any = None,
-    password: str = "",
-    enqueue: bool = True,
-    actor_label: str = "",
-) -> ReceiveResult:
-    """Keep the exact bytes and register the submission; checking starts after commit.
-
-    ``password`` opens a password-locked archive; it is kept encrypted with the submission (task
-    messages carry ids only). ``enqueue=False`` leaves checking to the caller
-    (``submission_process_inline``), as the command line does.
-    """
-    try:
-        stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
-    except storage.TooLarge as error:
-        refused = ArchiveTooLarge(f"アーカイブが上限（{error.limit:,}バイト）を超えています。")
-        _refusal_audited(
-            refused, actor=actor, actor_label=actor_label, request=request,
-            detail={"channel": channel, "institution": institution.number, "file_name": file_name[:255]},
-        )
-        raise refused from error
-    try:
-        existing = _existing(institution, stored.sha256, idempotency_key)
-    except ReceiveRefused as refused:
-        _refusal_audited(
-            refused, actor=actor, actor_label=actor_label, request=request,
-            detail={"sha256": stored.sha256, "channel": channel, "institution": institution.number},
-        )
-        raise
-    if existing is not None:
-        audit_record(
-            action="intake.duplicate",
-            actor=actor,
-            actor_label=actor_label,
-            request=request,
-            object_type="submission",
-            object_ids=[existing.pk],
-            detail={"sha256": stored.sha256, "channel": channel, "file_name": file_name[:255]},
-        )
-        return ReceiveResult(existing, duplicate=True)
-    try:
-        with transaction.atomic():
-            now = timezone.now()
-            archive = StoredArchive.objects.create(sha256=stored.sha256, size=stored.size)
-            submission = Submission.objects.create(
-                receipt_number=_allocate_receipt_number(now),
-                archive=archive,
-                file_name=file_name[:255],
-                institution=institution,
-                channel=channel,
-                received_at=now,
-                received_by=actor if isinstance(actor, User) else None,
-                idempotency_key=idempotency_key[:128],
-                rule_set=checks.RULE_SET_VERSION,
-                archive_password=encrypt_text(password) if password else "",
-            )
-            audit_record(
-                action="intake.received",
-                actor=actor,
-                actor_label=actor_label,
-                request=request,
-                object_type="submission",
-                object_ids=[submission.pk],
-                detail={"sha256": stored.sha256, "size": stored.size, "channel": channel, "file_name": file_name[:255]},
-            )
-            if enqueue:
-                from .tasks import intake_check_archive_task
-
-                transaction.on_commit(lambda: intake_check_archive_task.delay(submission.pk))
-    except IntegrityError:
-        # The same bytes (or key) arrived concurrently and won the race: answer with that one.
-        existing = _existing(institution, stored.sha256, idempotency_key)
-        if existing is None:
-            raise
-        return ReceiveResult(existing, duplicate=True)
-    return ReceiveResult(submission, duplicate=False)
-
 
 # --- Level 0: the archive ------------------------------------------------------------------------
 
@@ -230,7 +73,7 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
             data,
             filename=submission.file_name,
             xsd_dir=settings.KENSHIN_XSD_DIR or None,
-            password=_archive_password(submission) or None,
+            password=submission_archive_password(submission) or None,
         ) as reading:
             archive_level = checks.archive_findings(reading, submission)
             with transaction.atomic():  # a savepoint: the records go if the archive is rejected
@@ -306,12 +149,6 @@ def _batch_save(batch: list[checks.PendingRecord], refs: checks.References, subm
     Finding.objects.bulk_create(row for item in batch for row in _finding_rows(submission, item.findings, item.record))
 
 
-def _archive_password(submission: Submission) -> str:
-    from .selectors import submission_archive_password
-
-    return submission_archive_password(submission)
-
-
 def _pending_chunks(submission: Submission) -> list[tuple[int, int]]:
     positions = list(
         submission.records.filter(status=RecordStatus.PENDING).order_by("position").values_list("position", flat=True)
@@ -325,10 +162,8 @@ def _pending_chunks(submission: Submission) -> list[tuple[int, int]]:
 def records_check(*, submission_id: int, first: int, last: int) -> int:
     """Decide the pending records at positions first..last (duplicates against everything accepted
     so far, then the findings already recorded) and link the corrections among them, in one
-    transaction; then give the submission its verdict if this was the last chunk. Returns how many
-    records were decided now (0 when a redelivered task finds the chunk done)."""
-    from .routing import records_after_check, records_link_resubmissions
-
+    transaction. Returns how many records were decided now (0 when a redelivered task finds the chunk
+    done); the verdict follows in ``intake.pipeline``."""
     with transaction.atomic():
         pending = list(
             Record.objects.select_for_update()
@@ -342,8 +177,6 @@ def records_check(*, submission_id: int, first: int, last: int) -> int:
             records_link_resubmissions(submission_id=submission_id, first=first, last=last)
             checked = Record.objects.filter(submission_id=submission_id).exclude(status=RecordStatus.PENDING).count()
             Submission.objects.filter(pk=submission_id).update(records_checked=checked)
-    submission_finish(submission_id=submission_id)
-    records_after_check(submission_id=submission_id)  # the receipt notice once the verdict is in
     return len(pending)
 
 
@@ -417,13 +250,3 @@ def submission_finish(*, submission_id: int) -> Submission:
             detail={"status": submission.status, "accepted": submission.records_accepted, "returned": submission.records_returned},
         )
     return submission
-
-
-def submission_process_inline(*, submission_id: int) -> Submission:
-    """Run every stage in this process (the command line and tests use it; workers use the tasks)."""
-    for first, last in submission_check_archive(submission_id=submission_id):
-        records_check(submission_id=submission_id, first=first, last=last)
-    return submission_finish(submission_id=submission_id)
-
-
-__all__ = ["Channel", "ReceiveResult", "records_check", "submission_check_archive", "submission_finish", "submission_receive"]

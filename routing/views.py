@@ -2,7 +2,7 @@
 clerks' routing pages and every user's notification settings. Mounted at /insurer/.
 
 Thin views: a form validates, one service or read does the work, a template renders. Deliveries,
-routed records and returns are loaded only through the access functions of ``intake.routing``
+routed records and returns are loaded only through the access functions of ``routing.access``
 (another party's object or a missing one → 404, audited as denied); pages and downloads that carry
 personal data are audited with ``@personal_data`` (outermost).
 """
@@ -22,11 +22,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agency import selectors as agency_selectors
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
+from intake import eligibility, notifications, reading
+from intake import selectors as intake_selectors
+from intake import timeline as intake_timeline
+from intake.access import access_submission
+from intake.forms import clean_file_name
+from intake.models import Record
 
-from . import eligibility, notifications, routing
-from .access import access_submission
-from .forms import clean_file_name
-from .forms_insurer import (
+from . import access, packing, selectors, timeline
+from .forms import (
     ConfirmForm,
     DeliveryFilterForm,
     EligibilityUploadForm,
@@ -36,7 +40,8 @@ from .forms_insurer import (
     RecordSearchForm,
     TrackingNumberForm,
 )
-from .models import DeliveryChannel, Record
+from .models import DeliveryChannel
+from .services import deliveries, returns
 
 PAGE_SIZE = 50
 
@@ -67,7 +72,7 @@ def _errors(error: ValidationError) -> list[str]:
 @require_GET
 @permission_required_for_role(Perm.DELIVERIES_VIEW)
 def delivery_list(request: HttpRequest) -> HttpResponse:
-    deliveries = routing.delivery_list(user=request.user)
+    deliveries = selectors.delivery_list(user=request.user)
     form = DeliveryFilterForm(request.GET or None)
     if form.is_valid() and form.cleaned_data["status"]:
         deliveries = deliveries.filter(status=form.cleaned_data["status"])
@@ -79,8 +84,8 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.DELIVERIES_VIEW)
 def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = routing.access_delivery(request, delivery_id)
-    records = routing.routed_record_list(user=request.user).filter(delivery_item__delivery=delivery).order_by("delivery_item__position")
+    delivery = access.access_delivery(request, delivery_id)
+    records = selectors.routed_record_list(user=request.user).filter(delivery_item__delivery=delivery).order_by("delivery_item__position")
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     _touch(request, "record", [record.pk for record in page])
     request.audit.detail["delivery"] = delivery.pk  # type: ignore[attr-defined]
@@ -90,7 +95,7 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
         {
             "delivery": delivery,
             "page": page,
-            "timeline": routing.delivery_timeline(delivery),
+            "timeline": timeline.delivery_timeline(delivery),
             "downloads": delivery.downloads.all(),
             "can_download": user_has_perm(request.user, Perm.DELIVERIES_DOWNLOAD),
             "can_route": user_has_perm(request.user, Perm.ROUTING_RUN),
@@ -102,21 +107,21 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.DELIVERIES_DOWNLOAD)
 def delivery_download(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = routing.access_delivery(request, delivery_id)
+    delivery = access.access_delivery(request, delivery_id)
     _touch(request, "delivery", [delivery.pk])
     request.audit.detail.update(records=delivery.record_count, sha256=delivery.archive.sha256)  # type: ignore[attr-defined]
-    data = routing.delivery_download(delivery=delivery, actor=request.user, request=request, channel=DeliveryChannel.WEB)
+    data = deliveries.delivery_download(delivery=delivery, actor=request.user, request=request, channel=DeliveryChannel.WEB)
     return _download(data, filename=delivery.file_name)
 
 
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.DELIVERIES_DOWNLOAD)
 def delivery_acknowledge(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = routing.access_delivery(request, delivery_id)
+    delivery = access.access_delivery(request, delivery_id)
     if request.method == "POST":
         form = ConfirmForm(request.POST)
         if form.is_valid():
-            routing.delivery_acknowledge(delivery=delivery, actor=request.user, request=request)
+            deliveries.delivery_acknowledge(delivery=delivery, actor=request.user, request=request)
             messages.success(request, _("%(file)s の受領を確認しました。") % {"file": delivery.file_name})
             return redirect("insurer:delivery_detail", delivery.pk)
     else:
@@ -128,19 +133,19 @@ def delivery_acknowledge(request: HttpRequest, delivery_id: int) -> HttpResponse
 @permission_required_for_role(Perm.ROUTING_RUN)
 def delivery_media(request: HttpRequest, delivery_id: int) -> HttpResponse:
     """Offline delivery: prepare the password-locked copy (password shown once) and record the tracking number."""
-    delivery = routing.access_delivery(request, delivery_id)
+    delivery = access.access_delivery(request, delivery_id)
     prepare = MediaPrepareForm(prefix="prepare")
     tracking = TrackingNumberForm(prefix="tracking", initial={"tracking_number": delivery.media_tracking_number})
     if request.method == "POST" and "prepare-confirm" in request.POST:
         prepare = MediaPrepareForm(request.POST, prefix="prepare")
         if prepare.is_valid():
-            delivery, password = routing.delivery_media_prepare(delivery=delivery, actor=request.user, request=request)
+            delivery, password = deliveries.delivery_media_prepare(delivery=delivery, actor=request.user, request=request)
             return render(request, "insurer/delivery_media_password.html", {"delivery": delivery, "password": password})
     elif request.method == "POST":
         tracking = TrackingNumberForm(request.POST, prefix="tracking")
         if tracking.is_valid():
             try:
-                routing.delivery_media_ship(
+                deliveries.delivery_media_ship(
                     delivery=delivery, tracking_number=tracking.cleaned_data["tracking_number"], actor=request.user, request=request
                 )
             except ValidationError as error:
@@ -156,14 +161,14 @@ def delivery_media(request: HttpRequest, delivery_id: int) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.ROUTING_RUN)
 def delivery_media_archive(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = routing.access_delivery(request, delivery_id)
+    delivery = access.access_delivery(request, delivery_id)
     _touch(request, "delivery", [delivery.pk])
     if delivery.media_archive_id is None:
         return render(request, "insurer/delivery_media.html", {
             "delivery": delivery, "prepare": MediaPrepareForm(prefix="prepare"),
             "tracking": TrackingNumberForm(prefix="tracking"), "no_media": True,
         })
-    data = routing.delivery_media_download(delivery=delivery, actor=request.user, request=request)
+    data = deliveries.delivery_media_download(delivery=delivery, actor=request.user, request=request)
     return _download(data, filename=delivery.file_name)
 
 
@@ -174,11 +179,11 @@ def delivery_media_archive(request: HttpRequest, delivery_id: int) -> HttpRespon
 @require_GET
 @permission_required_for_role(Perm.DELIVERIES_VIEW)
 def record_search(request: HttpRequest) -> HttpResponse:
-    records = routing.routed_record_list(user=request.user)
+    records = selectors.routed_record_list(user=request.user)
     institutions = agency_selectors.institution_list(user=request.user)
     form = RecordSearchForm(request.GET or None, institutions=institutions)
     if form.is_bound and form.is_valid():
-        records = routing.record_search(records, **form.criteria())
+        records = intake_selectors.record_search(records, **form.criteria())
     elif form.is_bound:
         records = records.none()
     records = records.order_by("-checkup_date", "-pk")
@@ -191,7 +196,7 @@ def record_search(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.DELIVERIES_VIEW)
 def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
-    record = routing.access_routed_record(request, record_id)
+    record = access.access_routed_record(request, record_id)
     _touch(request, "record", [record.pk])
     insurer_return = getattr(record, "insurer_return", None)
     return render(
@@ -199,8 +204,8 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
         "insurer/record_detail.html",
         {
             "record": record,
-            "reading": routing.record_reading(record),
-            "timeline": routing.record_timeline(record),
+            "reading": reading.record_reading(record),
+            "timeline": intake_timeline.record_timeline(record),
             "insurer_return": insurer_return,
             "can_return": user_has_perm(request.user, Perm.RETURNS_CREATE) and insurer_return is None,
         },
@@ -211,16 +216,16 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.RETURNS_CREATE)
 def record_return(request: HttpRequest, record_id: int) -> HttpResponse:
-    record: Record = routing.access_routed_record(request, record_id)
+    record: Record = access.access_routed_record(request, record_id)
     _touch(request, "record", [record.pk])
     existing = getattr(record, "insurer_return", None)
     form = InsurerReturnForm(request.POST if request.method == "POST" else None) if existing is None else None
     if request.method == "POST" and form is not None and form.is_valid():
         try:
-            routing.insurer_return_create(
+            returns.insurer_return_create(
                 record=record, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"], actor=request.user, request=request
             )
-        except (ValidationError, routing.RoutingError) as error:
+        except (ValidationError, packing.RoutingError) as error:
             for message in _errors(error) if isinstance(error, ValidationError) else [str(error)]:
                 form.add_error(None, message)
         else:
@@ -236,7 +241,7 @@ def record_return(request: HttpRequest, record_id: int) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.RETURNS_VIEW)
 def return_list(request: HttpRequest) -> HttpResponse:
-    returns = routing.insurer_return_list(user=request.user)
+    returns = selectors.insurer_return_list(user=request.user)
     page = Paginator(returns, PAGE_SIZE).get_page(request.GET.get("page"))
     _touch(request, "record", [item.record_id for item in page])
     return render(request, "insurer/return_list.html", {"page": page, "query": _query(request)})
@@ -246,12 +251,12 @@ def return_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.RETURNS_VIEW)
 def return_archive(request: HttpRequest, return_id: int) -> HttpResponse:
-    insurer_return = routing.access_insurer_return(request, return_id)
+    insurer_return = access.access_insurer_return(request, return_id)
     _touch(request, "record", [insurer_return.record_id])
     request.audit.detail["return"] = insurer_return.pk  # type: ignore[attr-defined]
     if insurer_return.archive_id is None:
         return render(request, "insurer/return_list.html", {"page": [insurer_return], "missing_archive": True})
-    data = routing.insurer_return_archive(insurer_return=insurer_return)
+    data = returns.insurer_return_archive(insurer_return=insurer_return)
     return _download(data, filename=insurer_return.archive_file_name)
 
 
@@ -309,10 +314,10 @@ def routing_run(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ConfirmForm(request.POST)
         if form.is_valid():
-            failures: list[routing.RoutingFailure] = []
+            failures: list[deliveries.RoutingFailure] = []
             try:
-                created = routing.deliveries_route(actor=request.user, request=request, failures=failures)
-            except routing.RoutingError as error:
+                created = deliveries.deliveries_route(actor=request.user, request=request, failures=failures)
+            except packing.RoutingError as error:
                 messages.error(request, str(error))
             else:
                 for failure in failures:
@@ -323,8 +328,8 @@ def routing_run(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.info(request, _("振り分ける健診データはありませんでした。"))
             return redirect("insurer:routing_run")
-    recent = routing.delivery_list(user=request.user)[:20]
-    return render(request, "insurer/routing_run.html", {"overview": routing.routing_overview(), "recent": recent, "form": ConfirmForm()})
+    recent = selectors.delivery_list(user=request.user)[:20]
+    return render(request, "insurer/routing_run.html", {"overview": selectors.routing_overview(), "recent": recent, "form": ConfirmForm()})
 
 
 @personal_data("routing.plan.view")
@@ -332,13 +337,13 @@ def routing_run(request: HttpRequest) -> HttpResponse:
 @permission_required_for_role(Perm.ROUTING_RUN)
 def routing_dry_run(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access_submission(request, submission_id)
-    rows = routing.routing_plan(submission)
+    rows = selectors.routing_plan(submission)
     _touch(request, "record", [row.record.pk for row in rows])
     request.audit.detail["submission"] = submission.pk  # type: ignore[attr-defined]
     return render(
         request,
         "insurer/routing_dry_run.html",
-        {"submission": submission, "rows": rows, "timeline": routing.submission_timeline(submission)},
+        {"submission": submission, "rows": rows, "timeline": intake_timeline.submission_timeline(submission)},
     )
 
 

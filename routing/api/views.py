@@ -2,7 +2,7 @@
 
 Insurer systems authenticate like institutions' (client certificate from the TLS proxy + token,
 ``agency.clientcert``); insurer staff may call the same endpoints from their portal session.
-Deliveries are loaded only through ``intake.routing.access_delivery`` (another insurer's delivery
+Deliveries are loaded only through ``intake.access.access_delivery`` (another insurer's delivery
 or a missing one → 404, audited as denied). Downloading an archive is audited as an export.
 """
 
@@ -22,11 +22,12 @@ from rest_framework.response import Response
 
 from agency.clientcert import ClientCertificateApiMixin
 from agency.permissions import Perm
+from intake.api.serializers import ErrorSerializer
+from intake.api.views import ERRORS, PersonalDataApiMixin
 
-from . import routing
-from .api.serializers import ErrorSerializer
-from .api.views import ERRORS, PersonalDataApiMixin
-from .models import Delivery, DeliveryChannel, DeliveryStatus
+from .. import access, selectors
+from ..models import Delivery, DeliveryChannel, DeliveryStatus
+from ..services import deliveries
 
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description=_("送付データが見つかりません（他の保険者の送付データを含む）。"))}
 
@@ -73,7 +74,7 @@ class DeliveryListApi(ClientCertificateApiMixin, GenericAPIView):
     queryset = Delivery.objects.none()
 
     def get_queryset(self) -> Any:
-        deliveries = routing.delivery_list(user=self.request.user)
+        deliveries = selectors.delivery_list(user=self.request.user)
         status = self.request.query_params.get("status", "")
         if status in DeliveryStatus.values:
             deliveries = deliveries.filter(status=status)
@@ -97,7 +98,7 @@ class DeliveryDetailApi(ClientCertificateApiMixin, GenericAPIView):
 
     @extend_schema(operation_id="deliveries_retrieve", summary="送付データ", responses={200: DeliverySerializer, **ERRORS, **NOT_FOUND})
     def get(self, request: Request, delivery_id: int) -> Response:
-        return Response(DeliverySerializer(routing.access_delivery(request._request, delivery_id)).data)
+        return Response(DeliverySerializer(access.access_delivery(request._request, delivery_id)).data)
 
 
 class DeliveryArchiveApi(PersonalDataApiMixin, ClientCertificateApiMixin, GenericAPIView):
@@ -115,10 +116,10 @@ class DeliveryArchiveApi(PersonalDataApiMixin, ClientCertificateApiMixin, Generi
     )
     def get(self, request: Request, delivery_id: int) -> HttpResponse:
         http = request._request
-        delivery = routing.access_delivery(http, delivery_id)
+        delivery = access.access_delivery(http, delivery_id)
         http.audit.touch("delivery", [delivery.pk])  # type: ignore[attr-defined]
         http.audit.detail.update(records=delivery.record_count, sha256=delivery.archive.sha256)  # type: ignore[attr-defined]
-        data = routing.delivery_download(delivery=delivery, actor=request.user, request=http, channel=DeliveryChannel.API)
+        data = deliveries.delivery_download(delivery=delivery, actor=request.user, request=http, channel=DeliveryChannel.API)
         response = HttpResponse(data, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{delivery.file_name}"'
         response["X-Content-SHA256"] = delivery.archive.sha256
@@ -136,11 +137,11 @@ class DeliveryAcknowledgeApi(ClientCertificateApiMixin, GenericAPIView):
     @extend_schema(operation_id="deliveries_acknowledgement", summary="受領確認の状態",
                    responses={200: AcknowledgementSerializer, **ERRORS, **NOT_FOUND})
     def get(self, request: Request, delivery_id: int) -> Response:
-        return Response(AcknowledgementSerializer(routing.access_delivery(request._request, delivery_id)).data)
+        return Response(AcknowledgementSerializer(access.access_delivery(request._request, delivery_id)).data)
 
     @extend_schema(operation_id="deliveries_acknowledge", summary="受領確認", request=None,
                    responses={200: AcknowledgementSerializer, **ERRORS, **NOT_FOUND})
     def post(self, request: Request, delivery_id: int) -> Response:
-        delivery = routing.access_delivery(request._request, delivery_id)
-        delivery = routing.delivery_acknowledge(delivery=delivery, actor=request.user, request=request._request)
+        delivery = access.access_delivery(request._request, delivery_id)
+        delivery = deliveries.delivery_acknowledge(delivery=delivery, actor=request.user, request=request._request)
         return Response(AcknowledgementSerializer(delivery).data)

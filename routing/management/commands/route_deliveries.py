@@ -15,7 +15,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from intake.routing import RoutingError, RoutingFailure, deliveries_route
+from routing.packing import RoutingError
+from routing.services.deliveries import RoutingFailure, deliveries_route
 
 
 class Command(BaseCommand):

@@ -16,11 +16,11 @@ from django.test import Client, override_settings
 from agency.models import Role
 from agency.services_clients import api_client_create, client_certificate_register
 from audit.models import AuditEvent, Outcome
-from intake.models import Delivery, DeliveryChannel, DeliveryStatus
+from routing.models import Delivery, DeliveryChannel, DeliveryStatus
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-from .test_api import PROXY, Machine, make_certificate
+from tests.intake.test_api import PROXY, Machine, make_certificate
 from .test_routing import intake_generated, route
 
 LIST_URL = "/api/v1/deliveries/"

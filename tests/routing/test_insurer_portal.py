@@ -22,21 +22,13 @@ from django.urls import reverse
 
 from agency.models import Role, User
 from audit.models import AuditEvent, Outcome
-from intake import routing, storage
-from intake.models import (
-    Delivery,
-    DeliveryChannel,
-    DeliveryItem,
-    DeliveryStatus,
-    InsurerReturn,
-    NotificationPreference,
-    Record,
-    RecordStatus,
-    StoredArchive,
-    Submission,
-)
+from intake import reading as intake_reading
+from intake import storage
+from intake.models import NotificationPreference, Record, RecordStatus, StoredArchive, Submission
 from kenshin.items import Judgement, item_master
 from kenshin.reader import read_archive
+from routing.models import Delivery, DeliveryChannel, DeliveryItem, DeliveryStatus, InsurerReturn
+from routing.services import returns
 
 from ..conftest import login_verified
 from ..factories import InstitutionFactory, InsurerFactory, UserFactory
@@ -48,7 +40,7 @@ def routed_sample(insurer: Any, institution: Any) -> dict[str, int]:
     ``insurer`` and a 過誤 of it with its archive (stored bytes, not a real archive). Returns ids:
     ``delivery``, ``record`` (routed, not returned), ``returned_record`` and ``insurer_return``."""
     from intake.models import Channel
-    from intake.services import submission_receive
+    from intake.services.receive import submission_receive
 
     submission = submission_receive(
         source=b"routing sample " + insurer.number.encode() + institution.number.encode(), file_name="sample.zip",
@@ -220,7 +212,7 @@ def test_record_page_reads_like_a_report(insurer_staff: tuple[Client, User], del
     names = [group["name"] for group in reading["groups"]]
     assert names[:2] == ["身体計測", "血圧等"]
     master = item_master()
-    checkup, claim = routing.record_documents(record)
+    checkup, claim = intake_reading.record_documents(record)
     assert checkup is not None and claim is not None
     rows = {row["code"]: row for group in reading["groups"] for row in group["rows"]}
     checked = 0
@@ -363,7 +355,7 @@ def test_another_insurer_or_institution_gets_404_for_a_return_and_it_is_audited(
 ) -> None:
     record = delivery.items.first().record
     with capture(execute=True):
-        returned = routing.insurer_return_create(record=record, reason="04", note="", actor=insurer_staff[1])
+        returned = returns.insurer_return_create(record=record, reason="04", note="", actor=insurer_staff[1])
     url = reverse("insurer:return_archive", args=[returned.pk])
     stranger_institution = _client(Role.INSTITUTION_STAFF, institution=InstitutionFactory())[0]
     for client in (other_insurer_staff[0], stranger_institution):
@@ -403,7 +395,7 @@ def test_list_pages_use_a_fixed_number_of_queries(
     client, user = insurer_staff
     for item in delivery.items.select_related("record")[:3]:
         with capture(execute=True):
-            routing.insurer_return_create(record=item.record, reason="04", note="", actor=user)
+            returns.insurer_return_create(record=item.record, reason="04", note="", actor=user)
     assert delivery.record_count >= 4
     # Bounds a little above what the pages need today; one query per row would exceed them.
     for name, queries in (("delivery_list", 14), ("record_search", 20), ("return_list", 20)):

@@ -1,10 +1,11 @@
-"""振分 (routing to insurers), 過誤 (returns from insurers), 受診券 eligibility data, notifications.
+"""振分 (routing to insurers) and 過誤 (returns from insurers).
 
 A ``Delivery`` is one standard-format archive (種別 3) for one insurer; each routed record sits in
 exactly one ``DeliveryItem`` (the one-to-one on the record is what makes routing idempotent, in the
 database). Downloads are rows, never counters. ``InsurerReturn`` is an insurer's 過誤 of one routed
-record (別表10), with the archive that carries it back to the institution. ``EligibilityTicket`` rows
-are the 受診券 an insurer has issued, loaded in ``EligibilityUpload`` batches.
+record (別表10), with the archive that carries it back to the institution.
+
+The tables were created under the intake app and keep their names (``Meta.db_table``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from agency.models import CopayCode, Institution, Insurer
-
-from .models import Record, StoredArchive
+from agency.models import Institution, Insurer
+from intake.models import Record, StoredArchive
 
 MAX_SAME_DAY_COUNT = 9  # the archive name has one digit for the same-day send count (0–9)
 
@@ -75,6 +75,7 @@ class Delivery(models.Model):
     media_shipped_at = models.DateTimeField(_("発送日時"), null=True, blank=True)
 
     class Meta:
+        db_table = "intake_delivery"
         verbose_name = _("送付データ")
         verbose_name_plural = _("送付データ")
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]
@@ -101,6 +102,7 @@ class DeliveryDownload(models.Model):
     channel = models.CharField(_("経路"), max_length=8, choices=DeliveryChannel.choices)
 
     class Meta:
+        db_table = "intake_deliverydownload"
         verbose_name = _("送付データの取得")
         verbose_name_plural = _("送付データの取得")
         ordering: ClassVar[list[str]] = ["downloaded_at", "id"]
@@ -119,6 +121,7 @@ class DeliveryItem(models.Model):
     claim_name = models.CharField(_("決済ファイル"), max_length=255)
 
     class Meta:
+        db_table = "intake_deliveryitem"
         verbose_name = _("送付データの明細")
         verbose_name_plural = _("送付データの明細")
         ordering: ClassVar[list[str]] = ["delivery_id", "position"]
@@ -164,6 +167,7 @@ class InsurerReturn(models.Model):
     archive_file_name = models.CharField(_("返送ファイル名"), max_length=64, blank=True)
 
     class Meta:
+        db_table = "intake_insurerreturn"
         verbose_name = _("過誤返戻")
         verbose_name_plural = _("過誤返戻")
         ordering: ClassVar[list[str]] = ["-returned_at", "-id"]
@@ -173,135 +177,3 @@ class InsurerReturn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} {self.reason}"
-
-
-class EligibilityUpload(models.Model):
-    """One CSV of issued 受診券, imported whole or not at all."""
-
-    insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, related_name="eligibility_uploads")
-    file_name = models.CharField(_("ファイル名"), max_length=255)
-    sha256 = models.CharField(_("SHA-256"), max_length=64)
-    uploaded_at = models.DateTimeField(_("登録日時"), default=timezone.now)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    row_count = models.PositiveIntegerField(_("行数"))
-    created_count = models.PositiveIntegerField(_("新規"))
-    updated_count = models.PositiveIntegerField(_("更新"))
-
-    class Meta:
-        verbose_name = _("受診券データの登録")
-        verbose_name_plural = _("受診券データの登録")
-        ordering: ClassVar[list[str]] = ["-uploaded_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.insurer_id} {self.file_name}"
-
-
-class EligibilityTicket(models.Model):
-    """A 受診券 issued by an insurer: the person it belongs to, its validity and its copay terms.
-
-    Copay per component as in ``agency.models.Contract``: code (別表6), fixed amount (yen), rate
-    (percent × 1000) and the insurer's cap (yen).
-    """
-
-    insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, related_name="eligibility_tickets")
-    upload = models.ForeignKey(EligibilityUpload, on_delete=models.PROTECT, related_name="tickets")
-    ticket_number = models.CharField(_("受診券整理番号"), max_length=11)
-    expires_on = models.DateField(_("有効期限"))
-    card_symbol = models.CharField(_("被保険者証等記号"), max_length=20, blank=True)
-    card_number = models.CharField(_("被保険者証等番号"), max_length=20)
-    card_branch = models.CharField(_("枝番"), max_length=2, blank=True)
-    birth_date = models.DateField(_("生年月日"))
-    sex = models.CharField(_("性別"), max_length=1)
-    basic_copay_code = models.PositiveSmallIntegerField(_("基本 窓口負担区分"), choices=CopayCode.choices, default=CopayCode.NONE)
-    basic_copay_amount = models.PositiveIntegerField(_("基本 定額負担額"), default=0)
-    basic_copay_rate = models.PositiveIntegerField(_("基本 負担率（%×1000）"), default=0)
-    basic_copay_cap = models.PositiveIntegerField(_("基本 保険者負担上限額"), default=0)
-    detail_copay_code = models.PositiveSmallIntegerField(_("詳細 窓口負担区分"), choices=CopayCode.choices, default=CopayCode.NONE)
-    detail_copay_amount = models.PositiveIntegerField(_("詳細 定額負担額"), default=0)
-    detail_copay_rate = models.PositiveIntegerField(_("詳細 負担率（%×1000）"), default=0)
-    detail_copay_cap = models.PositiveIntegerField(_("詳細 保険者負担上限額"), default=0)
-    other_copay_code = models.PositiveSmallIntegerField(_("追加 窓口負担区分"), choices=CopayCode.choices, default=CopayCode.NONE)
-    other_copay_amount = models.PositiveIntegerField(_("追加 定額負担額"), default=0)
-    other_copay_rate = models.PositiveIntegerField(_("追加 負担率（%×1000）"), default=0)
-    other_copay_cap = models.PositiveIntegerField(_("追加 保険者負担上限額"), default=0)
-
-    class Meta:
-        verbose_name = _("受診券")
-        verbose_name_plural = _("受診券")
-        ordering: ClassVar[list[str]] = ["insurer_id", "ticket_number"]
-        constraints: ClassVar[list[models.BaseConstraint]] = [
-            models.UniqueConstraint(fields=["insurer", "ticket_number"], name="eligibility_ticket_unique"),
-            models.CheckConstraint(
-                condition=Q(basic_copay_rate__lte=100000) & Q(detail_copay_rate__lte=100000) & Q(other_copay_rate__lte=100000),
-                name="eligibility_copay_rate_at_most_100_percent",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.insurer_id} {self.ticket_number}"
-
-
-class NotificationKind(models.TextChoices):
-    DELIVERY = "delivery", _("新しい送付データ（保険者）")
-    RETURN = "return", _("過誤返戻（健診機関）")
-    RECEIPT = "receipt", _("受付・点検完了（健診機関）")
-
-
-class NotificationPreference(models.Model):
-    """A user's opt-outs, one per notification kind (no row: every kind is sent)."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
-    opt_out_delivery = models.BooleanField(_("新しい送付データの通知を受け取らない"), default=False)
-    opt_out_return = models.BooleanField(_("過誤返戻の通知を受け取らない"), default=False)
-    opt_out_receipt = models.BooleanField(_("受付・点検完了の通知を受け取らない"), default=False)
-    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("通知設定")
-        verbose_name_plural = _("通知設定")
-
-    def __str__(self) -> str:
-        return str(self.user_id)
-
-    def opted_out(self, kind: str) -> bool:
-        return bool(getattr(self, f"opt_out_{kind}", False))
-
-
-class NotificationSent(models.Model):
-    """One notification sent to one user about one object (unique: a re-run sends nothing twice)."""
-
-    kind = models.CharField(_("種類"), max_length=16, choices=NotificationKind.choices)
-    object_id = models.PositiveBigIntegerField(_("対象"))
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    sent_at = models.DateTimeField(_("送信日時"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("送信済み通知")
-        verbose_name_plural = _("送信済み通知")
-        constraints: ClassVar[list[models.BaseConstraint]] = [
-            models.UniqueConstraint(fields=["kind", "object_id", "user"], name="notification_sent_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.object_id} → {self.user_id}"
-
-
-__all__ = [
-    "MAX_SAME_DAY_COUNT",
-    "Delivery",
-    "DeliveryChannel",
-    "DeliveryDownload",
-    "DeliveryItem",
-    "DeliveryStatus",
-    "EligibilityTicket",
-    "EligibilityUpload",
-    "InsurerReturn",
-    "InsurerReturnReason",
-    "NotificationKind",
-    "NotificationPreference",
-    "NotificationSent",
-]
-
-from . import tasks_routing  # noqa: E402, F401 - registers the routing tasks wherever the models load (workers too)

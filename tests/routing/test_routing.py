@@ -30,14 +30,10 @@ from agency.models import Institution, Insurer, Role
 from agency.services import synthetic_parties_load
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
-from intake import routing, services
+from intake import pipeline, timeline
+from intake import reading as intake_reading
 from intake.models import (
     Channel,
-    Delivery,
-    DeliveryChannel,
-    DeliveryItem,
-    DeliveryStatus,
-    InsurerReturn,
     NotificationPreference,
     NotificationSent,
     Record,
@@ -45,13 +41,19 @@ from intake.models import (
     Submission,
     SubmissionStatus,
 )
-from intake.tasks_routing import route_deliveries_task
+from intake.services.receive import submission_receive
 from kenshin.assemble import build_submission
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER
 from kenshin.naming import ArchiveName, MemberName
 from kenshin.reader import ReadResult, read_archive
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
 from kenshin.writer import write_archive
+from routing import packing, selectors
+from routing import timeline as routing_timeline
+from routing.models import Delivery, DeliveryChannel, DeliveryItem, DeliveryStatus, InsurerReturn
+from routing.services import deliveries as delivery_services
+from routing.services import returns
+from routing.tasks import route_deliveries_task
 
 from ..factories import UserFactory
 
@@ -84,7 +86,7 @@ def intake_generated(
 def receive(capture: Any, archive: GeneratedArchive, *, file_name: str | None = None, data: bytes | None = None) -> Intaken:
     institution = Institution.objects.get(number=archive.institution)
     with capture(execute=True):
-        received = services.submission_receive(
+        received = submission_receive(
             source=data or archive.data, file_name=file_name or archive.filename, institution=institution, channel=Channel.MEDIA
         )
     received.submission.refresh_from_db()
@@ -93,7 +95,7 @@ def receive(capture: Any, archive: GeneratedArchive, *, file_name: str | None = 
 
 def route(capture: Any, **kwargs: Any) -> list[Delivery]:
     with capture(execute=True):
-        return routing.deliveries_route(**kwargs)
+        return delivery_services.deliveries_route(**kwargs)
 
 
 def read_delivery(delivery: Delivery, *, xsd_dir: str | None = None) -> ReadResult:
@@ -190,7 +192,7 @@ def test_the_insurer_gets_the_institutions_files_as_received(routed: tuple[list[
         with pyzipper.AESZipFile(io.BytesIO(storage.read(delivery.archive.sha256))) as archive:
             root = delivery.file_name[:-4]
             for item in delivery.items.select_related("record__submission__archive"):
-                original = routing.read_members(item.record.submission, [item.record.data_path, item.record.claim_path])
+                original = intake_reading.read_members(item.record.submission, [item.record.data_path, item.record.claim_path])
                 assert archive.read(f"{root}/{item.data_name}") == original[item.record.data_path]
                 assert archive.read(f"{root}/{item.claim_name}") == original[item.record.claim_path]
 
@@ -243,10 +245,10 @@ def test_new_records_go_into_a_second_delivery_with_the_next_same_day_count(capt
 
 def test_the_same_day_count_limits_deliveries_to_ten_a_day(capture: Any, db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     [intaken] = intake_generated(capture, records=12, seed=41, insurers=1)
-    monkeypatch.setattr(routing, "MAX_RECORDS_PER_DELIVERY", 1)
-    deliveries = route(capture)
-    assert [d.same_day_count for d in deliveries] == list(range(10))
-    rows = routing.routing_plan(intaken.submission)
+    monkeypatch.setattr(delivery_services, "MAX_RECORDS_PER_DELIVERY", 1)
+    created = route(capture)
+    assert [d.same_day_count for d in created] == list(range(10))
+    rows = selectors.routing_plan(intaken.submission)
     assert Counter(row.code for row in rows) == {"routed": 10, "daily_limit": 2}
 
 
@@ -262,9 +264,9 @@ def test_member_names_are_kept_when_free_and_renamed_when_taken() -> None:
         return MemberName("h", "2813300114", name.submitted_on, name.same_day_count, "1", next(fresh_serials))
 
     used: set[str] = set()
-    kept = routing._member_names(_Record("DATA/h28133001142024052701000001.xml"), used, fresh)  # type: ignore[arg-type]
-    clash = routing._member_names(_Record("DATA/h28133001142024052701000001.xml"), used, fresh)  # type: ignore[arg-type]
-    vendor = routing._member_names(_Record("DATA/h28133035892024052701_0059_00280081.xml"), used, fresh)  # type: ignore[arg-type]
+    kept = packing._member_names(_Record("DATA/h28133001142024052701000001.xml"), used, fresh)  # type: ignore[arg-type]
+    clash = packing._member_names(_Record("DATA/h28133001142024052701000001.xml"), used, fresh)  # type: ignore[arg-type]
+    vendor = packing._member_names(_Record("DATA/h28133035892024052701_0059_00280081.xml"), used, fresh)  # type: ignore[arg-type]
     assert kept == ("DATA/h28133001142024052701000001.xml", "CLAIMS/c28133001142024052701000001.xml")
     assert clash == ("DATA/h28133001142026040131000001.xml", "CLAIMS/c28133001142026040131000001.xml")
     assert vendor == ("DATA/h28133001142026040131000002.xml", "CLAIMS/c28133001142026040131000002.xml")
@@ -278,7 +280,7 @@ def test_returned_records_and_inactive_insurers_are_not_routed_and_the_dry_run_s
     paused = accepted[0].insurer
     Insurer.objects.filter(pk=paused.pk).update(is_active=False)
 
-    plan = {row.record.pk: row for row in routing.routing_plan(submission)}
+    plan = {row.record.pk: row for row in selectors.routing_plan(submission)}
     codes = Counter(row.code for row in plan.values())
     assert codes["returned"] == submission.records_returned
     assert codes["insurer_inactive"] == sum(1 for r in accepted if r.insurer_id == paused.pk)
@@ -290,7 +292,7 @@ def test_returned_records_and_inactive_insurers_are_not_routed_and_the_dry_run_s
     assert paused.pk not in {d.insurer_id for d in deliveries}
     for record_id, file_name in predicted.items():
         assert DeliveryItem.objects.get(record_id=record_id).delivery.file_name == file_name
-    after = Counter(row.code for row in routing.routing_plan(submission))
+    after = Counter(row.code for row in selectors.routing_plan(submission))
     assert after["routed"] == len(predicted) and after["returned"] == codes["returned"]
     assert not DeliveryItem.objects.filter(record__status=RecordStatus.RETURNED).exists()
 
@@ -299,7 +301,7 @@ def test_records_wait_until_the_whole_submission_is_checked(capture: Any, db: An
     [intaken] = intake_generated(capture, records=4, seed=61)
     Submission.objects.filter(pk=intaken.submission.pk).update(status=SubmissionStatus.CHECKING)
     assert route(capture) == []
-    assert {row.code for row in routing.routing_plan(Submission.objects.get(pk=intaken.submission.pk))} == {"submission_checking"}
+    assert {row.code for row in selectors.routing_plan(Submission.objects.get(pk=intaken.submission.pk))} == {"submission_checking"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -313,8 +315,8 @@ def test_concurrent_runs_route_each_record_once(settings: Any) -> None:
     parties = default_parties(config)
     synthetic_parties_load(parties=parties, agency_number=AGENCY)
     for archive in generate(config, parties):
-        services.submission_process_inline(
-            submission_id=services.submission_receive(
+        pipeline.submission_process_inline(
+            submission_id=submission_receive(
                 source=archive.data, file_name=archive.filename, institution=Institution.objects.get(number=archive.institution),
                 channel=Channel.MEDIA, enqueue=False,
             ).submission.pk
@@ -325,7 +327,7 @@ def test_concurrent_runs_route_each_record_once(settings: Any) -> None:
     def run() -> None:
         try:
             barrier.wait()
-            results.append(routing.deliveries_route())
+            results.append(delivery_services.deliveries_route())
         except Exception as error:  # collected and asserted below
             results.append(error)
         finally:
@@ -350,7 +352,7 @@ def test_download_is_recorded_and_audited(routed: tuple[list[Intaken], list[Deli
     delivery = deliveries[0]
     user = make_user(Role.INSURER_STAFF, insurer=delivery.insurer)
 
-    data = routing.delivery_download(delivery=delivery, actor=user, request=None, channel=DeliveryChannel.WEB)
+    data = delivery_services.delivery_download(delivery=delivery, actor=user, request=None, channel=DeliveryChannel.WEB)
     assert __import__("hashlib").sha256(data).hexdigest() == delivery.archive.sha256
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DOWNLOADED and delivery.downloaded_at is not None
@@ -359,8 +361,8 @@ def test_download_is_recorded_and_audited(routed: tuple[list[Intaken], list[Deli
     event = AuditEvent.objects.get(action="routing.delivery.downloaded")
     assert event.object_ids == [str(delivery.pk)] and event.actor_id == user.pk
 
-    acknowledged = routing.delivery_acknowledge(delivery=delivery, actor=user)
-    again = routing.delivery_acknowledge(delivery=delivery, actor=user)
+    acknowledged = delivery_services.delivery_acknowledge(delivery=delivery, actor=user)
+    again = delivery_services.delivery_acknowledge(delivery=delivery, actor=user)
     assert acknowledged.status == again.status == DeliveryStatus.ACKNOWLEDGED
     assert acknowledged.acknowledged_at == again.acknowledged_at
     assert AuditEvent.objects.filter(action="routing.delivery.acknowledged").count() == 1
@@ -373,11 +375,11 @@ def test_media_copy_is_aes_locked_with_a_password_kept_only_hashed(
     delivery = deliveries[0]
     clerk = make_user(Role.AGENCY_CLERK)
 
-    prepared, password = routing.delivery_media_prepare(delivery=delivery, actor=clerk)
+    prepared, password = delivery_services.delivery_media_prepare(delivery=delivery, actor=clerk)
     assert prepared.media_password_locked and check_password(password, prepared.media_password_hash)
     assert password not in prepared.media_password_hash
     assert password not in json.dumps(list(AuditEvent.objects.values_list("detail", flat=True)), ensure_ascii=False)
-    data = routing.delivery_media_download(delivery=prepared, actor=clerk)
+    data = delivery_services.delivery_media_download(delivery=prepared, actor=clerk)
     with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
         first = next(name for name in archive.namelist() if name.endswith("ix08_V08.xml"))
         assert archive.getinfo(first).flag_bits & 0x1  # encrypted (WinZip AES, pyzipper)
@@ -385,7 +387,7 @@ def test_media_copy_is_aes_locked_with_a_password_kept_only_hashed(
             archive.read(first)
         archive.setpassword(password.encode())
         assert b"interactionType" in archive.read(first)
-    shipped = routing.delivery_media_ship(delivery=prepared, tracking_number="1234-5678-9012", actor=clerk)
+    shipped = delivery_services.delivery_media_ship(delivery=prepared, tracking_number="1234-5678-9012", actor=clerk)
     assert shipped.media_tracking_number == "1234-5678-9012" and shipped.media_shipped_at is not None
     event = AuditEvent.objects.get(action="routing.delivery.media_shipped")
     assert event.detail == {"old": "", "new": "1234-5678-9012"}
@@ -409,7 +411,7 @@ def test_an_insurer_return_goes_back_to_the_institution_as_a_type_2_archive(
     institution_user = UserFactory(role=Role.INSTITUTION_STAFF, institution=record.institution, email="kenshin@example.jp")
 
     with capture(execute=True):
-        returned = routing.insurer_return_create(record=record, reason="02", note="受診券整理番号が当組合の発行したものではありません", actor=insurer_user)
+        returned = returns.insurer_return_create(record=record, reason="02", note="受診券整理番号が当組合の発行したものではありません", actor=insurer_user)
 
     record.refresh_from_db()
     assert record.status == RecordStatus.RETURNED
@@ -433,8 +435,8 @@ def test_an_insurer_return_goes_back_to_the_institution_as_a_type_2_archive(
     assert message.to == [institution_user.email] and "過誤返戻" in message.subject
     assert record.name_kana not in message.body and record.ticket_number not in message.body
     with pytest.raises(Exception, match="既に過誤返戻"):
-        routing.insurer_return_create(record=record, reason="09", note="再度", actor=insurer_user)
-    steps = {step.key: step for step in routing.record_timeline(record)}
+        returns.insurer_return_create(record=record, reason="09", note="再度", actor=insurer_user)
+    steps = {step.key: step for step in timeline.record_timeline(record)}
     assert steps["returned"].done and steps["routed"].done and not steps["billed"].done
 
 
@@ -445,7 +447,7 @@ def test_an_insurer_cannot_return_another_insurers_record(
     record = deliveries[0].items.first().record
     stranger = make_user(Role.INSURER_STAFF, insurer=deliveries[1].insurer)
     with pytest.raises(__import__("django.core.exceptions", fromlist=["PermissionDenied"]).PermissionDenied):
-        routing.insurer_return_create(record=record, reason="04", note="", actor=stranger)
+        returns.insurer_return_create(record=record, reason="04", note="", actor=stranger)
     assert not InsurerReturn.objects.exists()
 
 
@@ -457,7 +459,7 @@ def test_the_corrected_resubmission_links_to_the_returned_record_and_is_routed_a
     record = delivery.items.first().record
     insurer_user = make_user(Role.INSURER_STAFF, insurer=delivery.insurer)
     with capture(execute=True):
-        routing.insurer_return_create(record=record, reason="08", note="", actor=insurer_user)
+        returns.insurer_return_create(record=record, reason="08", note="", actor=insurer_user)
 
     again = resend(capture, intaken)
     corrected = again.submission.records.get(data_path=record.data_path)
@@ -565,13 +567,13 @@ def test_route_deliveries_prints_each_delivery_and_export_writes_it(capture: Any
 
 
 def test_the_daily_batch_is_scheduled() -> None:
-    entries = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == "intake.route_deliveries"]
+    entries = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == "routing.route_deliveries"]
     assert len(entries) == 1
     assert entries[0]["schedule"].total_seconds() == 24 * 3600  # type: ignore[attr-defined]
     from agency.celery import app
 
     app.loader.import_default_modules()
-    assert "intake.route_deliveries" in app.tasks and "intake.notify" in app.tasks
+    assert "routing.route_deliveries" in app.tasks and "intake.notify" in app.tasks
 
 
 def test_routing_needs_the_agency_code(capture: Any, db: Any) -> None:
@@ -579,8 +581,8 @@ def test_routing_needs_the_agency_code(capture: Any, db: Any) -> None:
     from agency.models import AgencyProfile
 
     AgencyProfile.objects.update(agency_code="")
-    with pytest.raises(routing.AgencyCodeMissing):
-        routing.deliveries_route()
+    with pytest.raises(packing.AgencyCodeMissing):
+        delivery_services.deliveries_route()
     assert not Delivery.objects.exists()
 
 
@@ -589,16 +591,16 @@ def test_timelines_of_a_submission_and_a_delivery(
 ) -> None:
     intaken, _deliveries = routed
     submission = intaken[0].submission
-    steps = {step.key: step for step in routing.submission_timeline(submission)}
+    steps = {step.key: step for step in timeline.submission_timeline(submission)}
     assert steps["received"].done and steps["checked"].done and steps["routed"].done
     assert not steps["downloaded"].done
     delivery = DeliveryItem.objects.filter(record__submission=submission).first().delivery
     user = make_user(Role.INSURER_STAFF, insurer=delivery.insurer)
-    routing.delivery_download(delivery=delivery, actor=user, request=None, channel=DeliveryChannel.API)
-    assert {s.key: s for s in routing.submission_timeline(submission)}["downloaded"].done
-    keys = [step.key for step in routing.delivery_timeline(delivery)]
+    delivery_services.delivery_download(delivery=delivery, actor=user, request=None, channel=DeliveryChannel.API)
+    assert {s.key: s for s in timeline.submission_timeline(submission)}["downloaded"].done
+    keys = [step.key for step in routing_timeline.delivery_timeline(delivery)]
     assert keys[:2] == ["created", "downloaded"] and "acknowledged" in keys
-    record_steps = [step.key for step in routing.record_timeline(delivery.items.first().record)]
+    record_steps = [step.key for step in timeline.record_timeline(delivery.items.first().record)]
     assert record_steps == ["received", "checked", "routed", "downloaded", "billed", "paid"]
 
 
@@ -608,27 +610,27 @@ def test_an_insurer_whose_delivery_fails_the_self_check_is_skipped_and_the_other
     intake_generated(capture, records=10, seed=121, insurers=3)
     insurers = sorted(set(Record.objects.filter(status=RecordStatus.ACCEPTED).values_list("insurer__number", flat=True)))
     broken = insurers[0]
-    real = routing.verify_archive
+    real = delivery_services.verify_archive
 
     def verify(data: bytes, file_name: str) -> None:
         if f"_{broken}_" in file_name:
-            raise routing.DeliveryInvalid("XML_SCHEMA_INVALID CLAIMS/c….xml")
+            raise packing.DeliveryInvalid("XML_SCHEMA_INVALID CLAIMS/c….xml")
         real(data, file_name)
 
-    monkeypatch.setattr(routing, "verify_archive", verify)
-    failures: list[routing.RoutingFailure] = []
+    monkeypatch.setattr(delivery_services, "verify_archive", verify)
+    failures: list[delivery_services.RoutingFailure] = []
     with capture(execute=True):
-        created = routing.deliveries_route(failures=failures)
+        created = delivery_services.deliveries_route(failures=failures)
     assert {d.insurer.number for d in created} == set(insurers[1:])
-    assert failures == [routing.RoutingFailure(broken, "XML_SCHEMA_INVALID CLAIMS/c….xml")]
+    assert failures == [delivery_services.RoutingFailure(broken, "XML_SCHEMA_INVALID CLAIMS/c….xml")]
     event = AuditEvent.objects.get(action="routing.failed")
     assert event.outcome == "failure" and event.detail["insurer"] == broken
-    assert routing.routable_records().filter(insurer__number=broken).exists()
+    assert selectors.routable_records().filter(insurer__number=broken).exists()
     err = io.StringIO()
     with pytest.raises(CommandError):
         call_command("route_deliveries", stdout=io.StringIO(), stderr=err)
     assert err.getvalue().startswith(f"{broken}\tFAILED")
-    monkeypatch.setattr(routing, "verify_archive", real)
+    monkeypatch.setattr(delivery_services, "verify_archive", real)
     [late] = route(capture)
     assert late.insurer.number == broken
 
@@ -636,8 +638,8 @@ def test_an_insurer_whose_delivery_fails_the_self_check_is_skipped_and_the_other
 def test_the_self_check_refuses_an_archive_that_fails_the_standard_checks() -> None:
     """What the router reads back before a delivery is stored: blocking findings are named."""
     clean = next(generate(GeneratorConfig(year=2024, records=4, seed=131)))
-    routing.verify_archive(clean.data, clean.filename)  # nothing blocking
+    delivery_services.verify_archive(clean.data, clean.filename)  # nothing blocking
     broken = next(generate(GeneratorConfig(year=2024, records=4, seed=131, defects=("su08_total_mismatch",))))
-    with pytest.raises(routing.DeliveryInvalid) as refused:
-        routing.verify_archive(broken.data, broken.filename)
+    with pytest.raises(packing.DeliveryInvalid) as refused:
+        delivery_services.verify_archive(broken.data, broken.filename)
     assert "SUM_TOTAL_MISMATCH su08_V08.xml" in str(refused.value)

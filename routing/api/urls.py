@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api_deliveries as views
+from . import views
 
 app_name = "delivery_api"
 

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.services import audit_record
 from intake import storage
-from intake.models import Delivery
+from routing.models import Delivery
 
 USAGE_ERROR = 2
 

@@ -11,11 +11,12 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from agency.models import Institution
+from intake.eligibility import MAX_UPLOAD_BYTES
+from intake.forms import clean_file_name
+from intake.models import NotificationKind
 
-from .eligibility import MAX_UPLOAD_BYTES
-from .forms import clean_file_name
-from .models import DeliveryStatus, InsurerReturnReason, NotificationKind
-from .routing import RETURN_NOTE_MAX
+from .models import DeliveryStatus, InsurerReturnReason
+from .services.returns import RETURN_NOTE_MAX
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 

@@ -1,0 +1,219 @@
+"""A record read back from the stored original: its checkup and claim, and the checkup as a person
+reads it (who, when, where; 判定 first; results grouped with units and H/L marks; then the claim)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kenshin.cda_read import read_checkup
+from kenshin.claim_read import read_claim
+from kenshin.codes import Namespace
+from kenshin.items import Judgement, item_master
+from kenshin.records import CheckupDocument, Claim
+from kenshin.rules import age_on
+from kenshin.xmlsafe import parse_xml
+
+from .models import Record, Submission
+from .selectors import submission_members
+
+logger = logging.getLogger(__name__)
+
+
+def read_members(submission: Submission, paths: Iterable[str]) -> dict[str, bytes]:
+    """Members of a stored submission archive by path inside its root folder (bytes as received)."""
+    return submission_members(submission, paths)
+
+
+def parse_claim(data: bytes, path: str) -> Claim | None:
+    element, problem = parse_xml(data, path)
+    if element is None or problem is not None:
+        return None
+    try:
+        namespace = Namespace(element.tag[1:].split("}")[0])
+        return read_claim(element, path, namespace)
+    except Exception:  # the claim passed intake; a failure here is reported by the caller as unreadable
+        logger.exception("claim %s could not be read back", path)
+        return None
+
+
+def parse_checkup(data: bytes, path: str) -> CheckupDocument | None:
+    element, problem = parse_xml(data, path)
+    if element is None or problem is not None:
+        return None
+    try:
+        return read_checkup(element, path)
+    except Exception:
+        logger.exception("checkup %s could not be read back", path)
+        return None
+
+
+def record_documents(record: Record) -> tuple[CheckupDocument | None, Claim | None]:
+    """The record's checkup and claim, parsed from the stored original (None when unreadable)."""
+    try:
+        members = read_members(record.submission, [record.data_path, record.claim_path])
+    except Exception:  # a missing or damaged stored archive must not take the page down
+        logger.exception("record %s: the stored archive could not be read", record.pk)
+        return None, None
+    checkup = parse_checkup(members[record.data_path], record.data_path) if record.data_path in members else None
+    claim = parse_claim(members[record.claim_path], record.claim_path) if record.claim_path in members else None
+    return checkup, claim
+
+
+# --- a record as a person reads it ----------------------------------------------------------------------------
+
+METABOLIC = "9N501000000000011"  # メタボリックシンドローム判定 (.1008)
+GUIDANCE_LEVEL = "9N506000000000011"  # 保健指導レベル (.3001)
+DIAGNOSIS = "9N511000000000049"  # 医師の診断(判定)
+CATEGORY_ORDER = (
+    "身体計測", "血圧等", "生化学検査", "血糖検査", "尿検査", "血液像検査", "がん検診・生体検査等", "診察",
+    "医師の判断", "採血条件", "質問票", "後期質問票", "生活機能基本チェックリスト",
+    "その他医療保険者等が任意に行う検査",
+)
+ANSWER_LABELS: dict[str, dict[str, str]] = {
+    "1.2.392.200119.6.1008": {"1": "基準該当", "2": "予備群該当", "3": "非該当", "4": "判定不能"},
+    "1.2.392.200119.6.3001": {"1": "積極的支援", "2": "動機付け支援", "3": "なし（情報提供）", "4": "判定不能"},
+    "1.2.392.200119.6.2001": {"1": "特記すべきことあり", "2": "特記すべきことなし"},
+    "1.2.392.200119.6.2002": {"1": "所見あり", "2": "所見なし"},
+    "1.2.392.200119.6.2003": {"1": "はい", "2": "いいえ"},
+    "1.2.392.200119.6.2004": {"1": "速い", "2": "ふつう", "3": "遅い"},
+    "1.2.392.200119.6.2102": {"1": "−", "2": "±", "3": "＋", "4": "＋＋", "5": "＋＋＋"},
+    "1.2.392.200119.6.2202": {"2": "食後10時間以上", "3": "食後3.5時間以上10時間未満", "4": "食後3.5時間未満"},
+    "1.2.392.200119.6.24060": {"1": "はい", "2": "以前は吸っていたが最近1か月は吸っていない", "3": "いいえ"},
+}
+UNIT_LABELS = {"mm[Hg]": "mmHg", "kg/m2": "kg/m²", "cm2": "cm²", "10*4/mm3": "万/mm³", "ml/min/1.73m2": "mL/分/1.73m²"}
+SEX_LABELS = {"1": "男", "2": "女"}
+CLAIM_TYPE_LABELS = {"1": "基本的な健診", "2": "基本＋詳細", "3": "基本＋追加", "4": "基本＋詳細＋追加", "5": "人間ドック"}
+COPAY_LABELS = {"1": "負担なし", "2": "定額負担", "3": "定率負担", "4": "保険者負担上限額"}
+COMMISSION_LABELS = {"1": "個別健診", "2": "集団健診"}
+DETAIL_LABELS = {"1": "貧血検査", "2": "心電図検査", "3": "眼底検査", "4": "血清クレアチニン検査"}
+
+
+def _answer(observation: Any) -> str:
+    labels = ANSWER_LABELS.get(observation.answer_oid or "", {})
+    code = observation.answer_code or ""
+    return f"{labels[code]}（{code}）" if code in labels else code
+
+
+def _observation_row(observation: Any, definition: Any, sex: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "code": observation.code or "",
+        "name": (definition.name if definition else observation.display_name) or observation.code or "",
+        "value": "",
+        "unit": "",
+        "flag": "",
+        "level": "",
+        "note": "",
+    }
+    if observation.negation:
+        row["note"] = _("未実施")
+        return row
+    if observation.null_flavor:
+        row["note"] = _("測定不能")
+    if observation.xml_type == "PQ" and observation.value is not None:
+        row["value"] = observation.value
+        unit = observation.unit or (definition.unit if definition else "") or ""
+        row["unit"] = UNIT_LABELS.get(unit, unit)
+        if definition is not None and definition.direction:
+            try:
+                judgement = definition.judge(Decimal(observation.value), sex)
+            except InvalidOperation:
+                judgement = Judgement.NORMAL
+            if judgement is not Judgement.NORMAL:
+                row["flag"] = "L" if definition.direction == "low" else "H"
+                row["level"] = judgement.value
+    elif observation.xml_type in ("CD", "CO"):
+        row["value"] = _answer(observation)
+    elif observation.value is not None:
+        row["value"] = observation.value
+    if observation.input_range_flag:
+        row["note"] = _("入力範囲外（%(flag)s）") % {"flag": observation.input_range_flag}
+    return row
+
+
+def _charge_text(charge: Any) -> str:
+    if charge is None:
+        return ""
+    text = COPAY_LABELS.get(charge.code, charge.code)
+    if charge.amount is not None:
+        text += f" {charge.amount:,}円"
+    if charge.rate is not None:
+        text += f" {charge.rate / 1000:g}%"
+    return text
+
+
+def _claim_reading(claim: Claim | None) -> dict[str, Any] | None:
+    if claim is None:
+        return None
+    s = claim.settlement
+    charges = claim.charges
+    return {
+        "claim_type": CLAIM_TYPE_LABELS.get(s.claim_type, s.claim_type),
+        "commission_type": COMMISSION_LABELS.get(s.commission_type, s.commission_type),
+        "lines": [
+            *([{"label": _("基本的な健診"), "price": s.unit_price_basic, "copay": s.payment_basic, "charge": _charge_text(charges.basic)}]
+              if s.unit_price_basic is not None else []),
+            *({"label": DETAIL_LABELS.get(line.code, line.code), "price": line.amount, "copay": None, "charge": ""}
+              for line in s.unit_price_details),
+            *({"label": line.item_code or _("人間ドック"), "price": line.amount, "copay": None, "charge": ""}
+              for line in s.unit_price_others),
+        ],
+        "detail_charge": _charge_text(charges.detail),
+        "other_charge": _charge_text(charges.other),
+        "payment_detail": s.payment_detail,
+        "payment_other": s.payment_other,
+        "unit_amount": s.unit_amount,
+        "payment_amount": s.payment_amount,
+        "payment_by_other_program": s.payment_by_other_program,
+        "claim_amount": s.claim_amount,
+        "ticket_number": claim.ticket_number or "",
+        "ticket_expires_on": claim.ticket_expires_on,
+        "insurer_result": claim.insurer_result,
+    }
+
+
+def record_reading(record: Record) -> dict[str, Any]:
+    """The checkup as a person reads it: who, when, where; 判定 first; results grouped with units and
+    H/L against 保健指導判定値 / 受診勧奨判定値; then the claim. Read from the stored original."""
+    checkup, claim = record_documents(record)
+    reading: dict[str, Any] = {"readable": checkup is not None, "groups": [], "claim": _claim_reading(claim)}
+    if checkup is None:
+        return reading
+    master = item_master()
+    subject = checkup.subject
+    ticket = checkup.ticket
+    performer = checkup.header.performer or checkup.header.author
+    reading["person"] = {
+        "name_kana": subject.name_kana,
+        "sex": SEX_LABELS.get(subject.sex, subject.sex),
+        "birth_date": subject.birth_date,
+        "age": age_on(subject.birth_date, checkup.checkup_date) if checkup.checkup_date else None,
+        "insurer_number": subject.insurer_number,
+        "card": " ・ ".join(part or "—" for part in (subject.card_symbol, subject.card_number, subject.card_branch)),
+        "ticket_number": ticket.number if ticket else "",
+        "ticket_expires_on": ticket.expires_on if ticket else None,
+        "checkup_date": checkup.checkup_date,
+        "institution": f"{performer.number} {performer.name}",
+    }
+    groups: dict[str, list[dict[str, Any]]] = {}
+    results = checkup.results()
+    for observation in checkup.observations():
+        if observation.code is None:
+            continue  # a group container (一連検査グループ): its members follow
+        definition = master.get(observation.code)
+        category = definition.category if definition else _("その他の項目")
+        groups.setdefault(category, []).append(_observation_row(observation, definition, subject.sex))
+    order = {name: index for index, name in enumerate(CATEGORY_ORDER)}
+    reading["groups"] = [
+        {"name": name, "rows": rows} for name, rows in sorted(groups.items(), key=lambda pair: order.get(pair[0], len(order)))
+    ]
+    metabolic, level, diagnosis = results.get(METABOLIC), results.get(GUIDANCE_LEVEL), results.get(DIAGNOSIS)
+    reading["metabolic"] = _answer(metabolic) if metabolic is not None else ""
+    reading["guidance_level"] = _answer(level) if level is not None else ""
+    reading["diagnosis"] = (diagnosis.value or "") if diagnosis is not None else ""
+    reading["doctor"] = (diagnosis.author_name or "") if diagnosis is not None else ""
+    return reading

@@ -1,0 +1,174 @@
+"""Receiving an archive: the exact bytes kept once, the submission registered with its receipt number.
+
+A second arrival of the same bytes, or a retry with the same idempotency key, is answered with the
+first submission. What follows (checking) is started by ``intake.pipeline``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agency.crypto import encrypt_text
+from agency.models import Institution, User
+from audit.models import Outcome
+from audit.services import audit_record
+from intake import checks, pipeline, storage
+from intake.models import (
+    ReceiptCounter,
+    StoredArchive,
+    Submission,
+)
+
+logger = logging.getLogger(__name__)
+
+class ReceiveRefused(Exception):
+    """An archive that cannot be registered; ``code`` is stable, the message is for people."""
+
+    code = "refused"
+
+
+class ArchiveOfAnotherInstitution(ReceiveRefused):
+    """The same bytes were received from another institution (nothing about it is disclosed)."""
+
+    code = "duplicate_archive"
+
+
+class ArchiveTooLarge(ReceiveRefused):
+    """Larger than ``INTAKE_MAX_ARCHIVE_BYTES``; nothing was kept."""
+
+    code = "ARC_TOO_LARGE"
+
+
+class IdempotencyKeyReused(ReceiveRefused):
+    """An idempotency key already used for different bytes."""
+
+    code = "idempotency_key_reused"
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    submission: Submission
+    duplicate: bool
+
+
+def _allocate_receipt_number(now: Any) -> str:
+    year = timezone.localtime(now).year
+    ReceiptCounter.objects.get_or_create(year=year)
+    counter = ReceiptCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"R{year}-{counter.last:07d}"
+
+
+def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Submission | None:
+    """The earlier submission this arrival repeats, if any (refusing what must not be answered)."""
+    if idempotency_key:
+        found = (
+            Submission.objects.filter(institution=institution, idempotency_key=idempotency_key)
+            .select_related("archive")
+            .first()
+        )
+        if found is not None:
+            if found.archive.sha256 != sha256:
+                raise IdempotencyKeyReused("この冪等キーは別の内容のアーカイブに使用済みです。")
+            return found
+    found = Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
+    if found is not None and found.institution_id != institution.pk:
+        raise ArchiveOfAnotherInstitution("同じ内容のアーカイブが既に受付済みです。")
+    return found
+
+
+def _refusal_audited(refused: ReceiveRefused, *, actor: Any, actor_label: str, request: Any, detail: dict[str, Any]) -> None:
+    audit_record(
+        action="intake.refused", actor=actor, actor_label=actor_label, request=request, outcome=Outcome.DENIED,
+        detail={"reason": refused.code, **detail},
+    )
+
+
+def submission_receive(
+    *,
+    source: BinaryIO | bytes,
+    file_name: str,
+    institution: Institution,
+    channel: str,
+    actor: Any = None,
+    idempotency_key: str = "",
+    request: Any = None,
+    password: str = "",
+    enqueue: bool = True,
+    actor_label: str = "",
+) -> ReceiveResult:
+    """Keep the exact bytes and register the submission; checking starts after commit.
+
+    ``password`` opens a password-locked archive; it is kept encrypted with the submission (task
+    messages carry ids only). ``enqueue=False`` leaves checking to the caller
+    (``intake.pipeline.process_inline``), as the command line does.
+    """
+    try:
+        stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
+    except storage.TooLarge as error:
+        refused = ArchiveTooLarge(f"アーカイブが上限（{error.limit:,}バイト）を超えています。")
+        _refusal_audited(
+            refused, actor=actor, actor_label=actor_label, request=request,
+            detail={"channel": channel, "institution": institution.number, "file_name": file_name[:255]},
+        )
+        raise refused from error
+    try:
+        existing = _existing(institution, stored.sha256, idempotency_key)
+    except ReceiveRefused as refused:
+        _refusal_audited(
+            refused, actor=actor, actor_label=actor_label, request=request,
+            detail={"sha256": stored.sha256, "channel": channel, "institution": institution.number},
+        )
+        raise
+    if existing is not None:
+        audit_record(
+            action="intake.duplicate",
+            actor=actor,
+            actor_label=actor_label,
+            request=request,
+            object_type="submission",
+            object_ids=[existing.pk],
+            detail={"sha256": stored.sha256, "channel": channel, "file_name": file_name[:255]},
+        )
+        return ReceiveResult(existing, duplicate=True)
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            archive = StoredArchive.objects.create(sha256=stored.sha256, size=stored.size)
+            submission = Submission.objects.create(
+                receipt_number=_allocate_receipt_number(now),
+                archive=archive,
+                file_name=file_name[:255],
+                institution=institution,
+                channel=channel,
+                received_at=now,
+                received_by=actor if isinstance(actor, User) else None,
+                idempotency_key=idempotency_key[:128],
+                rule_set=checks.RULE_SET_VERSION,
+                archive_password=encrypt_text(password) if password else "",
+            )
+            audit_record(
+                action="intake.received",
+                actor=actor,
+                actor_label=actor_label,
+                request=request,
+                object_type="submission",
+                object_ids=[submission.pk],
+                detail={"sha256": stored.sha256, "size": stored.size, "channel": channel, "file_name": file_name[:255]},
+            )
+            if enqueue:
+                pipeline.start_checking(submission.pk)
+    except IntegrityError:
+        # The same bytes (or key) arrived concurrently and won the race: answer with that one.
+        existing = _existing(institution, stored.sha256, idempotency_key)
+        if existing is None:
+            raise
+        return ReceiveResult(existing, duplicate=True)
+    return ReceiveResult(submission, duplicate=False)

@@ -1,0 +1,163 @@
+"""Reads of 振分: what the next run would route (the dry run), and deliveries, routed records and
+returns scoped to the requesting user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agency.models import Insurer, Role
+from intake.models import Record, RecordStatus, Submission, SubmissionStatus
+from kenshin.codes import SERVICE_CHECKUP
+from kenshin.naming import ArchiveName
+
+from .models import MAX_SAME_DAY_COUNT, Delivery, InsurerReturn
+from .packing import AgencyCodeMissing, agency_code
+
+ROUTABLE_SUBMISSION_STATUSES = (SubmissionStatus.ACCEPTED, SubmissionStatus.PARTIALLY_ACCEPTED)
+
+
+def routable_records() -> QuerySet[Record]:
+    """Accepted records of finished submissions that are in no delivery yet, for an active insurer."""
+    return Record.objects.filter(
+        status=RecordStatus.ACCEPTED,
+        submission__status__in=ROUTABLE_SUBMISSION_STATUSES,
+        insurer__isnull=False,
+        insurer__is_active=True,
+        delivery_item__isnull=True,
+    ).exclude(claim_path="")
+
+
+def next_same_day_count(insurer: Insurer, day: dt.date) -> int:
+    last = Delivery.objects.filter(insurer=insurer, created_on=day).aggregate(last=Max("same_day_count"))["last"]
+    return 0 if last is None else last + 1
+
+
+# --- the dry run ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """Where one record goes, or why it does not."""
+
+    record: Record
+    code: str
+    message: str
+    routable: bool = False
+    delivery: Delivery | None = None
+    file_name: str = ""
+
+
+def _predicted_name(code: str, insurer: Insurer, day: dt.date, counts: dict[int, int]) -> tuple[str, bool]:
+    count = counts.get(insurer.pk)
+    if count is None:
+        count = counts[insurer.pk] = next_same_day_count(insurer, day)
+    if count > MAX_SAME_DAY_COUNT:
+        return "", False
+    return ArchiveName(code, insurer.number, day, count, SERVICE_CHECKUP).filename, True
+
+
+def routing_plan(submission: Submission) -> list[PlanRow]:
+    """For each record of a submission: the delivery it went to, the one it would go to now, or why not."""
+    try:
+        code = agency_code()
+    except AgencyCodeMissing:
+        code = ""
+    day = timezone.localdate()
+    counts: dict[int, int] = {}
+    records = submission.records.select_related("insurer", "delivery_item__delivery", "insurer_return").order_by("position")
+    rows: list[PlanRow] = []
+    finished = submission.status in ROUTABLE_SUBMISSION_STATUSES
+    for record in records:
+        item = getattr(record, "delivery_item", None)
+        insurer_return = getattr(record, "insurer_return", None)
+        insurer = record.insurer
+        if item is not None:
+            delivery = item.delivery
+            if insurer_return is not None:
+                row = PlanRow(record, "insurer_returned", _("送付後、保険者から過誤返戻されました（理由 %(reason)s）。")
+                              % {"reason": insurer_return.get_reason_display()}, delivery=delivery, file_name=delivery.file_name)
+            else:
+                row = PlanRow(record, "routed", _("送付済みです（%(date)s 作成）。") % {"date": f"{timezone.localtime(delivery.created_at):%Y-%m-%d %H:%M}"},
+                              delivery=delivery, file_name=delivery.file_name)
+        elif record.status == RecordStatus.PENDING:
+            row = PlanRow(record, "pending", _("点検中のため、まだ振り分けません。"))
+        elif record.status == RecordStatus.RETURNED:
+            row = PlanRow(record, "returned", _("返戻されたため送付しません。訂正後の再提出を待ちます。"))
+        elif insurer is None:
+            row = PlanRow(record, "no_insurer", _("当代行機関の契約保険者ではないため送付先がありません。"))
+        elif not insurer.is_active:
+            row = PlanRow(record, "insurer_inactive", _("保険者 %(number)s が無効のため保留しています。") % {"number": insurer.number})
+        elif not finished:
+            row = PlanRow(record, "submission_checking", _("受付全体の点検が終わってから振り分けます。"))
+        elif not record.claim_path:
+            row = PlanRow(record, "no_claim", _("決済ファイルがないため送付できません。"))
+        elif not code:
+            row = PlanRow(record, "agency_code_missing", _("代行機関番号が未設定のため送付データを作成できません。"))
+        else:
+            file_name, fits = _predicted_name(code, insurer, day, counts)
+            if fits:
+                row = PlanRow(record, "will_route", _("次回の振分で保険者 %(number)s %(name)s 宛の送付データに入ります。")
+                              % {"number": insurer.number, "name": insurer.name}, routable=True, file_name=file_name)
+            else:
+                row = PlanRow(record, "daily_limit", _("本日の送付回数が上限（10回）に達したため、翌日の振分で送付します。"))
+        rows.append(row)
+    return rows
+
+
+def routing_overview() -> list[dict[str, Any]]:
+    """Per insurer: how many records the next run would route, their claim total and the next file name."""
+    try:
+        code = agency_code()
+    except AgencyCodeMissing:
+        code = ""
+    day = timezone.localdate()
+    rows: dict[int, dict[str, Any]] = {}
+    for record in routable_records().select_related("insurer").only("pk", "claim_amount", "insurer"):
+        row = rows.setdefault(record.insurer_id, {"insurer": record.insurer, "records": 0, "claim_total": 0})
+        row["records"] += 1
+        row["claim_total"] += record.claim_amount
+    counts: dict[int, int] = {}
+    for row in rows.values():
+        row["file_name"], row["fits"] = _predicted_name(code, row["insurer"], day, counts) if code else ("", False)
+    return sorted(rows.values(), key=lambda row: row["insurer"].number)
+
+
+# --- reads, scoped to the user, and the access functions ---------------------------------------------------
+
+
+def delivery_list(*, user: Any) -> QuerySet[Delivery]:
+    qs = Delivery.objects.select_related("insurer", "archive")
+    if user.role == Role.INSURER_STAFF:
+        return qs.filter(insurer_id=user.insurer_id)
+    if user.role == Role.INSTITUTION_STAFF:
+        return qs.none()
+    return qs
+
+
+def routed_record_list(*, user: Any) -> QuerySet[Record]:
+    """Records routed to insurers (returned ones included), as far as the user may see them."""
+    qs = Record.objects.filter(delivery_item__isnull=False).select_related(
+        "submission", "institution", "insurer", "delivery_item__delivery"
+    )
+    if user.role == Role.INSURER_STAFF:
+        return qs.filter(delivery_item__delivery__insurer_id=user.insurer_id)
+    if user.role == Role.INSTITUTION_STAFF:
+        return qs.none()
+    return qs
+
+
+def insurer_return_list(*, user: Any) -> QuerySet[InsurerReturn]:
+    qs = InsurerReturn.objects.select_related("record__submission", "insurer", "institution", "delivery", "archive").prefetch_related(
+        "record__replaced_by__submission"
+    )
+    if user.role == Role.INSURER_STAFF:
+        return qs.filter(insurer_id=user.insurer_id)
+    if user.role == Role.INSTITUTION_STAFF:
+        return qs.filter(institution_id=user.institution_id)
+    return qs
