@@ -1,0 +1,1 @@
+"""Shared plumbing of the portal's apps: PDFs, errors, HTTP helpers."""
