@@ -18,10 +18,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORTAL_VAR_DIR=/srv/storage/var \
     KENSHIN_XSD_DIR=/srv/mhlw/xsd
 
-# Japanese fonts and the Pango stack for PDF rendering (WeasyPrint); pg_dump/pg_restore for backups.
+# The Pango stack for PDF rendering (WeasyPrint; the Japanese font comes with the code, core/fonts/);
+# pg_dump/pg_restore for backups.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        fonts-noto-cjk \
         libpango-1.0-0 \
         libpangoft2-1.0-0 \
         libharfbuzz-subset0 \

@@ -1,8 +1,8 @@
 """Documents of billing: invoices, claims statements and payment statements as PDF and CSV.
 
 Everything is rendered from the frozen rows (the invoice's snapshot, the statements' lines), so a
-document downloaded again is the same document. PDFs are made by WeasyPrint from the templates
-under ``templates/billing/pdf/`` with Japanese fonts from the system (Noto CJK); nothing is fetched.
+document downloaded again is the same document. PDFs are made by ``core.pdf.render_pdf`` from the
+templates under ``templates/billing/pdf/``, in the bundled Japanese font; nothing is fetched.
 CSV files are UTF-8 with a byte-order mark and CRLF line ends, so that spreadsheet programs open
 them as Japanese text.
 """
@@ -11,29 +11,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from core.pdf import render_pdf
 
 from .calendar import period_label
 from .models import ClaimsStatement, Invoice, PaymentStatement
 from .selectors import payment_statement_lines, payment_statement_parts, statement_lines, statement_parts
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    raise ValueError(f"external resources are not loaded into PDFs: {url[:80]}")
-
-
-def render_pdf(template: str, context: Mapping[str, Any]) -> bytes:
-    import weasyprint  # imported here: it loads Pango, which only the PDF downloads need
-
-    html = render_to_string(template, dict(context))
-    return weasyprint.HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()
 
 
 def _text_cell(value: str) -> str:

@@ -7,17 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .checklist import checklist
 from .selectors import ItemState, checklist_last_updated, item_states, summary
 
 CHECKED, UNCHECKED = "■", "□"
-
-
-class PdfUnavailable(Exception):
-    """WeasyPrint (or the Pango libraries it loads) is not available; the message says why."""
 
 
 def japanese_date(day: dt.date | None) -> str:
@@ -88,17 +83,3 @@ def as_text(context: Mapping[str, Any]) -> str:
             lines += [f"注{no}:{text}" for no, text in section.notes]
         lines.append("")
     return "\n".join(lines)
-
-
-def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    raise ValueError(f"external resources are not loaded into PDFs: {url[:80]}")
-
-
-def render_pdf(template: str, context: Mapping[str, Any]) -> bytes:
-    """Render with WeasyPrint; raise ``PdfUnavailable`` (with the reason) when it cannot be loaded."""
-    try:
-        import weasyprint  # loads Pango: only PDF downloads need it
-    except (ImportError, OSError) as exc:
-        raise PdfUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    html = render_to_string(template, dict(context))
-    return weasyprint.HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()

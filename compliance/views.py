@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
+from core.pdf import PdfUnavailable, render_pdf
 
 from . import access, evidence, export, probes, selectors, services, services_access, services_disposal
 from .forms import (
@@ -167,8 +168,8 @@ def export_text(request: HttpRequest) -> HttpResponse:
 def export_pdf(request: HttpRequest) -> HttpResponse:
     context = export.form_context()
     try:
-        data = export.render_pdf("compliance/pdf/checklist.html", context)
-    except export.PdfUnavailable as exc:
+        data = render_pdf("compliance/pdf/checklist.html", context)
+    except PdfUnavailable as exc:
         return render(request, "compliance/pdf_unavailable.html", {"reason": str(exc)}, status=503)
     stamp = timezone.localdate().strftime("%Y%m%d")
     return _download(data, filename=f"checklist-{stamp}.pdf", content_type="application/pdf")
@@ -454,7 +455,7 @@ def certificate_pdf(request: HttpRequest, seq: int) -> HttpResponse:
     certificate = access.access_certificate(request, seq)
     context = {"certificate": certificate, "verified": services_disposal.certificate_verify(certificate)}
     try:
-        data = export.render_pdf("compliance/pdf/certificate.html", context)
-    except export.PdfUnavailable as exc:
+        data = render_pdf("compliance/pdf/certificate.html", context)
+    except PdfUnavailable as exc:
         return render(request, "compliance/pdf_unavailable.html", {"reason": str(exc)}, status=503)
     return _download(data, filename=f"disposal-certificate-{certificate.seq}.pdf", content_type="application/pdf")

@@ -27,9 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
-from django.template.loader import render_to_string
 
 from agency.models import AgencyProfile
+from core.pdf import render_pdf
 from kenshin import assemble
 from kenshin import records as standard_records
 from kenshin.codes import ReturnReason
@@ -183,18 +183,6 @@ def error_list_csv(submission: Submission) -> bytes:
 
 
 # --- PDF --------------------------------------------------------------------------------------------------
-
-
-def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    raise ValueError(f"external resources are not loaded into PDFs: {url[:80]}")
-
-
-def render_pdf(template: str, context: Mapping[str, Any]) -> bytes:
-    """Render a template under ``templates/intake/pdf/`` with WeasyPrint; nothing is fetched."""
-    import weasyprint  # imported here: it loads Pango, which only the PDF downloads need
-
-    html = render_to_string(template, dict(context))
-    return weasyprint.HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()
 
 
 def receipt_pdf(submission: Submission) -> bytes:

@@ -295,7 +295,8 @@ BILLING_CUTOFF_TIME = env_str("BILLING_CUTOFF_TIME", "23:59")
 BILLING_INVOICE_PREFIX = env_str("BILLING_INVOICE_PREFIX", "INV-")
 
 # --- E-mail -----------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Unless configured, messages are printed to standard error (standard output is for what commands print).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "core.mail.StderrEmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
@@ -312,7 +313,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "agency.logging.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    # Standard error: standard output belongs to what management commands print (JSON with --json).
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "axes": {"level": "WARNING"},

@@ -1,4 +1,4 @@
-"""Local development and the embedded demo: SQLite under var/, Celery eager, console e-mail."""
+"""Local development and the embedded demo: SQLite under var/, Celery eager, e-mail printed to standard error."""
 
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from fnmatch import fnmatch
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -247,8 +249,9 @@ def test_dockerfile_runs_unprivileged_with_the_locked_requirements() -> None:
     assert users
     assert users[-1] not in ("root", "0")
     text = DOCKERFILE.read_text()
-    for package in ("fonts-noto-cjk", "libpango-1.0-0", "libpangoft2-1.0-0"):
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0"):
         assert package in text
+    assert not re.search(r"\bfonts-\w", text)  # no font package: PDFs use the bundled font only
     assert "KENSHIN_XSD_DIR=/srv/mhlw/xsd" in text
     assert "collectstatic --noinput" in text
 
@@ -256,3 +259,15 @@ def test_dockerfile_runs_unprivileged_with_the_locked_requirements() -> None:
 def test_build_context_excludes_secrets() -> None:
     ignored = set(DOCKERIGNORE.read_text().split())
     assert {".env", ".git", "deploy/tls"} <= ignored
+
+
+@pytest.mark.parametrize("ignore_file", [DOCKERIGNORE, REPO_ROOT / ".gitignore"], ids=lambda path: path.name)
+def test_the_bundled_font_is_neither_git_nor_docker_ignored(ignore_file: Path) -> None:
+    """The image (COPY . .) and the repository both carry core/fonts/: no ignore pattern matches it."""
+    lines = [line.strip() for line in ignore_file.read_text().splitlines()]
+    patterns = [line.strip("/").removeprefix("**/") for line in lines if line and not line.startswith(("#", "!"))]
+    for name in ("ipaexg.ttf", "IPA_Font_License_Agreement_v1.0.txt", "Readme_ipaexg00301.txt"):
+        assert (REPO_ROOT / "core" / "fonts" / name).is_file()
+        for candidate in ("core", "core/fonts", f"core/fonts/{name}", "fonts", name):
+            matched = [pattern for pattern in patterns if fnmatch(candidate, pattern)]
+            assert not matched, (ignore_file.name, candidate, matched)

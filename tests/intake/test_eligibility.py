@@ -20,10 +20,10 @@ from intake import checks
 from intake.eligibility import COLUMNS, TEMPLATE_HEADER, EligibilityFileInvalid, eligibility_upload, parse_csv
 from intake.models import EligibilityTicket, EligibilityUpload, Finding, RecordStatus
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
+from tests.routing.test_routing import AGENCY, receive
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-from tests.routing.test_routing import AGENCY, receive
 
 
 @pytest.fixture

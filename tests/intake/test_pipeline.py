@@ -11,17 +11,20 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from agency.demo import seed_demo
-from agency.models import Institution
+from agency.models import Institution, Role
 from agency.services import synthetic_parties_load
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
 from intake import checks, pipeline
-from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
+from intake.models import Channel, Finding, NotificationSent, Record, RecordStatus, Submission, SubmissionStatus
 from intake.services import check, receive
 from kenshin.synth.defects import DEFECTS, Stage
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
+
+from ..factories import UserFactory
 
 AGENCY = "91399055"
 
@@ -248,6 +251,27 @@ def test_command_line_contract(make_archive: Callable[..., GeneratedArchive], tm
     with pytest.raises(CommandError) as excinfo:
         call_command("intake_archive", str(tmp_path / "missing.zip"), "--institution", archive.institution)
     assert excinfo.value.returncode == 2
+
+
+@override_settings(EMAIL_BACKEND="core.mail.StderrEmailBackend")  # the default outside tests
+def test_json_output_stays_json_while_the_receipt_notice_is_printed(
+    make_archive: Callable[..., GeneratedArchive], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checking an archive e-mails its receipt notice to the institution's users; printed by the
+    development backend, that text goes to standard error, and standard output holds only JSON."""
+    archive = make_archive(records=3)
+    institution = Institution.objects.get(number=archive.institution)
+    UserFactory(role=Role.INSTITUTION_STAFF, institution=institution, email="kenshin-staff@example.jp")
+    path = tmp_path / archive.filename
+    path.write_bytes(archive.data)
+    with _capture(execute=True):
+        call_command("intake_archive", str(path), "--institution", archive.institution, "--json")
+    captured = capsys.readouterr()
+    results = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(result["archive"], result["status"]) for result in results] == [(str(path), "accepted")]
+    assert "To: kenshin-staff@example.jp" in captured.err
+    assert "Subject: " in captured.err
+    assert NotificationSent.objects.filter(kind="receipt", user__email="kenshin-staff@example.jp").exists()
 
 
 def test_the_rule_catalogue_names_every_rule() -> None:

@@ -17,10 +17,10 @@ from agency.models import Role
 from agency.services_clients import api_client_create, client_certificate_register
 from audit.models import AuditEvent, Outcome
 from routing.models import Delivery, DeliveryChannel, DeliveryStatus
+from tests.intake.test_api import PROXY, Machine, make_certificate
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-from tests.intake.test_api import PROXY, Machine, make_certificate
 from .test_routing import intake_generated, route
 
 LIST_URL = "/api/v1/deliveries/"
