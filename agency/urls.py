@@ -52,8 +52,8 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("insurer/", include("routing.urls")),
     path("compliance/", include("compliance.urls")),
-    path("audit/", include("audit.urls")),
-    path("disclosure/", include("compliance.public_urls")),
+    path("audit/", include("compliance.urls.audit")),
+    path("disclosure/", include("compliance.urls.public")),
     path("api/v1/", include(api_v1_patterns)),
     path("admin/", admin.site.urls),
 ]

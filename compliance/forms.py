@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from agency.models import Role
 
 from .models import DataClass, EmergencyAccount
-from .services_access import EMERGENCY_ROLES, MAX_ACTIVATION
+from .services.emergency_access import EMERGENCY_ROLES, MAX_ACTIVATION
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 

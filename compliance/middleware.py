@@ -28,7 +28,7 @@ class EmergencyAccessMiddleware:
         if user.is_authenticated:
             until = request.session.get(SESSION_EMERGENCY_UNTIL)
             if until is not None and timezone.now().timestamp() >= until:
-                from .services_access import emergency_expire_due, emergency_login_refused
+                from .services.emergency_access import emergency_expire_due, emergency_login_refused
 
                 emergency_expire_due(user_id=user.pk)
                 emergency_login_refused(user=user, request=request)

@@ -442,7 +442,7 @@ class DisposalCertificate(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None or not kwargs.get("force_insert", False):
-            raise AppendOnlyError("disposal certificates are written only through compliance.services_disposal")
+            raise AppendOnlyError("disposal certificates are written only through compliance.services.disposal")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:

@@ -21,7 +21,7 @@ from compliance.models import (
     DisposalRequest,
     Incident,
 )
-from compliance.services_disposal import sha256_of
+from compliance.services.disposal import sha256_of
 
 from ..agency.helpers import open_window
 from ..factories import UserFactory
@@ -44,7 +44,7 @@ def data_class(objects: dict[str, Any]) -> list[Any]:
 def attestation_with_evidence(objects: dict[str, Any]) -> list[Any]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from compliance.services import attestation_record
+    from compliance.services.checklist import attestation_record
 
     attestation = attestation_record(code="organisational-01", statement="体制図を確認", actor=_officer(),
                                      evidence_file=SimpleUploadedFile("taisei.txt", b"org chart"))

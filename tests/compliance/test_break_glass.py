@@ -19,9 +19,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency.models import Institution, Role, User
 from audit.models import AuditEvent
-from compliance import probes, services_access
+from compliance import probes
 from compliance.middleware import SESSION_EMERGENCY_UNTIL
 from compliance.models import AccessReview, EmergencyAccount, EmergencyActivation, Incident, ProbeStatus
+from compliance.services import emergency_access as services_access
 
 from ..conftest import login_verified
 

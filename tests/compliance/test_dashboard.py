@@ -18,11 +18,12 @@ from django.utils import timezone
 from agency.celery import app as celery_app
 from agency.models import User
 from audit.models import AuditEvent
-from compliance import probes, selectors, services
+from compliance import probes, selectors
 from compliance.checklist import CONTROLS, checklist
 from compliance.data.build_checklist import parse
 from compliance.export import as_text, form_context
 from compliance.models import ControlItem, ItemStatus, ProbeResult, ProbeStatus
+from compliance.services import checklist as services
 
 pytestmark = pytest.mark.django_db
 

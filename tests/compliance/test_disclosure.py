@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from agency.models import AgencyProfile, Institution, User
-from compliance import services
 from compliance.disclosure import fiscal_year_of, handled_volume, previous_fiscal_year
+from compliance.services import checklist as services
 from intake.models import RecordStatus
 
 from .helpers import make_submission

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from agency.models import Institution, User
 from audit.models import AuditEvent
-from compliance import probes, services_disposal
+from compliance import probes
 from compliance.models import (
     AppendOnlyError,
     DataClass,
@@ -24,6 +24,7 @@ from compliance.models import (
     ProbeStatus,
     RetentionPolicy,
 )
+from compliance.services import disposal as services_disposal
 from intake import storage
 from intake.models import Finding, Record, StoredArchive, Submission
 

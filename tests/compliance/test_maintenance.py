@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from agency.models import Institution, MaintenanceWindow, Role, User
 from audit.models import AuditEvent
-from compliance import probes, services_access
+from compliance import probes
 from compliance.models import AccessReview, ProbeStatus
+from compliance.services import emergency_access as services_access
 
 from ..conftest import login_verified
 

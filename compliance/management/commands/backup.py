@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from compliance.backup import BackupError
-from compliance.services_backup import backup_create, backup_keep
+from compliance.services.backup import backup_create, backup_keep
 
 
 class Command(BaseCommand):

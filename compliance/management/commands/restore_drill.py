@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from compliance.backup import BackupError
-from compliance.services_backup import restore_drill_run
+from compliance.services.backup import restore_drill_run
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from compliance import probes
 from compliance.models import ProbeResult, ProbeStatus
-from compliance.services import probes_run
+from compliance.services.checklist import probes_run
 
 
 class Command(BaseCommand):

@@ -26,10 +26,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agency.models import Role
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
-
-from . import anomalies, chain
-from .middleware import personal_data
-from .models import AuditEvent, Outcome
+from audit import anomalies, chain
+from audit.middleware import personal_data
+from audit.models import AuditEvent, Outcome
 
 PAGE_SIZE = 50
 CONTEXT_EVENTS = 10
@@ -205,7 +204,7 @@ def event_export(request: HttpRequest) -> HttpResponse:
 def verify_chain(request: HttpRequest) -> HttpResponse:
     from compliance.models import ProbeResult
     from compliance.selectors import probe_history
-    from compliance.services import probes_run
+    from compliance.services.checklist import probes_run
 
     if request.method == "POST":
         result = probes_run(keys=["audit_chain"], trigger=ProbeResult.Trigger.MANUAL, actor=request.user, request=request)[0]
@@ -253,7 +252,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 @permission_required_for_role(Perm.AUDIT_SIGN_REVIEW)
 def review_sign(request: HttpRequest) -> HttpResponse:
     from compliance.forms import AuditReviewSignForm
-    from compliance.services import audit_review_sign
+    from compliance.services.checklist import audit_review_sign
 
     last = None
     if request.method != "POST":

@@ -19,10 +19,9 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
 from audit.services import audit_record
-
-from . import evidence, probes, selectors
-from .checklist import checklist
-from .models import Attestation, AuditReviewSignoff, ControlItem, ProbeResult
+from compliance import evidence, probes, selectors
+from compliance.checklist import checklist
+from compliance.models import Attestation, AuditReviewSignoff, ControlItem, ProbeResult
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views_public
+from compliance.views import public as views_public
 
 urlpatterns = [
     path("", views_public.disclosure, name="disclosure"),

@@ -1,10 +1,10 @@
-"""Audit review pages, mounted at /audit/."""
+"""The auditor's review of the audit log, mounted at /audit/."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from compliance.views import audit as views
 
 app_name = "audit"
 

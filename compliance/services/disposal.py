@@ -30,10 +30,9 @@ from django.utils.translation import gettext_lazy
 
 from audit.chain import GENESIS_HASH
 from audit.services import audit_record
+from compliance.models import DataClass, DisposalApproval, DisposalCertificate, DisposalRequest, RetentionPolicy
 from intake import storage
 from intake.models import Finding, Record, StoredArchive, Submission
-
-from .models import DataClass, DisposalApproval, DisposalCertificate, DisposalRequest, RetentionPolicy
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -262,7 +261,7 @@ def _delete_submissions(ids: list[int]) -> None:
 
 
 def _backups_expire_by(now: dt.datetime) -> dt.date:
-    from .services_backup import backup_keep
+    from compliance.services.backup import backup_keep
 
     # One generation a day, ``keep`` generations: the last copy taken before now rotates out after ``keep`` days.
     return timezone.localdate(now) + dt.timedelta(days=backup_keep())

@@ -25,10 +25,9 @@ from django.utils import timezone
 from audit import chain
 from audit.models import AuditEvent, Outcome
 from audit.services import audit_record
-
-from . import backup
-from .backup import BackupError, PgTarget
-from .models import BackupGeneration, ProbeResult, RestoreDrill
+from compliance import backup
+from compliance.backup import BackupError, PgTarget
+from compliance.models import BackupGeneration, ProbeResult, RestoreDrill
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +236,7 @@ def _restore_drill_run(generation: BackupGeneration | None) -> RestoreDrill:
                                            "chain_intact": chain_intact, "counts_match": counts_match,
                                            "error": detail.get("error", "")},
         )
-    from .services import probes_run
+    from compliance.services.checklist import probes_run
 
     probes_run(keys=["backup_age", "restore_drill"], trigger=ProbeResult.Trigger.SCHEDULE)
     return drill

@@ -20,10 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
-from core.pdf import PdfUnavailable, render_pdf
-
-from . import access, evidence, export, probes, selectors, services, services_access, services_disposal
-from .forms import (
+from compliance import access, evidence, export, probes, selectors
+from compliance.forms import (
     AttestationForm,
     ControlItemForm,
     DisposalRequestForm,
@@ -36,7 +34,11 @@ from .forms import (
     RetentionPolicyForm,
     ReviewCompleteForm,
 )
-from .models import DataClass, DisposalRequest, EmergencyAccount, EmergencyActivation, Incident, ProbeResult
+from compliance.models import DataClass, DisposalRequest, EmergencyAccount, EmergencyActivation, Incident, ProbeResult
+from compliance.services import checklist as services
+from compliance.services import disposal as services_disposal
+from compliance.services import emergency_access as services_access
+from core.pdf import PdfUnavailable, render_pdf
 
 
 def _errors(exc: ValidationError) -> list[str]:

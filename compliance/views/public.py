@@ -7,9 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from . import export
-from .checklist import checklist
-from .disclosure import disclosure_context
+from compliance import export
+from compliance.checklist import checklist
+from compliance.disclosure import disclosure_context
 
 
 @login_not_required

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from compliance.views import console as views
 
 app_name = "compliance"
 

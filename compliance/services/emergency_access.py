@@ -30,8 +30,7 @@ from django.utils.translation import gettext as _
 from agency.models import MaintenanceWindow, Role
 from audit.models import Outcome
 from audit.services import audit_record
-
-from .models import AccessReview, EmergencyAccount, EmergencyActivation, Incident
+from compliance.models import AccessReview, EmergencyAccount, EmergencyActivation, Incident
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
