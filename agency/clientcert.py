@@ -32,9 +32,8 @@ from audit.models import Outcome
 from audit.services import audit_record
 from core.http import is_trusted_proxy
 
-from .models import Institution, Insurer, Role
-from .models_clients import ApiClient, ClientCertificate
-from .services_clients import api_client_mark_used, certificate_fingerprint, token_digest
+from .models import ApiClient, ClientCertificate, Institution, Insurer, Role
+from .services.clients import api_client_mark_used, certificate_fingerprint, token_digest
 
 KEYWORD = "Token"
 VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"

@@ -58,7 +58,7 @@ def _isolated_storage(settings: Any, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture
 def admin_urls() -> Iterator[None]:
-    """The portal's URLconf with the admin's URLs taken now, after agency.admin_clients has registered
+    """The portal's URLconf with the admin's URLs taken now, after agency.admin has registered
     its models (agency.urls may have been imported before this module)."""
     import agency.urls
 

@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from agency.models import ApiClient, Role
-from agency.services_clients import api_client_create, client_certificate_register, client_certificate_revoke
+from agency.services.clients import api_client_create, client_certificate_register, client_certificate_revoke
 from audit.models import AuditEvent
 from intake.checks import contract_terms
 from intake.models import Channel, Submission, SubmissionStatus

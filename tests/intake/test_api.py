@@ -26,10 +26,10 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-import agency.admin_clients  # noqa: F401 - registers the admin before the URLconf is built (agency.admin imports it too)
+import agency.admin  # noqa: F401 - registers the admin pages before the URLconf is built
 from agency.clientcert import ApiClientPrincipal
 from agency.models import ApiClient, ClientCertificate, Role
-from agency.services_clients import (
+from agency.services.clients import (
     api_client_create,
     api_client_deactivate,
     client_certificate_register,

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client, override_settings
 
 from agency.models import Role
-from agency.services_clients import api_client_create, client_certificate_register
+from agency.services.clients import api_client_create, client_certificate_register
 from audit.models import AuditEvent, Outcome
 from routing.models import Delivery, DeliveryChannel, DeliveryStatus
 from tests.intake.test_api import PROXY, Machine, make_certificate

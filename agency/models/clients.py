@@ -14,9 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Institution, Insurer, TimeStampedModel
-
-__all__ = ["ApiClient", "ClientCertificate"]
+from .base import TimeStampedModel
+from .parties import Institution, Insurer
 
 
 class ApiClient(TimeStampedModel):

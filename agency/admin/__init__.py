@@ -11,8 +11,8 @@ from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreation
 from django.core.exceptions import ValidationError
 from django_otp.admin import OTPAdminSite
 
-from . import services
-from .models import (
+from agency import services
+from agency.models import (
     AgencyProfile,
     Contract,
     ContractOtherItem,
@@ -23,6 +23,8 @@ from .models import (
     MaintenanceWindow,
     User,
 )
+
+from . import clients  # noqa: F401 - registers the admin pages of machine clients and their certificates
 
 admin.site.__class__ = OTPAdminSite
 admin.site.site_header = "代行機関ポータル 管理"
@@ -181,4 +183,3 @@ class CredentialResetAdmin(admin.ModelAdmin):
         return WithAdmin
 
 
-from . import admin_clients  # noqa: E402, F401 - ApiClient / ClientCertificate admin

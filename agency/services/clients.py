@@ -22,10 +22,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from agency.models import ApiClient, ClientCertificate, Institution, Insurer
 from audit.services import audit_record
-
-from .models import Institution, Insurer
-from .models_clients import ApiClient, ClientCertificate
 
 TOKEN_BYTES = 32
 # last_used_at is refreshed at most this often, so that a busy client does not write on every call.

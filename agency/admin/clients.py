@@ -1,6 +1,6 @@
 """Django admin for machine clients of the REST API and their client certificates.
 
-Every change goes through ``agency.services_clients`` (audited). A client's token is shown once,
+Every change goes through ``agency.services.clients`` (audited). A client's token is shown once,
 on the page that answers its creation; certificates are registered from their PEM and revoked,
 never edited or deleted.
 """
@@ -18,8 +18,8 @@ from django.template import engines
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import services_clients
-from .models_clients import ApiClient, ClientCertificate
+from agency.models import ApiClient, ClientCertificate
+from agency.services import clients as services_clients
 
 _ISSUED_PAGE = """{% extends "admin/base_site.html" %}{% load i18n %}
 {% block content %}

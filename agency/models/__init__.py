@@ -1,0 +1,26 @@
+"""The agency app's models: parties, accounts and machine clients, re-exported here."""
+
+from __future__ import annotations
+
+from .accounts import CredentialReset, MaintenanceWindow, PasswordHistory, Role, User
+from .base import TimeStampedModel
+from .clients import ApiClient, ClientCertificate
+from .parties import AgencyProfile, Contract, ContractOtherItem, CopayCode, Institution, InstitutionEmailSender, Insurer
+
+__all__ = [
+    "AgencyProfile",
+    "ApiClient",
+    "ClientCertificate",
+    "Contract",
+    "ContractOtherItem",
+    "CopayCode",
+    "CredentialReset",
+    "Institution",
+    "InstitutionEmailSender",
+    "Insurer",
+    "MaintenanceWindow",
+    "PasswordHistory",
+    "Role",
+    "TimeStampedModel",
+    "User",
+]
