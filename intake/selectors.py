@@ -13,7 +13,7 @@ import pyzipper
 from django.db.models import Q, QuerySet
 
 from agency.crypto import decrypt_text
-from agency.models import Role
+from agency.models import Insurer, Role
 from agency.selectors import institution_archive_password
 from kenshin.cda_read import read_checkup
 from kenshin.claim_read import read_claim
@@ -22,7 +22,7 @@ from kenshin.xmlsafe import parse_xml
 
 from . import storage
 from .checks import as_json
-from .models import Finding, Record, Submission
+from .models import EligibilityUpload, Finding, Record, Submission
 
 
 def submission_list(*, user: Any) -> QuerySet[Submission]:
@@ -132,3 +132,8 @@ def record_search(records: QuerySet[Record], *, ticket_number: str = "", name_ka
         records = records.filter(checkup_date__lte=checkup_to)
     return records
 
+
+
+def eligibility_upload_list(*, insurer: Insurer) -> QuerySet[EligibilityUpload]:
+    """The 受診券 uploads of one insurer, newest first."""
+    return EligibilityUpload.objects.filter(insurer=insurer).select_related("uploaded_by")

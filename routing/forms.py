@@ -11,9 +11,9 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from agency.models import Institution
-from intake.eligibility import MAX_UPLOAD_BYTES
 from intake.forms import clean_file_name
 from intake.models import NotificationKind
+from intake.services.eligibility import MAX_UPLOAD_BYTES
 
 from .models import DeliveryStatus, InsurerReturnReason
 from .services.returns import RETURN_NOTE_MAX

@@ -22,12 +22,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agency import selectors as agency_selectors
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
-from intake import eligibility, notifications, reading
+from intake import notifications, reading
 from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
 from intake.access import access_submission
 from intake.forms import clean_file_name
 from intake.models import Record
+from intake.services import eligibility
 
 from . import access, packing, selectors, timeline
 from .forms import (
@@ -290,7 +291,7 @@ def eligibility_upload(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "problems": problems,
-            "uploads": eligibility.eligibility_upload_list(insurer=insurer)[:20],
+            "uploads": intake_selectors.eligibility_upload_list(insurer=insurer)[:20],
             "columns": list(eligibility.COLUMNS.values()),
         },
     )

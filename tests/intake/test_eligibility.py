@@ -17,8 +17,8 @@ from agency.models import Contract, Insurer, Role
 from agency.services import synthetic_parties_load
 from audit.models import AuditEvent, Outcome
 from intake import checks
-from intake.eligibility import COLUMNS, TEMPLATE_HEADER, EligibilityFileInvalid, eligibility_upload, parse_csv
 from intake.models import EligibilityTicket, EligibilityUpload, Finding, RecordStatus
+from intake.services.eligibility import COLUMNS, TEMPLATE_HEADER, EligibilityFileInvalid, eligibility_upload, parse_csv
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
 from tests.routing.test_routing import AGENCY, receive
 

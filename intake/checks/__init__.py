@@ -1,0 +1,38 @@
+"""The 事務点検 rule engine: the agency's own rules on top of what the format reader reports.
+
+Level 0 (``archive``): every blocking finding of the reader that concerns the archive as a whole
+(codes ARC_/IDX_/SUM_, or a file that belongs to no record) rejects the whole archive, as do this
+agency's checks of the sender, the receiver and the 種別.
+
+Level 1 (``records``, ``tickets``): findings on a record's own files return that record (返戻); the
+rest of the archive is accepted. Rules that need the agency's data — clients, contracts, tickets,
+prices and copays, age, dates, duplicates — are there.
+
+Every rule has a stable code, a severity, the 返戻理由 (別表9) it maps to, a Japanese message and a
+hint (``catalogue``).
+"""
+
+from __future__ import annotations
+
+from .archive import archive_findings, blocks_archive
+from .catalogue import RULE_SET_VERSION, Rule, catalogue, is_archive_code
+from .pending import PendingRecord, as_json, pending_record
+from .records import DUPLICATE_ACCEPTED, References, blocking, contract_terms, duplicate_findings, record_findings
+
+__all__ = [
+    "DUPLICATE_ACCEPTED",
+    "RULE_SET_VERSION",
+    "PendingRecord",
+    "References",
+    "Rule",
+    "archive_findings",
+    "as_json",
+    "blocking",
+    "blocks_archive",
+    "catalogue",
+    "contract_terms",
+    "duplicate_findings",
+    "is_archive_code",
+    "pending_record",
+    "record_findings",
+]
