@@ -7,6 +7,9 @@ import os
 
 from celery import Celery
 from celery.signals import worker_process_init
+from django.conf import settings
+
+from kenshin.reader import prepare
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency.settings.dev")
 
@@ -24,10 +27,6 @@ def prepare_worker_process() -> None:
     threshold raised (``WORKER_GC_THRESHOLD``; 0 keeps the default). The reference data intake
     needs (item master, compiled schemas) is loaded now rather than inside the first archive.
     """
-    from django.conf import settings
-
-    from kenshin.reader import prepare
-
     prepare(settings.KENSHIN_XSD_DIR or None)
     if settings.WORKER_GC_THRESHOLD:
         gc.collect()

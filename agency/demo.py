@@ -6,6 +6,7 @@ Only for the embedded demo and the tests (``settings.PORTAL_DEMO``); idempotent.
 from __future__ import annotations
 
 import datetime as dt
+from base64 import b32encode
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -193,7 +194,6 @@ def seed_demo() -> list[User]:
 def demo_totp(username: str) -> tuple[str, str]:
     """The demo user's TOTP secret (base32) and the code valid now."""
     _require_demo()
-    from base64 import b32encode
 
     device = TOTPDevice.objects.get(user__username=username, confirmed=True)
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)

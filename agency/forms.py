@@ -11,6 +11,7 @@ from audit.models import Outcome
 from audit.services import audit_record
 
 from .models import Institution, Insurer, Role
+from .services import maintenance_window_open_for
 
 
 class LoginForm(AuthenticationForm):
@@ -18,19 +19,16 @@ class LoginForm(AuthenticationForm):
 
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)
-        if user.role == Role.MAINTENANCE:
-            from .services import maintenance_window_open_for
-
-            if maintenance_window_open_for(user=user) is None:
-                audit_record(
-                    action="auth.login_refused",
-                    actor=user,
-                    request=self.request,
-                    outcome=Outcome.DENIED,
-                    detail={"reason": "no_open_maintenance_window"},
-                )
-                raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
-                                      params={"username": self.username_field.verbose_name})
+        if user.role == Role.MAINTENANCE and maintenance_window_open_for(user=user) is None:
+            audit_record(
+                action="auth.login_refused",
+                actor=user,
+                request=self.request,
+                outcome=Outcome.DENIED,
+                detail={"reason": "no_open_maintenance_window"},
+            )
+            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
+                                  params={"username": self.username_field.verbose_name})
 
 
 class TokenForm(forms.Form):

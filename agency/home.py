@@ -13,6 +13,7 @@ from audit.models import AuditEvent, Outcome
 
 from . import selectors
 from .models import Role
+from .services import maintenance_window_open_for
 
 
 def _active_contracts(user: Any) -> Any:
@@ -54,8 +55,6 @@ def home_figures(user: Any) -> list[dict[str, Any]]:
             {"label": label, "value": counterpart.count()},
         ]
     if user.role == Role.MAINTENANCE:
-        from .services import maintenance_window_open_for
-
         window = maintenance_window_open_for(user=user)
         return [
             {"label": _("作業申請番号"), "value": window.ticket if window else "—"},

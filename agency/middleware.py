@@ -17,6 +17,7 @@ from django.utils.cache import patch_cache_control
 from audit.signals import SESSION_LAST_ACTIVITY, SESSION_LOGIN_AT
 
 from .models import Role
+from .services import maintenance_window_open_for
 
 PASSIVE_REQUEST_HEADER = "HTTP_X_PORTAL_POLL"
 
@@ -119,11 +120,8 @@ class MaintenanceWindowMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and user.role == Role.MAINTENANCE:
-            from .services import maintenance_window_open_for
-
-            if maintenance_window_open_for(user=user) is None:
-                return _end_session(request, "maintenance_window_closed")
+        if user.is_authenticated and user.role == Role.MAINTENANCE and maintenance_window_open_for(user=user) is None:
+            return _end_session(request, "maintenance_window_closed")
         return self.get_response(request)
 
 

@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .models import PasswordHistory
+
 # Words that make a password guessable in this domain, beyond Django's list of common passwords.
 COMMON_WORDS = (
     "password", "passw0rd", "kenshin", "tokutei", "hoken", "hokensha", "daikou", "daiko", "iryou", "iryo",
@@ -99,7 +101,6 @@ class PasswordHistoryValidator:
     def validate(self, password: str, user: Any = None) -> None:
         if user is None or user.pk is None:
             return
-        from .models import PasswordHistory
 
         earlier = list(
             PasswordHistory.objects.filter(user_id=user.pk).values_list("encoded", flat=True)[: self.count]
@@ -116,8 +117,6 @@ class PasswordHistoryValidator:
             )
 
     def password_changed(self, password: str, user: Any = None) -> None:
-        from .models import PasswordHistory
-
         if user is not None and user.pk is not None:
             PasswordHistory.objects.create(user=user, encoded=user.password)
             stale = PasswordHistory.objects.filter(user=user).values_list("pk", flat=True)[self.count :]

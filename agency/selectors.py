@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from .crypto import decrypt_text
 from .models import Contract, Institution, Insurer, Role, User
 
 
@@ -42,6 +43,4 @@ def user_list(*, user: Any) -> QuerySet[User]:
 
 def institution_archive_password(*, institution: Institution) -> str:
     """The password the institution registered for its locked archives ("" when none)."""
-    from .crypto import decrypt_text
-
     return decrypt_text(institution.archive_password) if institution.archive_password else ""

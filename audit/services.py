@@ -12,6 +12,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.http import client_ip
+
 from . import chain
 from .models import AuditEvent, Outcome
 
@@ -55,7 +57,6 @@ def _lock_chain() -> None:
 def _request_fields(request: HttpRequest | None) -> dict[str, Any]:
     if request is None:
         return {}
-    from core.http import client_ip
 
     session_key = getattr(getattr(request, "session", None), "session_key", None) or ""
     return {

@@ -57,6 +57,7 @@ def _peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
 
 def _intake_one(index: int) -> tuple[int, int, int]:
     """Receive and check one archive, as the web process and a Celery worker would."""
+    # Imported here, not at module level: Django is set up in main(), after the arguments are read.
     from agency.models import Institution
     from intake import pipeline
     from intake.models import Channel
@@ -73,6 +74,7 @@ def _intake_one(index: int) -> tuple[int, int, int]:
 
 def _raw_parse_one(index: int) -> int:
     """Bare lxml parse + official-XSD validation of one archive's DATA/CLAIMS files."""
+    # Imported here, not at module level: Django is set up in main(), after the arguments are read.
     from lxml import etree
 
     from kenshin.schemas import FileKind, schema
@@ -93,6 +95,7 @@ def _raw_parse_one(index: int) -> int:
 
 def _run(function: Any, workers: int) -> tuple[float, list[Any], float]:
     """Run ``function`` over every archive in ``workers`` forked processes: seconds, results, peak RSS."""
+    # Imported here, not at module level: Django is set up in main(), after the arguments are read.
     from django.db import connections
 
     connections.close_all()  # each worker opens its own connection
@@ -125,6 +128,7 @@ def _worker_peak_rss_mib(worker: subprocess.Popen[bytes]) -> float:
 
 def _run_celery(workers: int) -> tuple[float, list[Any], float]:
     """Start a Celery worker, receive every archive with checks queued on commit, wait for the verdicts."""
+    # Imported here, not at module level: Django is set up in main(), after the arguments are read.
     from django.conf import settings
     from django.db import transaction
 
@@ -185,9 +189,11 @@ def main() -> None:
     if args.profile and (args.workers != 1 or args.celery):
         parser.error("--profile needs --workers 1 without --celery")
 
+    # Django is set up here, once the arguments are read; what needs it is imported after.
     import django
 
     django.setup()
+    # The rest needs the configured Django.
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
@@ -199,6 +205,7 @@ def main() -> None:
     from kenshin.synth.generator import GeneratorConfig, default_parties, generate
 
     call_command("migrate", verbosity=0)
+    # The models are imported once the database is migrated.
     from intake.models import Submission
 
     if Submission.objects.exists():

@@ -22,6 +22,8 @@ from .models import (
     InsurerPayment,
     Invoice,
     InvoiceKind,
+    InvoiceLine,
+    InvoiceLineKind,
     InvoiceStatus,
     LedgerEntry,
     LedgerKind,
@@ -249,8 +251,6 @@ class Reconciliation:
 
 def month_reconciliation(month: BillingMonth) -> Reconciliation:
     """Σ statement lines = statement totals = parts = payment statements = ledger; fee counts = charged items."""
-    from .models import InvoiceLine, InvoiceLineKind
-
     invoices = Invoice.objects.filter(month=month, status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE)
     return Reconciliation(
         lines_total=int(ClaimsStatementLine.objects.filter(statement__month=month).aggregate(s=Sum("amount"))["s"] or 0),

@@ -6,15 +6,15 @@ from typing import Any
 
 from celery import shared_task
 
+from agency.models import User
+
+from .calendar import parse_period
+from .services import month_close, months_close_due
+
 
 @shared_task(name="billing.close_month", acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def close_month_task(period: str, actor_id: int | None = None) -> dict[str, Any]:
     """Close billing month ``period`` ("YYYY-MM"); a closed month is returned unchanged."""
-    from agency.models import User
-
-    from .calendar import parse_period
-    from .services import month_close
-
     actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
     return month_close(period=parse_period(period), actor=actor).as_dict()
 
@@ -22,6 +22,4 @@ def close_month_task(period: str, actor_id: int | None = None) -> dict[str, Any]
 @shared_task(name="billing.close_due_months", acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def close_due_months_task() -> list[str]:
     """The periodic job: close every month whose cut-off has passed, in order."""
-    from .services import months_close_due
-
     return [result.period for result in months_close_due() if result.closed_now]

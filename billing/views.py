@@ -42,6 +42,7 @@ from .forms import (
     TransferForm,
 )
 from .models import AgencyBankAccount, ClaimAdjustment, ClaimsStatement, InsurerBillingTerms, Invoice
+from .tasks import close_month_task
 
 PAGE_SIZE = 50
 LINES_PAGE_SIZE = 200
@@ -328,8 +329,6 @@ def month_list(request: HttpRequest) -> HttpResponse:
             if month.is_closed:
                 messages.info(request, _("%(month)s は締め済みです。") % {"month": month.label})
             else:
-                from .tasks import close_month_task
-
                 label, actor_id = month.label, request.user.pk
                 transaction.on_commit(lambda: close_month_task.delay(label, actor_id))
                 messages.success(request, _("%(month)s の締め処理を開始しました。") % {"month": month.label})

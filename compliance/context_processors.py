@@ -7,18 +7,16 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .selectors import emergency_activations_current, incident_active
+
 
 class Banner:
     @cached_property
     def incident(self) -> Any:
-        from .selectors import incident_active
-
         return incident_active()
 
     @cached_property
     def activations(self) -> list[Any]:
-        from .selectors import emergency_activations_current
-
         return list(emergency_activations_current()) if self.incident is not None else []
 
 

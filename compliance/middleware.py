@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
 
+from .services.emergency_access import emergency_expire_due, emergency_login_refused
+
 SESSION_EMERGENCY_UNTIL = "compliance_emergency_until"
 
 
@@ -28,8 +30,6 @@ class EmergencyAccessMiddleware:
         if user.is_authenticated:
             until = request.session.get(SESSION_EMERGENCY_UNTIL)
             if until is not None and timezone.now().timestamp() >= until:
-                from .services.emergency_access import emergency_expire_due, emergency_login_refused
-
                 emergency_expire_due(user_id=user.pk)
                 emergency_login_refused(user=user, request=request)
                 request.logout_reason = "emergency_activation_expired"  # type: ignore[attr-defined]

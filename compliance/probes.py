@@ -25,8 +25,27 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import ProbeStatus
+from agency import dbguards as agency_dbguards
+from agency.models import MaintenanceWindow
+from audit import dbguards as audit_dbguards
+from audit.models import AuditEvent
+from audit.selectors import audit_chain_verify
+
+from . import dbguards
+from .models import (
+    AccessReview,
+    AuditReviewSignoff,
+    BackupGeneration,
+    DataClass,
+    EmergencyAccount,
+    EmergencyActivation,
+    Incident,
+    ProbeStatus,
+    RestoreDrill,
+    RetentionPolicy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +105,6 @@ def measure(key: str) -> Measurement:
 
 @probe("totp_coverage", gettext_lazy("有効な全利用者が確認済みの二要素認証（TOTP）を保有"))
 def totp_coverage() -> Measurement:
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     users = get_user_model().objects.filter(is_active=True)
     confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     missing = list(users.filter(~Exists(confirmed)).order_by("username").values_list("username", flat=True)[:50])
@@ -167,9 +184,6 @@ def lockout() -> Measurement:
 
 @probe("audit_chain", gettext_lazy("監査ログのハッシュチェーン検証"))
 def audit_chain() -> Measurement:
-    from audit.models import AuditEvent
-    from audit.selectors import audit_chain_verify
-
     broken = audit_chain_verify()
     count = AuditEvent.objects.count()
     if broken is not None:
@@ -180,8 +194,6 @@ def audit_chain() -> Measurement:
 
 @probe("audit_review", gettext_lazy("監査ログの定期確認（31日以内）"))
 def audit_review() -> Measurement:
-    from .models import AuditReviewSignoff
-
     last = AuditReviewSignoff.objects.select_related("reviewer").order_by("-signed_at").first()
     if last is None:
         return Measurement(ProbeStatus.FAIL, _("確認記録がありません"))
@@ -213,11 +225,6 @@ def _postgres_privileges(table: str) -> dict[str, Any]:
 
 @probe("audit_guards", gettext_lazy("監査ログ・証明書・本人確認記録の改ざん防止（トリガーと権限）"))
 def audit_guards() -> Measurement:
-    from agency import dbguards as agency_dbguards
-    from audit import dbguards as audit_dbguards
-
-    from . import dbguards
-
     audit_ok = audit_dbguards.installed(connection)
     certificates_ok = dbguards.installed(connection)
     resets_ok = agency_dbguards.installed(connection)
@@ -411,8 +418,6 @@ def _age_text(delta: timedelta) -> str:
 
 @probe("backup_age", gettext_lazy("最新バックアップの経過時間"))
 def backup_age() -> Measurement:
-    from .models import BackupGeneration
-
     last = BackupGeneration.objects.filter(pruned_at__isnull=True).order_by("-taken_at").first()
     if last is None:
         return Measurement(ProbeStatus.FAIL, _("バックアップがありません"))
@@ -428,8 +433,6 @@ def backup_age() -> Measurement:
 
 @probe("restore_drill", gettext_lazy("リストア訓練（92日以内に成功）"))
 def restore_drill() -> Measurement:
-    from .models import RestoreDrill
-
     last = RestoreDrill.objects.order_by("-started_at").first()
     if last is None:
         return Measurement(ProbeStatus.FAIL, _("リストア訓練の記録がありません"))
@@ -451,8 +454,6 @@ def restore_drill() -> Measurement:
 
 @probe("emergency_accounts", gettext_lazy("非常用アカウントは非常時以外は無効"), frequent=True)
 def emergency_accounts() -> Measurement:
-    from .models import EmergencyAccount, EmergencyActivation, Incident
-
     now = timezone.now()
     accounts = list(EmergencyAccount.objects.select_related("user"))
     current = set(
@@ -474,8 +475,6 @@ def emergency_accounts() -> Measurement:
 
 @probe("maintenance_windows", gettext_lazy("保守作業時間帯の閉じ忘れなし"), frequent=True)
 def maintenance_windows() -> Measurement:
-    from agency.models import MaintenanceWindow
-
     now = timezone.now()
     left_open = list(MaintenanceWindow.objects.filter(closed_at__isnull=True, ends_at__lte=now).values_list("ticket", flat=True))
     open_now = MaintenanceWindow.objects.filter(closed_at__isnull=True, starts_at__lte=now, ends_at__gt=now).count()
@@ -488,8 +487,6 @@ def maintenance_windows() -> Measurement:
 
 @probe("access_reviews", gettext_lazy("保守・非常用アカウント使用後の確認（7日以内）"), frequent=True)
 def access_reviews() -> Measurement:
-    from .models import AccessReview
-
     now = timezone.now()
     pending = AccessReview.objects.filter(completed_at__isnull=True)
     overdue = list(pending.filter(opened_at__lt=now - timedelta(days=ACCESS_REVIEW_DUE_DAYS)).values_list("pk", flat=True))
@@ -526,8 +523,6 @@ def upload_hardening() -> Measurement:
 
 @probe("retention_policies", gettext_lazy("情報種別ごとの保存期間と破棄手順"))
 def retention_policies() -> Measurement:
-    from .models import DataClass, RetentionPolicy
-
     defined = set(RetentionPolicy.objects.values_list("data_class", flat=True))
     missing = [str(label) for value, label in DataClass.choices if value not in defined]
     detail = {"defined": sorted(defined), "missing": missing}

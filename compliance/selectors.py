@@ -11,6 +11,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from agency.models import MaintenanceWindow
 from audit.models import AuditEvent
 
 from . import probes
@@ -238,8 +239,6 @@ def emergency_user_ids() -> list[int]:
 
 
 def maintenance_window_list() -> QuerySet[Any]:
-    from agency.models import MaintenanceWindow
-
     return MaintenanceWindow.objects.select_related("user", "approved_by").order_by("-starts_at", "-id")
 
 

@@ -9,12 +9,11 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from .middleware import SESSION_EMERGENCY_UNTIL
+from .models import EmergencyActivation
 
 
 @receiver(user_logged_in)
 def mark_emergency_session(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    from .models import EmergencyActivation
-
     if request is None or not hasattr(request, "session"):
         return
     activation = (

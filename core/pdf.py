@@ -54,6 +54,7 @@ def fetch_resource(url: str) -> bytes:
 @cache
 def _fetcher_class() -> type[URLFetcher]:
     """WeasyPrint's fetcher, narrowed to `fetch_resource` (built on first use: importing WeasyPrint loads Pango)."""
+    # Imported on first use, not at module level: WeasyPrint loads Pango, which only PDF downloads need.
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     class BundledFontFetcher(URLFetcher):
@@ -71,7 +72,8 @@ def html_to_pdf(html: str) -> bytes:
     Raises ``PdfUnavailable`` when WeasyPrint or Pango cannot be loaded.
     """
     try:
-        import weasyprint  # loads Pango: only PDF downloads need it
+        # Imported here: WeasyPrint loads Pango, which only PDF downloads need (and may be missing).
+        import weasyprint
         from weasyprint.text.fonts import FontConfiguration
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import notifications, pipeline
+from . import jobs, notifications, pipeline
 
 RETRY = {"acks_late": True, "autoretry_for": (ConnectionError,), "retry_backoff": True, "max_retries": 5}
 
 
-@shared_task(name=pipeline.CHECK_ARCHIVE, **RETRY)
+@shared_task(name=jobs.CHECK_ARCHIVE, **RETRY)
 def intake_check_archive_task(submission_id: int) -> int:
     return pipeline.check_archive(submission_id)
 
 
-@shared_task(name=pipeline.CHECK_RECORDS, **RETRY)
+@shared_task(name=jobs.CHECK_RECORDS, **RETRY)
 def intake_check_records_task(submission_id: int, first: int, last: int) -> int:
     return pipeline.check_records(submission_id, first, last)
 
 
-@shared_task(name=pipeline.NOTIFY, acks_late=True, autoretry_for=(ConnectionError, OSError), retry_backoff=True, max_retries=5)
+@shared_task(name=jobs.NOTIFY, acks_late=True, autoretry_for=(ConnectionError, OSError), retry_backoff=True, max_retries=5)
 def notify_task(kind: str, object_id: int) -> int:
     """E-mail the users concerned by one delivery, return or receipt; returns how many were sent."""
     return notifications.notify(kind=kind, object_id=object_id)
 
 
-@shared_task(name=pipeline.RECEIPTS_SWEEP, **RETRY)
+@shared_task(name=jobs.RECEIPTS_SWEEP, **RETRY)
 def receipts_sweep_task() -> int:
     """Receipts of recently checked submissions that were not notified yet."""
     return notifications.receipts_sweep()

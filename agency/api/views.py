@@ -7,6 +7,8 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import generics, serializers
 
+from kenshin.checkdigits import normalize_insurer_number
+
 from .. import selectors, services
 from ..access import access_contract, access_institution, access_insurer
 from ..models import Contract, Institution, Insurer
@@ -19,8 +21,6 @@ class InsurerSerializer(serializers.ModelSerializer):
         fields = ["number", "name", "contract_start", "billing_postal_code", "billing_address", "is_active"]
 
     def validate_number(self, value: str) -> str:
-        from kenshin.checkdigits import normalize_insurer_number
-
         return normalize_insurer_number(value)
 
 

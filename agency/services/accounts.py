@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from django_otp import login as otp_login
+from django_otp import match_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -146,8 +148,6 @@ def otp_enrolment_confirm(*, user: User, token: str, request: HttpRequest) -> li
 
     Returns None (and audits the failure) when the code does not match.
     """
-    from django_otp import login as otp_login
-
     device = otp_device_pending(user=user)
     if not device.verify_token(token):
         audit_record(action="auth.otp_enrolment_failed", actor=user, request=request, outcome=Outcome.FAILURE)
@@ -175,9 +175,6 @@ def backup_codes_regenerate(*, user: User) -> list[str]:
 
 def otp_verify(*, user: User, token: str, request: HttpRequest) -> bool:
     """Check a TOTP or backup code against the user's confirmed devices and mark the session."""
-    from django_otp import login as otp_login
-    from django_otp import match_token
-
     device = match_token(user, token.strip().replace(" ", ""))
     if device is None:
         audit_record(action="auth.otp_failed", actor=user, request=request, outcome=Outcome.FAILURE)

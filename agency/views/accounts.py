@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from base64 import b32encode
 from io import BytesIO
 from typing import Any
 
@@ -15,12 +16,14 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+
+from audit.services import audit_record
 
 from .. import services
 from ..forms import LoginForm, PortalPasswordChangeForm, TokenForm
@@ -43,8 +46,6 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = False
 
     def get_success_url(self) -> str:
-        from django.urls import reverse
-
         next_url = self.get_redirect_url()
         suffix = f"?next={next_url}" if next_url else ""
         return reverse("accounts:otp_verify") + suffix
@@ -98,7 +99,6 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_BACKUP_CODES] = codes
             return redirect("accounts:backup_codes")
         form.add_error("token", _("確認コードが一致しません。端末の時刻と入力したコードを確認してください。"))
-    from base64 import b32encode
 
     secret = b32encode(device.bin_key).decode("ascii")
     return render(
@@ -119,7 +119,6 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 @require_POST
 def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
     request.session[SESSION_BACKUP_CODES] = services.backup_codes_regenerate(user=request.user)
-    from audit.services import audit_record
 
     audit_record(action="auth.backup_codes_regenerated", request=request)
     return redirect("accounts:backup_codes")

@@ -30,6 +30,7 @@ from ..models import (
     PaymentSource,
     TransferItem,
 )
+from ..selectors import open_items
 from .errors import BankCsvInvalid, PaymentRefused
 from .invoicing import actor_label
 from .ledger import ledger_append
@@ -253,7 +254,6 @@ def _match(row: BankRow) -> tuple[ClaimsStatement | None, Invoice | None, str]:
         if invoice is not None:
             return None, invoice, ""
     # No reference: an amount equal to exactly one open item's outstanding amount identifies it.
-    from ..selectors import open_items
 
     candidates = [item for item in open_items() if item.outstanding == row.amount]
     if len(candidates) == 1:

@@ -28,6 +28,7 @@ from audit.services import audit_record
 from compliance import backup
 from compliance.backup import BackupError, PgTarget
 from compliance.models import BackupGeneration, ProbeResult, RestoreDrill
+from compliance.services.checklist import probes_run
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +237,6 @@ def _restore_drill_run(generation: BackupGeneration | None) -> RestoreDrill:
                                            "chain_intact": chain_intact, "counts_match": counts_match,
                                            "error": detail.get("error", "")},
         )
-    from compliance.services.checklist import probes_run
 
     probes_run(keys=["backup_age", "restore_drill"], trigger=ProbeResult.Trigger.SCHEDULE)
     return drill

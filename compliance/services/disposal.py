@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy
 from audit.chain import GENESIS_HASH
 from audit.services import audit_record
 from compliance.models import DataClass, DisposalApproval, DisposalCertificate, DisposalRequest, RetentionPolicy
+from compliance.services.backup import backup_keep
 from intake import storage
 from intake.models import Finding, Record, StoredArchive, Submission
 
@@ -261,8 +262,6 @@ def _delete_submissions(ids: list[int]) -> None:
 
 
 def _backups_expire_by(now: dt.datetime) -> dt.date:
-    from compliance.services.backup import backup_keep
-
     # One generation a day, ``keep`` generations: the last copy taken before now rotates out after ``keep`` days.
     return timezone.localdate(now) + dt.timedelta(days=backup_keep())
 

@@ -26,6 +26,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency.models import MaintenanceWindow, Role
 from audit.models import Outcome
@@ -74,9 +76,6 @@ def _local(moment: dt.datetime) -> str:
 
 
 def _disable_user(user: Any) -> None:
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     if user.is_active or user.has_usable_password():
         user.is_active = False
         user.set_unusable_password()

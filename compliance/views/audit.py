@@ -29,6 +29,10 @@ from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit import anomalies, chain
 from audit.middleware import personal_data
 from audit.models import AuditEvent, Outcome
+from compliance.forms import AuditReviewSignForm
+from compliance.models import ProbeResult
+from compliance.selectors import audit_review_list, emergency_user_ids, probe_history, probe_overview
+from compliance.services.checklist import audit_review_sign, probes_run
 
 PAGE_SIZE = 50
 CONTEXT_EVENTS = 10
@@ -202,10 +206,6 @@ def event_export(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.AUDIT_VIEW)
 def verify_chain(request: HttpRequest) -> HttpResponse:
-    from compliance.models import ProbeResult
-    from compliance.selectors import probe_history
-    from compliance.services.checklist import probes_run
-
     if request.method == "POST":
         result = probes_run(keys=["audit_chain"], trigger=ProbeResult.Trigger.MANUAL, actor=request.user, request=request)[0]
         request.audit.detail.update({"result": result.status, "value": result.value})  # type: ignore[attr-defined]
@@ -227,8 +227,6 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, dt.datetime, dt.datetime]
 @require_GET
 @permission_required_for_role(Perm.AUDIT_VIEW)
 def anomaly_report(request: HttpRequest) -> HttpResponse:
-    from compliance.selectors import emergency_user_ids
-
     form, start, end = _period(request)
     request.audit.detail["period"] = [start.isoformat(), end.isoformat()]  # type: ignore[attr-defined]
     report = anomalies.build(start=start, end=end, emergency_user_ids=emergency_user_ids())
@@ -239,8 +237,6 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.AUDIT_VIEW)
 def review_list(request: HttpRequest) -> HttpResponse:
-    from compliance.selectors import audit_review_list, probe_overview
-
     return render(request, "audit/review_list.html", {
         "signoffs": audit_review_list()[:100],
         "probe": next((p for p in probe_overview() if p.key == "audit_review"), None),
@@ -251,13 +247,8 @@ def review_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.AUDIT_SIGN_REVIEW)
 def review_sign(request: HttpRequest) -> HttpResponse:
-    from compliance.forms import AuditReviewSignForm
-    from compliance.services.checklist import audit_review_sign
-
     last = None
     if request.method != "POST":
-        from compliance.selectors import audit_review_list
-
         last = audit_review_list().first()
     today = timezone.localdate()
     initial = {"period_start": timezone.localtime(last.period_end).date() if last else today - dt.timedelta(days=30),

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..checks import catalogue
 from ..models import Finding, Submission
 
 
@@ -118,6 +119,4 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def hints() -> dict[str, Any]:
-    from ..checks import catalogue
-
     return {row["code"]: row["hint"] for row in catalogue()}

@@ -1,7 +1,7 @@
 """Receiving an archive: the exact bytes kept once, the submission registered with its receipt number.
 
 A second arrival of the same bytes, or a retry with the same idempotency key, is answered with the
-first submission. What follows (checking) is started by ``intake.pipeline``.
+first submission. Checking starts after commit (``intake.jobs``; ``intake.pipeline`` says what follows).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from agency.crypto import encrypt_text
 from agency.models import Institution, User
 from audit.models import Outcome
 from audit.services import audit_record
-from intake import checks, pipeline, storage
+from intake import checks, jobs, storage
 from intake.models import (
     ReceiptCounter,
     StoredArchive,
@@ -164,7 +164,7 @@ def submission_receive(
                 detail={"sha256": stored.sha256, "size": stored.size, "channel": channel, "file_name": file_name[:255]},
             )
             if enqueue:
-                pipeline.start_checking(submission.pk)
+                jobs.start_checking(submission.pk)
     except IntegrityError:
         # The same bytes (or key) arrived concurrently and won the race: answer with that one.
         existing = _existing(institution, stored.sha256, idempotency_key)

@@ -38,7 +38,7 @@ from audit.models import Outcome
 from audit.services import audit_record
 from core.actors import actor_label
 from core.http import client_ip
-from intake import pipeline, storage
+from intake import jobs, storage
 from intake.models import NotificationKind, Record
 from kenshin.codes import SERVICE_CHECKUP
 from kenshin.naming import ArchiveName
@@ -124,7 +124,7 @@ def _create_delivery(
             "sha256": delivery.archive.sha256,
         },
     )
-    pipeline.notify_on_commit(NotificationKind.DELIVERY.value, delivery.pk)
+    jobs.notify_on_commit(NotificationKind.DELIVERY.value, delivery.pk)
     return delivery
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from agency.models import Role, User
 from audit.services import audit_record
 from core.actors import actor_label
-from intake import pipeline, storage
+from intake import jobs, storage
 from intake.models import NotificationKind, Record, RecordStatus, Submission
 from intake.reading import parse_claim, read_members
 from kenshin.assemble import agency_party, institution_party, summary_for
@@ -125,7 +125,7 @@ def insurer_return_create(
             object_ids=[locked.pk],
             detail={"return": returned.pk, "reason": reason, "delivery": item.delivery_id, "archive": file_name},
         )
-        pipeline.notify_on_commit(NotificationKind.RETURN.value, returned.pk)
+        jobs.notify_on_commit(NotificationKind.RETURN.value, returned.pk)
     return returned
 
 
