@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
+from core.http import request_audit
 from core.pdf import PdfUnavailable, render_pdf
 
 from . import access, evidence, export, probes, selectors, services, services_access, services_disposal
@@ -136,7 +137,7 @@ def item_attest(request: HttpRequest, code: str) -> HttpResponse:
 @permission_required_for_role(Perm.COMPLIANCE_VIEW)
 def evidence_download(request: HttpRequest, pk: int) -> HttpResponse:
     attestation = access.access_attestation(request, pk)
-    request.audit.touch("attestation", [attestation.pk])  # type: ignore[attr-defined]
+    request_audit(request).touch("attestation", [attestation.pk])
     if not attestation.evidence_sha256:
         raise Http404
     data = evidence.read(attestation.evidence_sha256)
@@ -292,7 +293,7 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
 @permission_required_for_role(Perm.MAINTENANCE_APPROVE)
 def maintenance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     window = access.access_maintenance_window(request, pk)
-    request.audit.touch("maintenance_window", [window.pk])  # type: ignore[attr-defined]
+    request_audit(request).touch("maintenance_window", [window.pk])
     if request.method == "POST":
         try:
             review = services_access.maintenance_window_close(window=window, actor=request.user, request=request)
@@ -323,7 +324,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 @permission_required_for_role(Perm.COMPLIANCE_VIEW)
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = access.access_review(request, pk)
-    request.audit.touch("access_review", [review.pk])  # type: ignore[attr-defined]
+    request_audit(request).touch("access_review", [review.pk])
     events = list(selectors.access_report(user_ids=review.subject_ids, start=review.period_start, end=review.period_end))
     subjects = selectors.emergency_account_list().filter(user_id__in=review.subject_ids)
     return render(request, "compliance/review_detail.html", {
