@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from core.http import request_audit
+
 from .models import Role
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
@@ -112,8 +114,9 @@ def permission_required_for_role(perm: Perm) -> Callable[[ViewFunc], ViewFunc]:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             if not user_has_perm(request.user, perm):
-                request.audit.denied = True  # type: ignore[attr-defined]
-                request.audit.detail["permission"] = str(perm)  # type: ignore[attr-defined]
+                audit = request_audit(request)
+                audit.denied = True
+                audit.detail["permission"] = str(perm)
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 
+from core.http import request_audit
+
 from .models import Outcome
 from .services import audit_record
 
@@ -50,7 +52,7 @@ def personal_data(action: str) -> Callable[[ViewFunc], ViewFunc]:
     def decorate(view: ViewFunc) -> ViewFunc:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            request.audit.action = action  # type: ignore[attr-defined]
+            request_audit(request).action = action
             return view(request, *args, **kwargs)
 
         wrapped.personal_data_action = action  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from agency.access import access_insurer
 from agency.models import Insurer, Role
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
+from core.http import request_audit
 
 from . import documents, selectors, services
 from .access import (
@@ -59,7 +60,7 @@ def _page(request: HttpRequest, queryset: Any, size: int = PAGE_SIZE) -> Any:
 
 
 def _touch(request: HttpRequest, object_type: str, ids: Any) -> None:
-    request.audit.touch(object_type, ids)  # type: ignore[attr-defined]
+    request_audit(request).touch(object_type, ids)
 
 
 def _with_paid(statements: list[ClaimsStatement]) -> list[ClaimsStatement]:

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -77,14 +77,20 @@ def encrypt_stream(source: IO[bytes], target: IO[bytes], key: bytes) -> None:
         current = following
 
 
-def _read_exact(source: IO[bytes], size: int) -> bytes:
+class ByteSource(Protocol):
+    """What decryption reads from: a binary file, or a wrapper that hashes what passes through."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _read_exact(source: ByteSource, size: int) -> bytes:
     data = source.read(size)
     if len(data) != size:
         raise BackupError("backup file is truncated")
     return data
 
 
-def decrypt_stream(source: IO[bytes], key: bytes) -> Iterator[bytes]:
+def decrypt_stream(source: ByteSource, key: bytes) -> Iterator[bytes]:
     """Yield the plaintext chunks; raise ``BackupError`` on a wrong key, tampering or truncation."""
     header = source.read(len(MAGIC) + PREFIX_BYTES)
     if len(header) != len(MAGIC) + PREFIX_BYTES or not header.startswith(MAGIC):
@@ -216,7 +222,7 @@ def restore_encrypted(path: Path, target: PgTarget, key: bytes) -> str:
             raise BackupError("pg_restore has no input stream")
         try:
             try:
-                for chunk in decrypt_stream(reader, key):  # type: ignore[arg-type]
+                for chunk in decrypt_stream(reader, key):
                     process.stdin.write(chunk)
             finally:
                 process.stdin.close()

@@ -404,7 +404,7 @@ class DisposalCertificateQuerySet(models.QuerySet["DisposalCertificate"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("disposal certificates cannot be updated")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("disposal certificates cannot be deleted")
 
 

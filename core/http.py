@@ -46,6 +46,7 @@ class AuditTrail(Protocol):
     """What the audit middleware attaches to every request as ``request.audit``."""
 
     action: str
+    denied: bool
     detail: dict[str, Any]
 
     def touch(self, object_type: str, ids: Iterable[Any]) -> None: ...

@@ -53,10 +53,10 @@ def _chunks(source: BinaryIO | bytes | Iterable[bytes]) -> Iterable[bytes]:
         yield bytes(source)
         return
     if hasattr(source, "read"):
-        while chunk := source.read(CHUNK):  # type: ignore[union-attr]
+        while chunk := source.read(CHUNK):
             yield chunk
         return
-    yield from source  # type: ignore[misc]
+    yield from source
 
 
 def store(source: BinaryIO | bytes | Iterable[bytes], *, max_size: int | None = None) -> StoredBytes:

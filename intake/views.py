@@ -26,6 +26,7 @@ from agency import selectors as agency_selectors
 from agency.models import Institution
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
+from core.http import request_audit
 
 from . import checks, outputs, selectors, timeline
 from .access import access_record, access_submission
@@ -67,12 +68,12 @@ def _labelled(findings: Any) -> list[Finding]:
     """The findings with the 別表9 label of their 返戻理由 (for the findings table)."""
     rows = list(findings)
     for finding in rows:
-        finding.reason_label = outputs.reason_label(finding.return_reason)  # type: ignore[attr-defined]
+        finding.reason_label = outputs.reason_label(finding.return_reason)
     return rows
 
 
 def _touch(request: HttpRequest, object_type: str, ids: Any) -> None:
-    request.audit.touch(object_type, ids)  # type: ignore[attr-defined]
+    request_audit(request).touch(object_type, ids)
 
 
 # --- receiving -------------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         _touch(request, "record", shown)
     else:
         _touch(request, "submission", [submission.pk])
-    request.audit.detail["submission"] = submission.pk  # type: ignore[attr-defined]
+    request_audit(request).detail["submission"] = submission.pk
     archive_findings = _labelled(selectors.finding_list(submission=submission).filter(record__isnull=True))
     return render(
         request,
@@ -301,7 +302,7 @@ def error_list_pdf(request: HttpRequest, submission_id: int) -> HttpResponse:
 @permission_required_for_role(Perm.INTAKE_VIEW)
 def returned_archive(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access_submission(request, submission_id)
-    request.audit.detail["submission"] = submission.pk  # type: ignore[attr-defined]
+    request_audit(request).detail["submission"] = submission.pk
     archive = outputs.returned_archive(submission)
     if archive is None:
         _touch(request, "submission", [submission.pk])

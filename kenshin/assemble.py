@@ -138,9 +138,14 @@ def route_by_insurer(
 ) -> dict[str, Submission]:
     """Split an institution's submission into one 種別 3 archive per insurer (振分)."""
     insurer_of: dict[str, str] = {}
-    for member in (*submission.checkups, *submission.guidance):
+    documents: tuple[Member[CheckupDocument] | Member[GuidanceDocument], ...] = (
+        *submission.checkups,
+        *submission.guidance,
+    )
+    for member in documents:
         insurer_of[member.stem] = member.record.header.subject.insurer_number
-    for claim in (*submission.claims, *submission.guidance_claims):
+    claims: tuple[Member[Claim] | Member[GuidanceClaim], ...] = (*submission.claims, *submission.guidance_claims)
+    for claim in claims:
         insurer_of.setdefault(claim.stem, claim.record.subject.insurer_number)
     routed: dict[str, Submission] = {}
     for insurer in sorted(set(insurer_of.values())):

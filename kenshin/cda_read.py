@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import cast
 
 from lxml import etree
 
@@ -29,7 +31,7 @@ from kenshin.records import (
     Subject,
     Ticket,
 )
-from kenshin.xmlutil import Fields
+from kenshin.xmlutil import Fields, text_content
 
 _XSI_TYPE = f"{{{XSI_NS}}}type"
 _TEL_PREFIX = "tel:"
@@ -71,7 +73,7 @@ def _organization(f: Fields, element: etree._Element) -> Organization:
     postal_code, address = _address(f, element)
     return Organization(
         number=number,
-        name="".join(name.itertext()).strip() if name is not None else "",
+        name=text_content(name) if name is not None else "",
         telephone=telecom or None,
         postal_code=postal_code,
         address=address,
@@ -185,14 +187,22 @@ def _paths() -> _Paths:
     return paths
 
 
+_ElementPath = Callable[[etree._Element], list[etree._Element]]
+
+
+def _element_path(path: str) -> _ElementPath:
+    """A compiled XPath of child elements: its result is always a list of elements (lxml-stubs type
+    every XPath result as any XPath value: number, string, boolean or node list)."""
+    return cast(_ElementPath, etree.XPath(path, namespaces={"h": HL7_NS}))
+
+
 class _Paths:
     """Child steps evaluated in C: one call per section instead of one per entry."""
 
     def __init__(self) -> None:
-        namespaces = {"h": HL7_NS}
-        self.sections = etree.XPath("h:component/h:section", namespaces=namespaces)
-        self.entries = etree.XPath("h:entry/h:observation", namespaces=namespaces)
-        self.members = etree.XPath("h:observation", namespaces=namespaces)
+        self.sections = _element_path("h:component/h:section")
+        self.entries = _element_path("h:entry/h:observation")
+        self.members = _element_path("h:observation")
 
 
 def read_observation(element: etree._Element, paths: _Paths | None = None) -> Observation:

@@ -20,7 +20,7 @@ from kenshin.records import (
     Subject,
     SummaryRecord,
 )
-from kenshin.xmlutil import Fields
+from kenshin.xmlutil import Fields, text_content
 
 
 def _party(f: Fields, parent: etree._Element, name: str) -> PartyId:
@@ -62,7 +62,7 @@ def _subject(f: Fields, person: etree._Element) -> Subject:
         card_symbol=f.opt_attr(card, "symbol", "extension"),
         card_number=f.attr_at(card, "number", "extension"),
         card_branch=f.opt_attr(card, "branchCode", "extension"),
-        name_kana="".join(f.element(person, "name").itertext()).strip(),
+        name_kana=text_content(f.element(person, "name")),
         sex=f.attr_at(person, "administrativeGender", "code"),
         birth_date=f.date_at(person, "birthTime"),
         postal_code=(f.element(addr, "postalCode").text or "").strip(),

@@ -564,11 +564,14 @@ def read_archive(
         record_findings: list[Finding] = []
         for record in reading.records():
             pair = record.pair
-            for member, into in (
-                (pair.checkup, checkups), (pair.claim, claims), (pair.guidance, guidance), (pair.guidance_claim, guidance_claims)
-            ):
-                if member is not None:
-                    into.append(member)  # type: ignore[arg-type]
+            if pair.checkup is not None:
+                checkups.append(pair.checkup)
+            if pair.claim is not None:
+                claims.append(pair.claim)
+            if pair.guidance is not None:
+                guidance.append(pair.guidance)
+            if pair.guidance_claim is not None:
+                guidance_claims.append(pair.guidance_claim)
             files += record.files
             record_findings += record.findings
         if reading.discard:

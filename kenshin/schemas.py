@@ -84,7 +84,9 @@ def _readable_path(root: etree._Element, path: str | None) -> str | None:
         nodes = root.getroottree().xpath(path)
     except etree.XPathError:
         return path
-    return xpath_of(nodes[0]) if nodes and isinstance(nodes[0], etree._Element) else path
+    if isinstance(nodes, list) and nodes and isinstance(nodes[0], etree._Element):
+        return xpath_of(nodes[0])
+    return path
 
 
 def validate(directory: Path, kind: FileKind, root: etree._Element) -> list[SchemaError]:
@@ -94,5 +96,6 @@ def validate(directory: Path, kind: FileKind, root: etree._Element) -> list[Sche
         return []
     return [
         SchemaError(error.line, _readable_path(root, error.path), error.message)
-        for error in list(validator.error_log)[:MAX_REPORTED_ERRORS]
+        # lxml's error log iterates over its entries; lxml-stubs declare _ErrorLog without any members.
+        for error in list(validator.error_log)[:MAX_REPORTED_ERRORS]  # type: ignore[call-overload]
     ]

@@ -16,6 +16,12 @@ def local_name(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
+def text_content(element: etree._Element) -> str:
+    """The text of an element and its descendants, stripped."""
+    # An element parsed from bytes yields str text; lxml-stubs declare itertext() as yielding str or bytes.
+    return "".join(element.itertext()).strip()  # type: ignore[arg-type]
+
+
 def xpath_of(element: etree._Element) -> str:
     """A readable XPath with local names and positions where siblings share a name."""
     steps: list[str] = []
@@ -152,7 +158,7 @@ class Fields:
         return int(text)
 
     def text(self, parent: etree._Element, steps: str) -> str:
-        return "".join(self.element(parent, steps).itertext()).strip()
+        return text_content(self.element(parent, steps))
 
     def tail_text(self, element: etree._Element) -> str:
         """The text of a mixed-content element outside its child elements (an address line)."""

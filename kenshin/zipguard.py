@@ -169,7 +169,8 @@ def _plain(info: pyzipper.ZipInfo) -> bool:
 
 
 def _is_dir(info: pyzipper.ZipInfo) -> bool:
-    return info.orig_filename.endswith("/")
+    name: str = info.orig_filename
+    return name.endswith("/")
 
 
 def _is_symlink(info: pyzipper.ZipInfo) -> bool:

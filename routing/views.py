@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agency import selectors as agency_selectors
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
+from core.http import request_audit
 from intake import notifications, reading
 from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
@@ -54,7 +55,7 @@ def _download(data: bytes, *, filename: str, content_type: str = "application/zi
 
 
 def _touch(request: HttpRequest, object_type: str, ids: Any) -> None:
-    request.audit.touch(object_type, ids)  # type: ignore[attr-defined]
+    request_audit(request).touch(object_type, ids)
 
 
 def _query(request: HttpRequest) -> str:
@@ -89,7 +90,7 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
     records = selectors.routed_record_list(user=request.user).filter(delivery_item__delivery=delivery).order_by("delivery_item__position")
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     _touch(request, "record", [record.pk for record in page])
-    request.audit.detail["delivery"] = delivery.pk  # type: ignore[attr-defined]
+    request_audit(request).detail["delivery"] = delivery.pk
     return render(
         request,
         "insurer/delivery_detail.html",
@@ -110,7 +111,7 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
 def delivery_download(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = access.access_delivery(request, delivery_id)
     _touch(request, "delivery", [delivery.pk])
-    request.audit.detail.update(records=delivery.record_count, sha256=delivery.archive.sha256)  # type: ignore[attr-defined]
+    request_audit(request).detail.update(records=delivery.record_count, sha256=delivery.archive.sha256)
     data = deliveries.delivery_download(delivery=delivery, actor=request.user, request=request, channel=DeliveryChannel.WEB)
     return _download(data, filename=delivery.file_name)
 
@@ -254,7 +255,7 @@ def return_list(request: HttpRequest) -> HttpResponse:
 def return_archive(request: HttpRequest, return_id: int) -> HttpResponse:
     insurer_return = access.access_insurer_return(request, return_id)
     _touch(request, "record", [insurer_return.record_id])
-    request.audit.detail["return"] = insurer_return.pk  # type: ignore[attr-defined]
+    request_audit(request).detail["return"] = insurer_return.pk
     if insurer_return.archive_id is None:
         return render(request, "insurer/return_list.html", {"page": [insurer_return], "missing_archive": True})
     data = returns.insurer_return_archive(insurer_return=insurer_return)
@@ -340,7 +341,7 @@ def routing_dry_run(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access_submission(request, submission_id)
     rows = selectors.routing_plan(submission)
     _touch(request, "record", [row.record.pk for row in rows])
-    request.audit.detail["submission"] = submission.pk  # type: ignore[attr-defined]
+    request_audit(request).detail["submission"] = submission.pk
     return render(
         request,
         "insurer/routing_dry_run.html",

@@ -10,6 +10,8 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
+from core.http import request_audit
+
 from ..permissions import Perm, user_has_perm
 
 
@@ -30,6 +32,7 @@ class PortalPermission(BasePermission):
             return False
         allowed = user_has_perm(user, perm)
         if not allowed:
-            request._request.audit.denied = True  # type: ignore[attr-defined]
-            request._request.audit.detail["permission"] = str(perm)  # type: ignore[attr-defined]
+            audit = request_audit(request._request)
+            audit.denied = True
+            audit.detail["permission"] = str(perm)
         return allowed

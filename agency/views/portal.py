@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit.middleware import personal_data
+from core.http import request_audit
 
 from .. import access, selectors
 from ..home import home_figures
@@ -56,7 +57,7 @@ def institution_list(request: HttpRequest) -> HttpResponse:
 @permission_required_for_role(Perm.PARTIES_VIEW)
 def institution_detail(request: HttpRequest, number: str) -> HttpResponse:
     institution = access.access_institution(request, number)
-    request.audit.touch("institution", [institution.pk])  # type: ignore[attr-defined]
+    request_audit(request).touch("institution", [institution.pk])
     contracts = selectors.contract_list(user=request.user).filter(institution=institution)
     return render(request, "parties/institution_detail.html", {"institution": institution, "contracts": contracts})
 
@@ -80,5 +81,5 @@ def contract_detail(request: HttpRequest, contract_id: int) -> HttpResponse:
 @permission_required_for_role(Perm.USERS_VIEW)
 def user_list(request: HttpRequest) -> HttpResponse:
     users = list(selectors.user_list(user=request.user))
-    request.audit.touch("user", [u.pk for u in users])  # type: ignore[attr-defined]
+    request_audit(request).touch("user", [u.pk for u in users])
     return render(request, "parties/user_list.html", {"users": users})

@@ -75,6 +75,9 @@ class Invoice(models.Model):
     issued_label = models.CharField(_("発行者（操作）"), max_length=150, blank=True)
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
 
+    # The status as last read from or written to the database (set by from_db and save).
+    _stored_status: str | None
+
     class Meta:
         verbose_name = _("請求書（事務手数料）")
         verbose_name_plural = _("請求書（事務手数料）")
@@ -111,7 +114,7 @@ class Invoice(models.Model):
     @classmethod
     def from_db(cls, db: Any, field_names: Any, values: Any) -> Invoice:
         instance = super().from_db(db, field_names, values)
-        instance._stored_status = instance.__dict__.get("status")  # type: ignore[attr-defined]
+        instance._stored_status = instance.__dict__.get("status")
         return instance
 
     @property

@@ -33,6 +33,7 @@ from compliance.forms import AuditReviewSignForm
 from compliance.models import ProbeResult
 from compliance.selectors import audit_review_list, emergency_user_ids, probe_history, probe_overview
 from compliance.services.checklist import audit_review_sign, probes_run
+from core.http import request_audit
 
 PAGE_SIZE = 50
 CONTEXT_EVENTS = 10
@@ -111,7 +112,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
     form, events = _filtered(request)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     if form.is_bound and form.is_valid():
-        request.audit.detail["filters"] = form.described()  # type: ignore[attr-defined]
+        request_audit(request).detail["filters"] = form.described()
     return render(request, "audit/event_list.html", {
         "form": form, "page": page, "query": _query(request),
         "can_export": user_has_perm(request.user, Perm.AUDIT_EXPORT),
@@ -131,7 +132,7 @@ def event_detail(request: HttpRequest, seq: int) -> HttpResponse:
     event = AuditEvent.objects.filter(seq=seq).first()
     if event is None:
         raise Http404
-    request.audit.touch("audit_event", [event.seq])  # type: ignore[attr-defined]
+    request_audit(request).touch("audit_event", [event.seq])
     fields = {name: getattr(event, name) for name in chain.CHAINED_FIELDS}
     same_request = (
         AuditEvent.objects.filter(request_id=event.request_id).exclude(pk=event.pk).order_by("seq")[:CONTEXT_EVENTS]
@@ -190,7 +191,7 @@ def event_export(request: HttpRequest) -> HttpResponse:
     head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     events = events.filter(seq__lte=head).order_by("seq")
     bounds = events.values_list("seq", flat=True)
-    request.audit.detail.update({  # type: ignore[attr-defined]
+    request_audit(request).detail.update({
         "count": events.count(),
         "first_seq": bounds.first(),
         "last_seq": bounds.last(),
@@ -208,7 +209,7 @@ def event_export(request: HttpRequest) -> HttpResponse:
 def verify_chain(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         result = probes_run(keys=["audit_chain"], trigger=ProbeResult.Trigger.MANUAL, actor=request.user, request=request)[0]
-        request.audit.detail.update({"result": result.status, "value": result.value})  # type: ignore[attr-defined]
+        request_audit(request).detail.update({"result": result.status, "value": result.value})
         (messages.success if result.status == "pass" else messages.error)(request, result.value)
         return redirect("audit:verify_chain")
     return render(request, "audit/verify_chain.html", {"history": probe_history(keys=["audit_chain"], limit=20)})
@@ -228,7 +229,7 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, dt.datetime, dt.datetime]
 @permission_required_for_role(Perm.AUDIT_VIEW)
 def anomaly_report(request: HttpRequest) -> HttpResponse:
     form, start, end = _period(request)
-    request.audit.detail["period"] = [start.isoformat(), end.isoformat()]  # type: ignore[attr-defined]
+    request_audit(request).detail["period"] = [start.isoformat(), end.isoformat()]
     report = anomalies.build(start=start, end=end, emergency_user_ids=emergency_user_ids())
     return render(request, "audit/anomalies.html", {"form": form, "report": report,
                                                     "thresholds": anomalies.Thresholds.from_settings()})

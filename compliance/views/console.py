@@ -38,6 +38,7 @@ from compliance.models import DataClass, DisposalRequest, EmergencyAccount, Emer
 from compliance.services import checklist as services
 from compliance.services import disposal as services_disposal
 from compliance.services import emergency_access as services_access
+from core.http import request_audit
 from core.pdf import PdfUnavailable, render_pdf
 
 
@@ -138,7 +139,7 @@ def item_attest(request: HttpRequest, code: str) -> HttpResponse:
 @permission_required_for_role(Perm.COMPLIANCE_VIEW)
 def evidence_download(request: HttpRequest, pk: int) -> HttpResponse:
     attestation = access.access_attestation(request, pk)
-    request.audit.touch("attestation", [attestation.pk])  # type: ignore[attr-defined]
+    request_audit(request).touch("attestation", [attestation.pk])
     if not attestation.evidence_sha256:
         raise Http404
     data = evidence.read(attestation.evidence_sha256)
@@ -294,7 +295,7 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
 @permission_required_for_role(Perm.MAINTENANCE_APPROVE)
 def maintenance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     window = access.access_maintenance_window(request, pk)
-    request.audit.touch("maintenance_window", [window.pk])  # type: ignore[attr-defined]
+    request_audit(request).touch("maintenance_window", [window.pk])
     if request.method == "POST":
         try:
             review = services_access.maintenance_window_close(window=window, actor=request.user, request=request)
@@ -325,7 +326,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 @permission_required_for_role(Perm.COMPLIANCE_VIEW)
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = access.access_review(request, pk)
-    request.audit.touch("access_review", [review.pk])  # type: ignore[attr-defined]
+    request_audit(request).touch("access_review", [review.pk])
     events = list(selectors.access_report(user_ids=review.subject_ids, start=review.period_start, end=review.period_end))
     subjects = selectors.emergency_account_list().filter(user_id__in=review.subject_ids)
     return render(request, "compliance/review_detail.html", {

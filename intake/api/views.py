@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from agency.clientcert import ClientCertificateApiMixin
 from agency.models import User
 from agency.permissions import Perm
+from core.http import request_audit
 
 from .. import selectors
 from ..access import access_submission
@@ -84,7 +85,7 @@ class PersonalDataApiMixin:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if self.personal_data_action:
-            request._request.audit.action = self.personal_data_action  # type: ignore[attr-defined]
+            request_audit(request._request).action = self.personal_data_action
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
 
@@ -285,7 +286,8 @@ class SubmissionErrorsApi(PersonalDataApiMixin, ClientCertificateApiMixin, Gener
         http = request._request
         submission = access_submission(http, submission_id)
         page = self.paginate_queryset(selectors.finding_list(submission=submission))
-        http.audit.touch("record", sorted({f.record_id for f in page if f.record_id}))  # type: ignore[attr-defined]
-        http.audit.detail["submission"] = submission.pk  # type: ignore[attr-defined]
+        audit = request_audit(http)
+        audit.touch("record", sorted({f.record_id for f in page if f.record_id}))
+        audit.detail["submission"] = submission.pk
         data = FindingSerializer(page, many=True, context={"hints": hints()}).data
         return self.get_paginated_response(data)

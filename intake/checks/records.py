@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,7 +221,7 @@ def _person(record: Record) -> tuple[Any, ...]:
     return (record.insurer_number, record.card_symbol, record.card_number, record.card_branch, record.birth_date)
 
 
-def duplicate_findings(records: Sequence[Record], blocked: frozenset[int] | set[int] = frozenset()) -> dict[int, list[Finding]]:
+def duplicate_findings(records: Sequence[Record], blocked: AbstractSet[int] = frozenset()) -> dict[int, list[Finding]]:
     """Records that would count a checkup twice, against everything accepted so far and earlier
     records of the same batch: the same business key (保険者番号 + 受診券整理番号 + 健診実施日), the
     same person on the same day, or one ticket used by two people."""

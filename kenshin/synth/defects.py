@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from random import Random
 from types import MappingProxyType
+from typing import TypedDict, Unpack
 
 from kenshin import findings as F
 from kenshin.assemble import summary_for
@@ -58,14 +59,28 @@ class RecordCase:
 RecordPair = tuple[CheckupDocument, Claim]
 
 
-def _with_subject(case: RecordCase, **changes: object) -> RecordPair:
+class _SubjectChanges(TypedDict, total=False):
+    """The fields of the person that record defects alter."""
+
+    insurer_number: str
+    birth_date: date
+
+
+class _TicketChanges(TypedDict, total=False):
+    """The fields of the ticket that record defects alter."""
+
+    number: str
+    expires_on: date
+
+
+def _with_subject(case: RecordCase, **changes: Unpack[_SubjectChanges]) -> RecordPair:
     header = case.document.header
-    subject = replace(header.subject, **changes)  # type: ignore[arg-type]
+    subject = replace(header.subject, **changes)
     tickets = header.tickets
     if "insurer_number" in changes:
         tickets = tuple(replace(t, insurer_number=subject.insurer_number) for t in tickets)
     document = replace(case.document, header=replace(header, subject=subject, tickets=tickets))
-    return document, replace(case.claim, subject=replace(case.claim.subject, **changes))  # type: ignore[arg-type]
+    return document, replace(case.claim, subject=replace(case.claim.subject, **changes))
 
 
 def _map_observations(
@@ -157,15 +172,15 @@ def _old_namespace_claim(case: RecordCase) -> RecordPair | None:
     return case.document, replace(case.claim, namespace=Namespace.CHECKUP_2007)
 
 
-def _set_ticket(case: RecordCase, **changes: object) -> RecordPair:
+def _set_ticket(case: RecordCase, **changes: Unpack[_TicketChanges]) -> RecordPair:
     header = case.document.header
-    tickets = tuple(replace(ticket, **changes) for ticket in header.tickets)  # type: ignore[arg-type]
+    tickets = tuple(replace(ticket, **changes) for ticket in header.tickets)
     document = replace(case.document, header=replace(header, tickets=tickets))
     claim = case.claim
     if "number" in changes:
-        claim = replace(claim, ticket_number=changes["number"])  # type: ignore[arg-type]
+        claim = replace(claim, ticket_number=changes["number"])
     if "expires_on" in changes:
-        claim = replace(claim, ticket_expires_on=changes["expires_on"])  # type: ignore[arg-type]
+        claim = replace(claim, ticket_expires_on=changes["expires_on"])
     return document, claim
 
 
@@ -293,7 +308,7 @@ MembersApplier = Callable[[Members, Random], Members | None]
 
 _D = Defect
 _R, _S, _M = Stage.RECORD, Stage.SUBMISSION, Stage.MEMBERS
-_DEFECTS: tuple[tuple[Defect, Callable[..., object]], ...] = (
+_RECORD_DEFECTS: tuple[tuple[Defect, RecordApplier], ...] = (
     (
         _D("bad_insurer_check_digit", _R, "保険者番号の検証番号誤り", F.ID_INSURER_CHECK_DIGIT.code),
         _bad_insurer_check_digit,
@@ -399,12 +414,16 @@ _DEFECTS: tuple[tuple[Defect, Callable[..., object]], ...] = (
         _D("checkup_after_file_date", _R, "実施日がファイル作成日より後", F.DOC_DATE_ORDER.code),
         _checkup_after_file_date,
     ),
+)
+_SUBMISSION_DEFECTS: tuple[tuple[Defect, SubmissionApplier], ...] = (
     (_D("su08_total_mismatch", _S, "集計情報の請求金額総計の誤り", F.SUM_TOTAL_MISMATCH.code), _su08_total_mismatch),
     (
         _D("ix08_count_mismatch", _S, "交換用基本情報の総ファイル数の誤り", F.IDX_COUNT_MISMATCH.code),
         _ix08_count_mismatch,
     ),
     (_D("pairing_mismatch", _S, "決済ファイルの欠落（h/cの対応なし）", F.ARC_PAIR_MISSING.code), _pairing_mismatch),
+)
+_MEMBERS_DEFECTS: tuple[tuple[Defect, MembersApplier], ...] = (
     (_D("malformed_xml", _M, "途中で切れたXML", F.XML_MALFORMED.code), _malformed_xml),
     (_D("xxe_entity", _M, "外部実体参照（XXE）", F.XML_EXTERNAL_ENTITY.code), _xxe_entity),
     (_D("billion_laughs", _M, "実体の指数展開（billion laughs）", F.XML_ENTITY_DECLARED.code), _billion_laughs),
@@ -417,10 +436,16 @@ _DEFECTS: tuple[tuple[Defect, Callable[..., object]], ...] = (
     (_D("executable_member", _M, "拡張子を偽装した実行形式", F.ARC_EXECUTABLE_MEMBER.code), _executable_member),
 )
 
-DEFECTS = MappingProxyType({defect.name: defect for defect, _ in _DEFECTS})
+_RECORD_APPLIERS = {defect.name: applier for defect, applier in _RECORD_DEFECTS}
+_SUBMISSION_APPLIERS = {defect.name: applier for defect, applier in _SUBMISSION_DEFECTS}
+_MEMBERS_APPLIERS = {defect.name: applier for defect, applier in _MEMBERS_DEFECTS}
+
+DEFECTS = MappingProxyType({
+    defect.name: defect for defect, _ in (*_RECORD_DEFECTS, *_SUBMISSION_DEFECTS, *_MEMBERS_DEFECTS)
+})
 """Every named defect, by name."""
-APPLIERS: MappingProxyType[str, Callable[..., object]] = MappingProxyType(
-    {defect.name: applier for defect, applier in _DEFECTS}
+APPLIERS: MappingProxyType[str, RecordApplier | SubmissionApplier | MembersApplier] = MappingProxyType(
+    {**_RECORD_APPLIERS, **_SUBMISSION_APPLIERS, **_MEMBERS_APPLIERS}
 )
 
 
@@ -435,16 +460,16 @@ def apply_record_defect(name: str, case: RecordCase) -> RecordPair | None:
     """Apply a record defect; None when it cannot apply to this record."""
     if defect(name).stage is not Stage.RECORD:
         raise ValueError(f"{name} is not a record defect")
-    return APPLIERS[name](case)  # type: ignore[return-value]
+    return _RECORD_APPLIERS[name](case)
 
 
 def apply_submission_defect(name: str, submission: Submission, rng: Random) -> Submission | None:
     if defect(name).stage is not Stage.SUBMISSION:
         raise ValueError(f"{name} is not a submission defect")
-    return APPLIERS[name](submission, rng)  # type: ignore[return-value]
+    return _SUBMISSION_APPLIERS[name](submission, rng)
 
 
 def apply_members_defect(name: str, members: Members, rng: Random) -> Members | None:
     if defect(name).stage is not Stage.MEMBERS:
         raise ValueError(f"{name} is not a member defect")
-    return APPLIERS[name](members, rng)  # type: ignore[return-value]
+    return _MEMBERS_APPLIERS[name](members, rng)

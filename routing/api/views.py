@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from agency.clientcert import ClientCertificateApiMixin
 from agency.permissions import Perm
+from core.http import request_audit
 from intake.api.serializers import ErrorSerializer
 from intake.api.views import ERRORS, PersonalDataApiMixin
 
@@ -117,8 +118,9 @@ class DeliveryArchiveApi(PersonalDataApiMixin, ClientCertificateApiMixin, Generi
     def get(self, request: Request, delivery_id: int) -> HttpResponse:
         http = request._request
         delivery = access.access_delivery(http, delivery_id)
-        http.audit.touch("delivery", [delivery.pk])  # type: ignore[attr-defined]
-        http.audit.detail.update(records=delivery.record_count, sha256=delivery.archive.sha256)  # type: ignore[attr-defined]
+        audit = request_audit(http)
+        audit.touch("delivery", [delivery.pk])
+        audit.detail.update(records=delivery.record_count, sha256=delivery.archive.sha256)
         data = deliveries.delivery_download(delivery=delivery, actor=request.user, request=http, channel=DeliveryChannel.API)
         response = HttpResponse(data, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{delivery.file_name}"'
