@@ -18,11 +18,15 @@ class ApplicationError(Exception):
     code = "application_error"
     status = 400
 
-    def __init__(self, message: str = "", *, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, code: str | None = None, status: int | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = str(message)
         if code is not None:
             self.code = code
+        if status is not None:
+            self.status = status
         self.extra = extra or {}
 
     def __str__(self) -> str:

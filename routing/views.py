@@ -317,18 +317,14 @@ def routing_run(request: HttpRequest) -> HttpResponse:
         form = ConfirmForm(request.POST)
         if form.is_valid():
             failures: list[deliveries.RoutingFailure] = []
-            try:
-                created = deliveries.deliveries_route(actor=request.user, request=request, failures=failures)
-            except packing.RoutingError as error:
-                messages.error(request, str(error))
+            created = deliveries.deliveries_route(actor=request.user, request=request, failures=failures)  # refusals: core.middleware
+            for failure in failures:
+                messages.error(request, _("保険者 %(number)s の送付データを作成できませんでした: %(message)s")
+                               % {"number": failure.insurer_number, "message": failure.message})
+            if created:
+                messages.success(request, _("%(count)d件の送付データを作成しました。") % {"count": len(created)})
             else:
-                for failure in failures:
-                    messages.error(request, _("保険者 %(number)s の送付データを作成できませんでした: %(message)s")
-                                   % {"number": failure.insurer_number, "message": failure.message})
-                if created:
-                    messages.success(request, _("%(count)d件の送付データを作成しました。") % {"count": len(created)})
-                else:
-                    messages.info(request, _("振り分ける健診データはありませんでした。"))
+                messages.info(request, _("振り分ける健診データはありませんでした。"))
             return redirect("insurer:routing_run")
     recent = selectors.delivery_list(user=request.user)[:20]
     return render(request, "insurer/routing_run.html", {"overview": selectors.routing_overview(), "recent": recent, "form": ConfirmForm()})

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
+from core.exceptions import ApplicationError
 
-class BillingError(Exception):
+
+class BillingError(ApplicationError):
     """A billing operation was refused; ``str(error)`` is a translated message for the user."""
+
+    code = "billing_refused"
+    status = 409
 
 
 class ClosingTooEarly(BillingError):
-    pass
+    code = "closing_too_early"
 
 
 class MonthOrderError(BillingError):
-    pass
+    code = "month_order_error"
 
 
 class AgencyProfileMissing(BillingError):
-    pass
+    code = "agency_profile_missing"
 
 
 class InvoiceNotCancellable(BillingError):
-    pass
+    code = "invoice_not_cancellable"
 
 
 class PaymentRefused(BillingError):
-    pass
+    code = "payment_refused"
 
 
 class BankAccountMissing(BillingError):
-    pass
+    code = "bank_account_missing"
 
 
 class BankCsvInvalid(BillingError):
-    pass
+    code = "bank_csv_invalid"

@@ -27,12 +27,13 @@ from rest_framework.response import Response
 from agency.clientcert import ClientCertificateApiMixin
 from agency.models import User
 from agency.permissions import Perm
+from core.exceptions import ApplicationError
 from core.http import request_audit
 
 from .. import selectors
 from ..access import access_submission
 from ..models import Channel, Submission
-from ..services.receive import ArchiveOfAnotherInstitution, IdempotencyKeyReused, submission_receive
+from ..services.receive import submission_receive
 from .serializers import (
     ErrorSerializer,
     FindingSerializer,
@@ -64,10 +65,6 @@ class ZipBodyParser(BaseParser):
 
 class OctetStreamBodyParser(ZipBodyParser):
     media_type = "application/octet-stream"
-
-
-def _error(detail: Any, code: str, status_code: int) -> Response:
-    return Response({"detail": str(detail), "code": code}, status=status_code)
 
 
 def _clean_file_name(value: str) -> str:
@@ -176,56 +173,43 @@ class SubmissionListCreateApi(ClientCertificateApiMixin, GenericAPIView):
         institution = request.user.institution
         key = request.headers.get("Idempotency-Key", "").strip()
         if key and not IDEMPOTENCY_KEY.match(key):
-            return _error(
-                _("Idempotency-Key は1〜128文字の印字可能なASCII文字で指定してください。"),
-                "invalid_idempotency_key",
-                400,
-            )
+            raise ApplicationError(_("Idempotency-Key は1〜128文字の印字可能なASCII文字で指定してください。"), code="invalid_idempotency_key", status=400)
         limit = settings.INTAKE_MAX_ARCHIVE_BYTES
         data = request.data
         if isinstance(data, RawArchive):
             file_name = _clean_file_name(request.headers.get("X-Filename", ""))
             if not file_name:
-                return _error(_("X-Filename にアーカイブ名を指定してください。"), "filename_required", 400)
+                raise ApplicationError(_("X-Filename にアーカイブ名を指定してください。"), code="filename_required", status=400)
             if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-                return _error(_("アーカイブが大きすぎます。"), "too_large", 413)
+                raise ApplicationError(_("アーカイブが大きすぎます。"), code="too_large", status=413)
             source: Any = data.stream
             password = request.headers.get("X-Archive-Password", "")
         elif request.content_type.startswith("multipart/form-data"):
             upload = UploadSerializer(data=data)
             if not upload.is_valid():
-                return _error(_("file フィールドにアーカイブを添付してください。"), "file_required", 400)
+                raise ApplicationError(_("file フィールドにアーカイブを添付してください。"), code="file_required", status=400)
             uploaded = upload.validated_data["file"]
             if uploaded.size > limit:
-                return _error(_("アーカイブが大きすぎます。"), "too_large", 413)
+                raise ApplicationError(_("アーカイブが大きすぎます。"), code="too_large", status=413)
             source = uploaded
             file_name = _clean_file_name(uploaded.name or "")
             password = upload.validated_data.get("password", "")
         else:
-            return _error(
-                _("multipart/form-data の file、または application/zip の本文でアーカイブを送付してください。"),
-                "archive_required",
-                400,
-            )
+            raise ApplicationError(_("multipart/form-data の file、または application/zip の本文でアーカイブを送付してください。"), code="archive_required", status=400)
 
         user = request.user
-        try:
-            result = submission_receive(
-                source=source,
-                file_name=file_name,
-                institution=institution,
-                channel=Channel.API,
-                # A machine client is no User row: it is recorded in the audit log from the request
-                # (actor label "api:<client id>"), and received_by stays empty.
-                actor=user if isinstance(user, User) else None,
-                idempotency_key=key,
-                request=request._request,
-                password=password,
-            )
-        except ArchiveOfAnotherInstitution as refused:
-            return _error(str(refused), refused.code, 409)
-        except IdempotencyKeyReused as refused:
-            return _error(str(refused), refused.code, 422)
+        result = submission_receive(
+            source=source,
+            file_name=file_name,
+            institution=institution,
+            channel=Channel.API,
+            # A machine client is no User row: it is recorded in the audit log from the request
+            # (actor label "api:<client id>"), and received_by stays empty.
+            actor=user if isinstance(user, User) else None,
+            idempotency_key=key,
+            request=request._request,
+            password=password,
+        )
         submission = result.submission
         body = SubmissionStatusSerializer(submission).data
         headers = {"Location": reverse("intake_api:submission_detail", args=[submission.pk])}

@@ -18,6 +18,7 @@ from agency.crypto import encrypt_text
 from agency.models import Institution, User
 from audit.models import Outcome
 from audit.services import audit_record
+from core.exceptions import ApplicationError
 from intake import checks, jobs, storage
 from intake.models import (
     ReceiptCounter,
@@ -27,7 +28,7 @@ from intake.models import (
 
 logger = logging.getLogger(__name__)
 
-class ReceiveRefused(Exception):
+class ReceiveRefused(ApplicationError):
     """An archive that cannot be registered; ``code`` is stable, the message is for people."""
 
     code = "refused"
@@ -37,18 +38,21 @@ class ArchiveOfAnotherInstitution(ReceiveRefused):
     """The same bytes were received from another institution (nothing about it is disclosed)."""
 
     code = "duplicate_archive"
+    status = 409
 
 
 class ArchiveTooLarge(ReceiveRefused):
     """Larger than ``INTAKE_MAX_ARCHIVE_BYTES``; nothing was kept."""
 
     code = "ARC_TOO_LARGE"
+    status = 413
 
 
 class IdempotencyKeyReused(ReceiveRefused):
     """An idempotency key already used for different bytes."""
 
     code = "idempotency_key_reused"
+    status = 422
 
 
 @dataclass(frozen=True)
