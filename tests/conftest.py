@@ -1,4 +1,4 @@
-"""Shared fixtures: a user per role, a client logged in with both factors, the audit guards."""
+"""Shared fixtures: a user per role, a client logged in with both factors, the audit guards, on-commit capture."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ def _isolated_storage(settings: Any, tmp_path_factory: pytest.TempPathFactory) -
     """Each test keeps received archives and evidence in a directory of its own (parallel test
     workers must not see each other's files in flight)."""
     settings.STORAGE_DIR = tmp_path_factory.mktemp("storage")
+
+
+@pytest.fixture
+def capture(django_capture_on_commit_callbacks: Any) -> Any:
+    """``with capture(execute=True):`` runs what is queued for after the commit (the check task, mail)."""
+    return django_capture_on_commit_callbacks
 
 
 @pytest.fixture

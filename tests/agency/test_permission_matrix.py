@@ -21,6 +21,7 @@ from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
+from ..routing.helpers import routed_sample
 from .helpers import open_window
 
 
@@ -112,8 +113,6 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
 
 def _routed(o: dict[str, Any]) -> dict[str, int]:
     """A delivery of the role's own insurer with routed records of its own institution, one returned (過誤)."""
-    from tests.routing.test_insurer_portal import routed_sample
-
     if "routed" not in o:
         o["routed"] = routed_sample(o["insurer"], o["institution"])
     return o["routed"]

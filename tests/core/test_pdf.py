@@ -33,7 +33,7 @@ from core.pdf import (
 )
 from intake.models import Submission
 
-from ..intake.test_outputs import make_archive, receive
+from ..intake.helpers import make_archive, receive
 
 BUNDLED_FAMILY = "IPAexGothic"  # the family name inside the bundled font file
 

@@ -7,98 +7,28 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 
-from agency.demo import AGENCY
 from agency.models import AgencyProfile, Contract, Institution, Role
 from audit.models import AuditEvent
 from intake import checks, outputs
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
-from intake.services.receive import submission_receive
 from intake.services.review import finding_override_warning
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION
 from kenshin.reader import read_archive
-from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, generate
-from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
+from kenshin.synth.generator import GeneratedArchive
 
 from ..factories import UserFactory
+from .helpers import RETURN_DEFECTS, make_archive, receive
 
 pytestmark = pytest.mark.django_db
 
-# Two records are returned (ticket expired → 別表9 06, copay recomputed differently → 07), the rest accepted.
-RETURN_DEFECTS = ("ticket_expired", "copay_mismatch")
+# The defects of ``helpers.RETURN_DEFECTS`` and the 別表9 code each record is returned with.
 EXPECTED_REASONS = {"ticket_expired": "06", "copay_mismatch": "07"}
-
-
-# --- archives for the parties in the test database (shared with test_views) ------------------------------
-
-
-def parties_for(contract: Contract) -> Parties:
-    """The generator's parties, taken from one contract of the test database."""
-    insurer, institution = contract.insurer, contract.institution
-    return Parties(
-        insurers=(SynthInsurer(insurer.number, insurer.name),),
-        institutions=(
-            SynthInstitution(institution.number, institution.name, "1000001", institution.address, "03-0000-0000"),
-        ),
-        contracts=(
-            SynthContract(
-                insurer.number,
-                institution.number,
-                contract.valid_from,
-                contract.valid_to,
-                checks.contract_terms(contract),
-            ),
-        ),
-    )
-
-
-def make_archive(
-    contract: Contract, *, records: int = 5, seed: int = 1, defects: tuple[str, ...] = RETURN_DEFECTS
-) -> GeneratedArchive:
-    agency_code = AgencyProfile.objects.values_list("agency_code", flat=True).get()
-    config = GeneratorConfig(
-        year=2024, records=records, seed=seed, defects=defects, insurers=1, agency_number=agency_code
-    )
-    return next(generate(config, parties_for(contract)))
-
-
-def receive(
-    archive: GeneratedArchive,
-    institution: Institution,
-    capture: Callable[..., Any],
-    *,
-    channel: str = Channel.UPLOAD,
-    actor: Any = None,
-) -> Submission:
-    """Receive and check (the check task runs on commit, eagerly in tests)."""
-    with capture(execute=True):
-        result = submission_receive(
-            source=archive.data, file_name=archive.filename, institution=institution, channel=channel, actor=actor
-        )
-    return Submission.objects.select_related("institution", "archive").get(pk=result.submission.pk)
-
-
-@pytest.fixture
-def agency_profile(db: Any) -> AgencyProfile:
-    return AgencyProfile.objects.create(**AGENCY)
-
-
-@pytest.fixture
-def archive_a(agency_profile: AgencyProfile, contract_a: Contract) -> GeneratedArchive:
-    return make_archive(contract_a)
-
-
-@pytest.fixture
-def submission_a(
-    archive_a: GeneratedArchive, contract_a: Contract, django_capture_on_commit_callbacks: Any
-) -> Submission:
-    return receive(archive_a, contract_a.institution, django_capture_on_commit_callbacks)
 
 
 def injected_reason(archive: GeneratedArchive, record: Record) -> str:

@@ -25,28 +25,9 @@ from kenshin.synth.generator import GeneratedArchive
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-from .test_outputs import make_archive, receive
+from .helpers import make_archive, receive
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def agency_profile(db: Any) -> AgencyProfile:
-    from agency.demo import AGENCY
-
-    return AgencyProfile.objects.create(**AGENCY)
-
-
-@pytest.fixture
-def archive_a(agency_profile: AgencyProfile, contract_a: Contract) -> GeneratedArchive:
-    return make_archive(contract_a)
-
-
-@pytest.fixture
-def submission_a(
-    archive_a: GeneratedArchive, contract_a: Contract, django_capture_on_commit_callbacks: Any
-) -> Submission:
-    return receive(archive_a, contract_a.institution, django_capture_on_commit_callbacks)
 
 
 @pytest.fixture
