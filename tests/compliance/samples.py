@@ -97,7 +97,7 @@ def audit_event(objects: dict[str, Any]) -> list[Any]:
     return [event.seq]
 
 
-# name → builder, for the lead's SAMPLES dict (and this package's own URL walk).
+# name → builder, merged into the permission matrix's SAMPLES.
 SAMPLES = {
     "compliance:item_detail": item_code,
     "compliance:item_manage": item_code,
