@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from agency.models import Role, User
 from audit import dbguards
 
-from .factories import ContractFactory, InstitutionFactory, InsurerFactory, UserFactory
+from .factories import ContractFactory, InstitutionFactory, InsurerFactory, TOTPDeviceFactory, UserFactory
 
 _guards_removed = False
 
@@ -85,7 +85,7 @@ def login_verified(client: Client, user: User) -> Client:
     client.force_login(user)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        device = TOTPDeviceFactory(user=user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()

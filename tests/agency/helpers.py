@@ -14,20 +14,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.utils import timezone
 
-from agency.models import ApiClient, ClientCertificate, MaintenanceWindow, Role
+from agency.models import ApiClient, ClientCertificate, MaintenanceWindow
 
-from ..factories import UserFactory
+from ..factories import MaintenanceWindowFactory
 
 PROXY = "127.0.0.1"  # the TLS proxy's address, trusted in the API tests
 
 
 def open_window(user: Any, *, minutes: int = 120) -> MaintenanceWindow:
-    approver = UserFactory(role=Role.AGENCY_ADMIN)
-    now = timezone.now()
-    return MaintenanceWindow.objects.create(
-        user=user, ticket="CHG-1", purpose="test", approved_by=approver,
-        starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(minutes=minutes),
-    )
+    """An approved maintenance window of ``user``, open from a minute ago for ``minutes`` more."""
+    return MaintenanceWindowFactory(user=user, ends_at=timezone.now() + timedelta(minutes=minutes))
 
 
 def make_certificate(

@@ -25,6 +25,7 @@ from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
+from ..factories import RecordFactory
 from ..routing.helpers import routed_sample
 from .helpers import open_window
 
@@ -80,21 +81,10 @@ PUBLIC = {
 
 def _objects(contract: Any) -> dict[str, Any]:
     """Own-tenant objects of every kind a parameterised URL names (ORM rows only, no stored bytes)."""
-    from django.utils import timezone
-
-    from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
-
-    archive = StoredArchive.objects.create(sha256="0" * 64, size=0)
-    submission = Submission.objects.create(
-        receipt_number="R2099-0000001", archive=archive, file_name="sample.zip", institution=contract.institution,
-        channel=Channel.UPLOAD, received_at=timezone.now(), rule_set="test", status=SubmissionStatus.ACCEPTED,
-    )
-    record = Record.objects.create(
-        submission=submission, position=1, institution=contract.institution, status=RecordStatus.ACCEPTED
-    )
+    record = RecordFactory(submission__institution=contract.institution, insurer=contract.insurer)
     objects = {
         "insurer": contract.insurer, "institution": contract.institution, "contract": contract,
-        "submission": submission, "record": record,
+        "submission": record.submission, "record": record,
     }
     return {**objects, **billing_objects(objects)}
 

@@ -17,23 +17,19 @@ from agency.models import Role
 from audit.models import AuditEvent, Outcome
 from billing import calendar
 from billing.models import BillingMonth, ClaimsStatement, InsurerPayment, Invoice, InvoiceKind, TransferBatch
-from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
 
-from ..factories import ContractFactory
-from .conftest import deliver, make_record, with_account
+from ..factories import ContractFactory, DeliveryFactory, RecordFactory
+from .conftest import make_record, with_account
 from .samples import SAMPLES, billing_objects
 
 pytestmark = pytest.mark.django_db
 
 
 def _own_objects(contract: Any) -> dict[str, Any]:
-    archive = StoredArchive.objects.create(sha256="0" * 64, size=0)
-    submission = Submission.objects.create(
-        receipt_number="R2099-0000001", archive=archive, file_name="sample.zip", institution=contract.institution,
-        channel=Channel.UPLOAD, received_at=dt.datetime(2099, 1, 10, tzinfo=dt.UTC), rule_set="test",
-        status=SubmissionStatus.ACCEPTED,
+    record = RecordFactory(
+        submission__institution=contract.institution, submission__received_at=dt.datetime(2099, 1, 10, tzinfo=dt.UTC),
+        insurer=contract.insurer,
     )
-    record = Record.objects.create(submission=submission, position=1, institution=contract.institution, status=RecordStatus.ACCEPTED)
     objects = {"insurer": contract.insurer, "institution": contract.institution, "contract": contract, "record": record}
     return {**objects, **billing_objects(objects)}
 
@@ -91,7 +87,7 @@ def test_the_agency_closes_a_month_records_a_payment_and_makes_transfers(
     period = calendar.add_months(calendar.month_start(timezone.localdate()), -2)
     accepted = dt.datetime.combine(period + dt.timedelta(days=9), dt.time(10, 0), tzinfo=calendar.JST)
     record = make_record(insurer=a, institution=one, claim_amount=8_000, checked_at=accepted)
-    deliver([record], insurer=a, at_=accepted + dt.timedelta(days=1))
+    DeliveryFactory(insurer=a, created_at=accepted + dt.timedelta(days=1), records=[record])
     admin = user_client(Role.AGENCY_ADMIN)
     this_month = calendar.period_label(calendar.month_start(timezone.localdate()))
     response = admin.post(reverse("billing:month_list"), {"month": this_month}, follow=True)

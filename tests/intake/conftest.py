@@ -11,12 +11,13 @@ from agency.models import AgencyProfile, Contract
 from intake.models import Submission
 from kenshin.synth.generator import GeneratedArchive
 
+from ..factories import AgencyProfileFactory
 from .helpers import make_archive, receive
 
 
 @pytest.fixture
 def agency_profile(db: Any) -> AgencyProfile:
-    return AgencyProfile.objects.create(**AGENCY)
+    return AgencyProfileFactory(**AGENCY)
 
 
 @pytest.fixture

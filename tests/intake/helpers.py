@@ -1,7 +1,7 @@
 """Archives from the synthetic generator for the parties in the test database, received and checked.
 
 ``make_archive(contract)`` prices the archive with that contract; ``receive`` runs it through intake with
-the check on commit (executed by ``capture``, eagerly in tests).
+the check on commit (executed by ``capture``, eagerly in tests); ``warning_on`` adds a warning to override.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from typing import Any
 
 from agency.models import AgencyProfile, Contract, Institution
 from intake import checks
-from intake.models import Channel, Submission
+from intake.models import Channel, Finding, Record, RecordStatus, Submission
 from intake.services.receive import submission_receive
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, generate
 from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
+
+from ..factories import FindingFactory
 
 # Two records are returned (ticket expired → 別表9 06, copay recomputed differently → 07), the rest accepted.
 RETURN_DEFECTS = ("ticket_expired", "copay_mismatch")
@@ -64,3 +66,9 @@ def receive(
             source=archive.data, file_name=archive.filename, institution=institution, channel=channel, actor=actor
         )
     return Submission.objects.select_related("institution", "archive").get(pk=result.submission.pk)
+
+
+def warning_on(submission: Submission) -> Finding:
+    """A warning (unknown item code) on the first accepted record of ``submission``, to be overridden."""
+    record = Record.objects.filter(submission=submission, status=RecordStatus.ACCEPTED).first()
+    return FindingFactory(record=record, return_reason="01")

@@ -22,8 +22,8 @@ from kenshin.codes import OID_AGENCY, OID_INSTITUTION
 from kenshin.reader import read_archive
 from kenshin.synth.generator import GeneratedArchive
 
-from ..factories import UserFactory
-from .helpers import RETURN_DEFECTS, make_archive, receive
+from ..factories import FindingFactory, UserFactory
+from .helpers import RETURN_DEFECTS, make_archive, receive, warning_on
 
 pytestmark = pytest.mark.django_db
 
@@ -105,15 +105,7 @@ def test_error_list_csv_has_one_row_per_finding(submission_a: Submission, archiv
 
 def test_error_list_csv_neutralises_spreadsheet_formulas(submission_a: Submission) -> None:
     record = Record.objects.filter(submission=submission_a).first()
-    Finding.objects.create(
-        submission=submission_a,
-        record=record,
-        code="OBS_UNKNOWN_CODE",
-        severity=Finding.Severity.WARNING,
-        return_reason="01",
-        file="=cmd|' /C calc'!A0",
-        message="@SUM(1+1)",
-    )
+    FindingFactory(record=record, return_reason="01", file="=cmd|' /C calc'!A0", message="@SUM(1+1)")
     _, *rows = _csv_rows(outputs.error_list_csv(submission_a))
     cells = [cell for row in rows for cell in row]
     assert "'=cmd|' /C calc'!A0" in cells
@@ -215,22 +207,9 @@ def test_no_returned_archive_when_everything_was_accepted(
 # --- warning override ------------------------------------------------------------------------------------------
 
 
-def _warning(submission: Submission) -> Finding:
-    record = Record.objects.filter(submission=submission, status=RecordStatus.ACCEPTED).first()
-    return Finding.objects.create(
-        submission=submission,
-        record=record,
-        code="OBS_UNKNOWN_CODE",
-        severity=Finding.Severity.WARNING,
-        return_reason="01",
-        file=record.data_path,
-        message="項目マスタにない項目コードです",
-    )
-
-
 def test_overriding_a_warning_is_recorded_and_audited(submission_a: Submission) -> None:
     clerk = UserFactory(role=Role.AGENCY_CLERK)
-    warning = _warning(submission_a)
+    warning = warning_on(submission_a)
     finding_override_warning(finding=warning, reason="  院内独自項目のため問題なし  ", actor=clerk)
     warning.refresh_from_db()
     assert warning.overridden_by == clerk
@@ -257,7 +236,7 @@ def test_errors_cannot_be_overridden(submission_a: Submission) -> None:
 
 
 def test_override_needs_the_permission_and_a_reason(submission_a: Submission, institution_a: Institution) -> None:
-    warning = _warning(submission_a)
+    warning = warning_on(submission_a)
     staff = UserFactory(role=Role.INSTITUTION_STAFF, institution=institution_a)
     with pytest.raises(PermissionDenied):
         finding_override_warning(finding=warning, reason="理由", actor=staff)

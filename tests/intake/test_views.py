@@ -25,7 +25,7 @@ from kenshin.synth.generator import GeneratedArchive
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-from .helpers import make_archive, receive
+from .helpers import make_archive, receive, warning_on
 
 pytestmark = pytest.mark.django_db
 
@@ -365,21 +365,8 @@ def test_workbench_filters_by_rule_status_insurer_and_institution(
     assert AuditEvent.objects.filter(action="intake.workbench.view").count() == 5
 
 
-def _warning_on(submission: Submission) -> Finding:
-    record = Record.objects.filter(submission=submission, status=RecordStatus.ACCEPTED).first()
-    return Finding.objects.create(
-        submission=submission,
-        record=record,
-        code="OBS_UNKNOWN_CODE",
-        severity=Finding.Severity.WARNING,
-        return_reason="01",
-        file=record.data_path,
-        message="項目マスタにない項目コードです",
-    )
-
-
 def test_clerk_overrides_a_warning_with_a_reason(clerk: Client, submission_a: Submission) -> None:
-    warning = _warning_on(submission_a)
+    warning = warning_on(submission_a)
     record_url = reverse("intake:record_detail", args=[warning.record_id])
     assert "警告を確認済みにする" in clerk.get(record_url).content.decode()
     override_url = reverse("intake:record_override", args=[warning.record_id])
@@ -410,7 +397,7 @@ def test_errors_cannot_be_overridden_from_the_page(clerk: Client, submission_a: 
 
 
 def test_institution_staff_cannot_override(staff_a: Client, submission_a: Submission) -> None:
-    warning = _warning_on(submission_a)
+    warning = warning_on(submission_a)
     url = reverse("intake:record_override", args=[warning.record_id])
     assert staff_a.get(url).status_code == 403
     assert staff_a.post(url, {"finding": warning.pk, "reason": "理由です"}).status_code == 403

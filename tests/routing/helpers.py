@@ -2,24 +2,33 @@
 
 The generator's parties are loaded into the database first; checking runs in-process (eager Celery,
 the on-commit callbacks of ``capture`` executed). ``routed_sample`` builds minimal own-tenant routing
-objects without real archives, for the permission matrix.
+objects (factory rows) without real archives, for the permission matrix.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+
+from django.utils import timezone
 
 from agency.demo import seed_demo
 from agency.models import Institution
 from agency.services import synthetic_parties_load
-from intake import storage
-from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission
+from intake.models import Channel, StoredArchive, Submission
 from intake.services.receive import submission_receive
+from kenshin.naming import ArchiveName
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
-from routing.models import Delivery, DeliveryItem, InsurerReturn
+from routing.models import Delivery, InsurerReturnReason
 from routing.services import deliveries as delivery_services
+
+from ..factories import (
+    DeliveryFactory,
+    InsurerReturnFactory,
+    RecordFactory,
+    StoredArchiveFactory,
+    SubmissionFactory,
+)
 
 AGENCY = "91399055"
 
@@ -59,36 +68,21 @@ def route(capture: Any, **kwargs: Any) -> list[Delivery]:
 
 
 def routed_sample(insurer: Any, institution: Any) -> dict[str, int]:
-    """Own-tenant objects for URL samples: a routed record of ``institution`` in a delivery for
-    ``insurer`` and a 過誤 of it with its archive (stored bytes, not a real archive). Returns ids:
-    ``delivery``, ``record`` (routed, not returned), ``returned_record`` and ``insurer_return``."""
-    submission = submission_receive(
-        source=b"routing sample " + insurer.number.encode() + institution.number.encode(), file_name="sample.zip",
-        institution=institution, channel=Channel.UPLOAD, enqueue=False,
-    ).submission
-    stored = storage.store(b"delivery sample " + insurer.number.encode())
-    archive, _ = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
-    delivery = Delivery.objects.create(
-        insurer=insurer, archive=archive, file_name=f"91399055_{insurer.number}_202604010_1.zip", sender_code="91399055",
-        created_on=dt.date(2026, 4, 1), same_day_count=0, record_count=2, file_count=4, unit_total=0, payment_total=0,
-        claim_total=0,
+    """Own-tenant objects for URL samples: two routed records of ``institution`` in a delivery for
+    ``insurer``, the second returned (過誤) with an archive back (stored bytes, not real archives).
+    Returns ids: ``delivery``, ``record`` (routed, not returned), ``returned_record``, ``insurer_return``
+    and ``submission``."""
+    submission = SubmissionFactory(institution=institution, archive=_stored(b"routing sample ", insurer, institution))
+    records = [RecordFactory(submission=submission, insurer=insurer) for _ in range(2)]
+    delivery = DeliveryFactory(insurer=insurer, archive=_stored(b"delivery sample ", insurer), records=records)
+    returned = InsurerReturnFactory(
+        record=records[1], reason=InsurerReturnReason.OTHER, note="sample", returned_label="sample",
+        archive=_stored(b"return sample ", insurer),
+        archive_file_name=ArchiveName(AGENCY, institution.number, timezone.localdate(), 0, "1").filename,
     )
-    records = []
-    for position in (1, 2):
-        record = Record.objects.create(
-            submission=submission, position=position, data_path=f"DATA/h{position}.xml", claim_path=f"CLAIMS/c{position}.xml",
-            status=RecordStatus.ACCEPTED, institution=institution, insurer=insurer, insurer_number=insurer.number,
-            ticket_number=f"2410000000{position}", checkup_date=dt.date(2026, 3, 1),
-        )
-        DeliveryItem.objects.create(delivery=delivery, record=record, position=position,
-                                    data_name=record.data_path, claim_name=record.claim_path)
-        records.append(record)
-    back = storage.store(b"return sample " + insurer.number.encode())
-    returned = InsurerReturn.objects.create(
-        record=records[1], delivery=delivery, insurer=insurer, institution=institution, reason="09", note="sample",
-        returned_label="sample", archive=StoredArchive.objects.get_or_create(sha256=back.sha256, defaults={"size": back.size})[0],
-        archive_file_name=f"91399055_{institution.number}_202604010_1.zip",
-    )
-    Record.objects.filter(pk=records[1].pk).update(status=RecordStatus.RETURNED)
     return {"delivery": delivery.pk, "record": records[0].pk, "returned_record": records[1].pk, "insurer_return": returned.pk,
             "submission": submission.pk}
+
+
+def _stored(prefix: bytes, *parties: Any) -> StoredArchive:
+    return StoredArchiveFactory(content=prefix + b"".join(party.number.encode() for party in parties), on_disk=True)

@@ -55,7 +55,7 @@ from routing.services import deliveries as delivery_services
 from routing.services import returns
 from routing.tasks import route_deliveries_task
 
-from ..factories import UserFactory
+from ..factories import DeliveryItemFactory, UserFactory
 from .helpers import AGENCY, Intaken, intake_generated, receive, route
 
 NAME_RE = r"^91399055_[0-9]{8}_[0-9]{8}[0-9]_1\.zip$"
@@ -182,7 +182,7 @@ def test_a_record_sits_in_one_delivery_only_by_database_constraint(routed: tuple
     _, deliveries = routed
     item = deliveries[0].items.first()
     with pytest.raises(IntegrityError), transaction.atomic():
-        DeliveryItem.objects.create(delivery=deliveries[-1], record=item.record, position=999, data_name="DATA/x.xml", claim_name="CLAIMS/x.xml")
+        DeliveryItemFactory(delivery=deliveries[-1], record=item.record, position=999, data_name="DATA/x.xml", claim_name="CLAIMS/x.xml")
 
 
 def test_new_records_go_into_a_second_delivery_with_the_next_same_day_count(capture: Any, db: Any) -> None:
