@@ -79,7 +79,10 @@ def submission_recount(submission: Submission) -> Submission:
         else:
             submission.status = SubmissionStatus.ACCEPTED
         submission.checked_at = submission.checked_at or totals["checked_at"] or submission.received_at
-    submission.save()
+    submission.save(update_fields=[
+        "records_total", "file_count", "records_checked", "records_accepted", "records_returned", "amount_claimed",
+        "amount_accepted", "amount_returned", "status", "checked_at",
+    ])
     return submission
 
 
@@ -117,7 +120,8 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
     def records(self, create: bool, extracted: int | None, **kwargs: Any) -> None:
         if not create or not extracted:
             return
-        kwargs.setdefault("insurer", InsurerFactory())  # one insurer for the lot
+        if "insurer" not in kwargs:
+            kwargs["insurer"] = InsurerFactory()  # one insurer for the lot
         for _ in range(extracted):
             RecordFactory(submission=self, recount=False, **kwargs)
         submission_recount(self)
@@ -140,7 +144,7 @@ class RecordFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     class Params:
-        serial = factory.Sequence(lambda n: n % 1_000_000 + 1)
+        serial = factory.Sequence(lambda n: n % 999_999 + 1)  # six digits in the member name
 
     submission = factory.SubFactory(SubmissionFactory)
     institution = factory.LazyAttribute(lambda r: r.submission.institution)
