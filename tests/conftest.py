@@ -1,4 +1,4 @@
-"""Shared fixtures: a user per role, a client logged in with both factors, the audit guards."""
+"""Shared fixtures: a user per role, a client logged in with both factors, the audit guards, on-commit capture."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from agency.models import Role, User
 from audit import dbguards
 
-from .factories import ContractFactory, InstitutionFactory, InsurerFactory, UserFactory
+from .factories import ContractFactory, InstitutionFactory, InsurerFactory, TOTPDeviceFactory, UserFactory
 
 _guards_removed = False
 
@@ -57,6 +57,12 @@ def _isolated_storage(settings: Any, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture
+def capture(django_capture_on_commit_callbacks: Any) -> Any:
+    """``with capture(execute=True):`` runs what is queued for after the commit (the check task, mail)."""
+    return django_capture_on_commit_callbacks
+
+
+@pytest.fixture
 def admin_urls() -> Iterator[None]:
     """The portal's URLconf with the admin's URLs taken now, after agency.admin has registered
     its models (agency.urls may have been imported before this module)."""
@@ -79,7 +85,7 @@ def login_verified(client: Client, user: User) -> Client:
     client.force_login(user)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        device = TOTPDeviceFactory(user=user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()

@@ -1,19 +1,82 @@
+"""Helpers for accounts and machine clients: maintenance windows, client certificates, API clients."""
+
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.utils import timezone
 
-from agency.models import MaintenanceWindow, Role
+from agency.models import ApiClient, ClientCertificate, MaintenanceWindow
 
-from ..factories import UserFactory
+from ..factories import MaintenanceWindowFactory
+
+PROXY = "127.0.0.1"  # the TLS proxy's address, trusted in the API tests
 
 
 def open_window(user: Any, *, minutes: int = 120) -> MaintenanceWindow:
-    approver = UserFactory(role=Role.AGENCY_ADMIN)
+    """An approved maintenance window of ``user``, open from a minute ago for ``minutes`` more."""
+    return MaintenanceWindowFactory(user=user, ends_at=timezone.now() + timedelta(minutes=minutes))
+
+
+def make_certificate(
+    common_name: str,
+    *,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    ca: bool = False,
+    usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CLIENT_AUTH,
+    organisation_number: str = "",
+) -> str:
+    """A self-signed ECDSA P-256 certificate as PEM (the proxy has verified the chain already)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    attributes = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "テスト健診センター"),
+    ]
+    if organisation_number:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organisation_number))
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    name = x509.Name(attributes)
     now = timezone.now()
-    return MaintenanceWindow.objects.create(
-        user=user, ticket="CHG-1", purpose="test", approved_by=approver,
-        starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(minutes=minutes),
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or now - dt.timedelta(days=1))
+        .not_valid_after(not_after or now + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+@dataclass
+class Machine:
+    """An API client with its token and one registered certificate."""
+
+    client: ApiClient
+    token: str
+    pem: str
+    certificate: ClientCertificate
+
+    def headers(
+        self, *, token: str | None = None, pem: str | None = None, peer: str = PROXY, verify: str = "SUCCESS"
+    ) -> dict[str, str]:
+        return {
+            "REMOTE_ADDR": peer,
+            "HTTP_AUTHORIZATION": f"Token {self.token if token is None else token}",
+            "HTTP_X_SSL_CLIENT_VERIFY": verify,
+            # nginx's $ssl_client_escaped_cert
+            "HTTP_X_SSL_CLIENT_CERT": quote(self.pem if pem is None else pem, safe=""),
+            "HTTP_X_SSL_PROTOCOL": "TLSv1.3",
+        }

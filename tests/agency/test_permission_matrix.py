@@ -1,7 +1,11 @@
-"""Walk every URL pattern for every role and check the answer against the permission matrix.
+"""Walk every URL pattern of the project for every role and check the answer against the permission matrix.
 
-A new URL fails this test until it declares a permission (or is listed as public / second-factor
-page) and, when it takes arguments, until it has a sample below.
+This is the one walk of the URL × role matrix: the routes come from the resolver, so a new URL fails
+``test_every_route_is_classified`` until it declares a permission (or is listed as a public or
+account page) and, when it takes arguments, until it has a sample below; ``test_role_matrix`` then
+requests it as every role. The walk is split by the URL's top-level prefix (``/insurer/``,
+``/billing/``, ``/api/v1/`` …), each for every role. Samples of the billing and compliance URLs come
+from ``tests/billing/samples.py`` and ``tests/compliance/samples.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
+from ..factories import RecordFactory
+from ..routing.helpers import routed_sample
 from .helpers import open_window
 
 
@@ -29,24 +35,30 @@ class Route:
     name: str
     callback: Any
     params: tuple[str, ...]
+    group: str  # the top-level prefix of the URL: "/insurer/", "/api/v1/", "/healthz" …
 
 
-def _walk(resolver: URLResolver, namespace: str = "") -> Iterator[Route]:
+def _walk(resolver: URLResolver, namespace: str = "", group: str = "") -> Iterator[Route]:
     for entry in resolver.url_patterns:
+        top = group or f"/{entry.pattern}"
         if isinstance(entry, URLResolver):
             if entry.namespace == "admin":
                 continue  # the Django admin: checked separately below
             ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from _walk(entry, ns)
-        elif isinstance(entry, URLPattern) and entry.name:
+            yield from _walk(entry, ns, top)
+        elif isinstance(entry, URLPattern):
             params = tuple(entry.pattern.converters) if hasattr(entry.pattern, "converters") else ()
-            yield Route(f"{namespace}{entry.name}", entry.callback, params)
+            params = params or tuple(entry.pattern.regex.groupindex)
+            name = f"{namespace}{entry.name}" if entry.name else ""  # an unnamed URL cannot be walked: refused below
+            yield Route(name, entry.callback, params, top)
 
 
 def _routes() -> list[Route]:
     # Parameters come from the whole path (the resolver prefixes included), so resolve them by reversing.
     return list(_walk(get_resolver()))
 
+
+GROUPS = sorted({route.group for route in _routes()})
 
 # Pages any logged-in user reaches whatever the role (their own account and second factor).
 ACCOUNT_PAGES = {
@@ -66,23 +78,13 @@ PUBLIC = {
     "api_schema": 200,
 }
 
+
 def _objects(contract: Any) -> dict[str, Any]:
     """Own-tenant objects of every kind a parameterised URL names (ORM rows only, no stored bytes)."""
-    from django.utils import timezone
-
-    from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
-
-    archive = StoredArchive.objects.create(sha256="0" * 64, size=0)
-    submission = Submission.objects.create(
-        receipt_number="R2099-0000001", archive=archive, file_name="sample.zip", institution=contract.institution,
-        channel=Channel.UPLOAD, received_at=timezone.now(), rule_set="test", status=SubmissionStatus.ACCEPTED,
-    )
-    record = Record.objects.create(
-        submission=submission, position=1, institution=contract.institution, status=RecordStatus.ACCEPTED
-    )
+    record = RecordFactory(submission__institution=contract.institution, insurer=contract.insurer)
     objects = {
         "insurer": contract.insurer, "institution": contract.institution, "contract": contract,
-        "submission": submission, "record": record,
+        "submission": record.submission, "record": record,
     }
     return {**objects, **billing_objects(objects)}
 
@@ -112,8 +114,6 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
 
 def _routed(o: dict[str, Any]) -> dict[str, int]:
     """A delivery of the role's own insurer with routed records of its own institution, one returned (過誤)."""
-    from tests.routing.test_insurer_portal import routed_sample
-
     if "routed" not in o:
         o["routed"] = routed_sample(o["insurer"], o["institution"])
     return o["routed"]
@@ -147,19 +147,28 @@ def _required_permission(callback: Any) -> Perm | None:
 
 
 def test_every_route_is_classified() -> None:
+    routes = _routes()
+    assert [r.callback for r in routes if not r.name] == [], "every URL needs a name to be walked"
+    assert {"/", "/insurer/", "/billing/", "/compliance/", "/audit/", "/api/v1/"} <= set(GROUPS)
     unclassified = [
         r.name
-        for r in _routes()
+        for r in routes
         if r.name not in ACCOUNT_PAGES and r.name not in PUBLIC and _required_permission(r.callback) is None
     ]
     assert unclassified == [], f"routes without a declared permission: {unclassified}"
-    missing_samples = [r.name for r in _routes() if r.params and r.name not in SAMPLES]
+    missing_samples = [r.name for r in routes if r.params and r.name not in SAMPLES]
     assert missing_samples == [], f"routes with parameters but no sample: {missing_samples}"
+    names = {r.name for r in routes}
+    stale = sorted((set(SAMPLES) | set(PUBLIC) | set(ACCOUNT_PAGES)) - names)
+    assert stale == [], f"samples or listed pages of URLs that no longer exist: {stale}"
+    guarded = [r.name for r in routes if r.name in PUBLIC and getattr(r.callback, "login_required", True) is not False]
+    assert guarded == [], f"public pages that still require a login: {guarded}"
 
 
+@pytest.mark.parametrize("group", GROUPS)
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.django_db
-def test_role_matrix(role: Role, make_user: Callable[..., Any], contract_a: Any) -> None:
+def test_role_matrix(role: Role, group: str, make_user: Callable[..., Any], contract_a: Any) -> None:
     user = make_user(role)
     if role == Role.MAINTENANCE:
         open_window(user)
@@ -167,6 +176,8 @@ def test_role_matrix(role: Role, make_user: Callable[..., Any], contract_a: Any)
     objects = _objects(contract_a)
     results = {}
     for route in _routes():
+        if route.group != group:
+            continue
         args = SAMPLES[route.name](objects) if route.name in SAMPLES else []
         url = reverse(route.name, args=args)
         status = client.get(url).status_code
@@ -177,8 +188,9 @@ def test_role_matrix(role: Role, make_user: Callable[..., Any], contract_a: Any)
         else:
             expected = 200 if _required_permission(route.callback) in ROLE_PERMISSIONS[role] else 403
         results[route.name] = (status, expected)
+    assert results, group
     wrong = {name: got for name, got in results.items() if got[0] != got[1]}
-    assert wrong == {}, f"{role}: (got, expected) {wrong}"
+    assert wrong == {}, f"{role} {group}: (got, expected) {wrong}"
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -197,15 +209,15 @@ def test_django_admin_only_for_agency_admins(role: Role, make_user: Callable[...
 
 
 @pytest.mark.django_db
-def test_anonymous_requests_are_sent_to_login(contract_a: Any) -> None:
+def test_anonymous_requests_are_sent_to_login_except_public_pages(contract_a: Any) -> None:
     client = Client()
     objects = _objects(contract_a)
     for route in _routes():
-        if route.name in PUBLIC:
-            continue
         url = reverse(route.name, args=SAMPLES[route.name](objects) if route.name in SAMPLES else [])
         response = client.get(url)
-        if url.startswith("/api/"):
+        if route.name in PUBLIC:
+            assert response.status_code == PUBLIC[route.name], url
+        elif url.startswith("/api/"):
             assert response.status_code in (401, 403), url
         else:
             assert response.status_code in (302, 405), url

@@ -1,11 +1,9 @@
-"""Billing fixtures: the agency profile, records accepted and delivered at chosen moments, the guards."""
+"""Billing fixtures: the agency profile, parties with bank accounts, records accepted at chosen moments, the guards."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,12 +15,10 @@ from agency.models import AgencyProfile, Institution, Insurer
 from billing import dbguards
 from billing.calendar import JST
 from billing.models import AgencyBankAccount
-from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
-from routing.models import Delivery, DeliveryItem, InsurerReturn
+from intake.models import Record, RecordStatus
 
-from ..factories import InstitutionFactory, InsurerFactory
+from ..factories import AgencyProfileFactory, InstitutionFactory, InsurerFactory, RecordFactory, SubmissionFactory
 
-_counter = itertools.count(1)
 _billing_guards_removed = False
 
 
@@ -59,7 +55,7 @@ def profile(db: Any) -> AgencyProfile:
     existing = AgencyProfile.objects.first()
     if existing is not None:
         return existing
-    return AgencyProfile.objects.create(**AGENCY)
+    return AgencyProfileFactory(**AGENCY)
 
 
 @pytest.fixture
@@ -88,56 +84,17 @@ def parties(profile: AgencyProfile) -> dict[str, Any]:
     return {"insurers": insurers, "institutions": institutions}
 
 
-def make_submission(institution: Institution, received_at: dt.datetime) -> Submission:
-    n = next(_counter)
-    archive = StoredArchive.objects.create(sha256=hashlib.sha256(f"billing-{n}".encode()).hexdigest(), size=1)
-    return Submission.objects.create(
-        receipt_number=f"RB{n:010d}", archive=archive, file_name=f"b{n}.zip", institution=institution,
-        channel=Channel.UPLOAD, received_at=received_at, rule_set="test", status=SubmissionStatus.ACCEPTED,
-        checked_at=received_at,
-    )
-
-
 def make_record(
     *, insurer: Insurer, institution: Institution, claim_amount: int, checked_at: dt.datetime,
-    checkup_date: dt.date | None = None, status: str = RecordStatus.ACCEPTED, submission: Submission | None = None,
+    checkup_date: dt.date | None = None, status: str = RecordStatus.ACCEPTED,
 ) -> Record:
-    n = next(_counter)
-    submission = submission or make_submission(institution, checked_at)
-    return Record.objects.create(
-        submission=submission, position=n, institution=institution, insurer=insurer, insurer_number=insurer.number,
-        ticket_number=f"9{n:010d}"[:11], checkup_date=checkup_date or checked_at.astimezone(JST).date(),
-        claim_path=f"CLAIMS/c{n}.xml", data_path=f"DATA/h{n}.xml", status=status, claim_amount=claim_amount,
-        unit_amount=claim_amount, checked_at=checked_at,
+    """A record of ``institution`` for ``insurer``, checked (accepted unless told otherwise) at ``checked_at``
+    in a submission of its own; the checkup was that day unless ``checkup_date`` says otherwise."""
+    return RecordFactory(
+        submission=SubmissionFactory(institution=institution, received_at=checked_at), insurer=insurer,
+        claim_amount=claim_amount, status=status, checked_at=checked_at,
+        checkup_date=checkup_date or checked_at.astimezone(JST).date(),
     )
-
-
-def deliver(records: list[Record], *, insurer: Insurer, at_: dt.datetime) -> Delivery:
-    n = next(_counter)
-    archive = StoredArchive.objects.create(sha256=hashlib.sha256(f"delivery-{n}".encode()).hexdigest(), size=1)
-    delivery = Delivery.objects.create(
-        insurer=insurer, archive=archive, file_name=f"d{n}.zip", sender_code="91399055", created_on=at_.date(),
-        same_day_count=Delivery.objects.filter(insurer=insurer, created_on=at_.date()).count(), record_count=len(records), file_count=2 * len(records), unit_total=0, payment_total=0,
-        claim_total=sum(r.claim_amount for r in records), created_at=at_,
-    )
-    for position, record in enumerate(records, start=1):
-        DeliveryItem.objects.create(delivery=delivery, record=record, position=position, data_name=f"h{record.pk}", claim_name=f"c{record.pk}")
-    return delivery
-
-
-def insurer_return(record: Record, *, at_: dt.datetime, reason: str = "04") -> InsurerReturn:
-    item = DeliveryItem.objects.get(record=record)
-    returned = InsurerReturn.objects.create(
-        record=record, delivery=item.delivery, insurer=item.delivery.insurer, institution=record.institution,
-        reason=reason, returned_at=at_, returned_label="test",
-    )
-    Record.objects.filter(pk=record.pk).update(status=RecordStatus.RETURNED)
-    return returned
-
-
-@pytest.fixture
-def records_factory(parties: dict[str, Any]) -> Callable[..., Record]:
-    return make_record
 
 
 def now_is(moment: dt.datetime) -> Any:

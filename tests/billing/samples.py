@@ -28,11 +28,13 @@ from billing.models import (
 )
 from billing.services import LineSpec, insurer_payment_record, invoice_issue
 
+from ..factories import AgencyProfileFactory
+
 
 def billing_objects(objects: dict[str, Any]) -> dict[str, Any]:
     insurer, institution, record = objects["insurer"], objects["institution"], objects["record"]
     if not AgencyProfile.objects.exists():
-        AgencyProfile.objects.create(**AGENCY)
+        AgencyProfileFactory(**AGENCY)
     now = timezone.now()
     month = BillingMonth.objects.create(period=dt.date(2099, 1, 1), cutoff_at=now, status="closed", frozen_at=now)
     statement = ClaimsStatement.objects.create(

@@ -30,8 +30,8 @@ from billing.services import ClosingTooEarly, MonthOrderError, claim_adjustment_
 from billing.tasks import close_due_months_task, close_month_task
 from intake.models import RecordStatus
 
-from ..factories import InsurerFactory
-from .conftest import at, deliver, insurer_return, make_record
+from ..factories import DeliveryFactory, InsurerFactory, InsurerReturnFactory
+from .conftest import at, make_record
 
 FEB = dt.date(2025, 2, 1)
 MAR = dt.date(2025, 3, 1)
@@ -62,8 +62,8 @@ def month_data(parties: dict[str, Any]) -> dict[str, Any]:
         # returned by 事務点検: never billed
         "r6": make_record(insurer=a, institution=two, claim_amount=4_000, checked_at=at("2025-02-11 10:00"), status=RecordStatus.RETURNED),
     }
-    deliver([rec["r1"], rec["r2"], rec["r5"]], insurer=a, at_=at("2025-02-27 12:00"))
-    deliver([rec["r3"]], insurer=b, at_=at("2025-03-04 12:00"))
+    DeliveryFactory(insurer=a, created_at=at("2025-02-27 12:00"), records=[rec["r1"], rec["r2"], rec["r5"]])
+    DeliveryFactory(insurer=b, created_at=at("2025-03-04 12:00"), records=[rec["r3"]])
     return {"a": a, "b": b, "one": one, "two": two, **rec}
 
 
@@ -105,7 +105,7 @@ def test_closing_twice_changes_nothing(month_data: dict[str, Any]) -> None:
 def test_march_takes_the_late_record_and_deducts_the_return(month_data: dict[str, Any]) -> None:
     d = month_data
     month_close(period=FEB, now=AFTER_FEB_CUTOFF)
-    insurer_return(d["r1"], at_=at("2025-03-10 10:00"))
+    InsurerReturnFactory(record=d["r1"], returned_at=at("2025-03-10 10:00"))
     with time_machine.travel(at("2025-03-20 10:00"), tick=False):
         claim_adjustment_create(insurer=d["b"], institution=d["two"], amount=-1_200, reason="単価訂正")
     month_close(period=MAR, now=AFTER_MAR_CUTOFF)

@@ -35,7 +35,8 @@ from billing.services import (
     transfer_file,
 )
 
-from .conftest import at, deliver, make_record
+from ..factories import DeliveryFactory
+from .conftest import at, make_record
 from .zengin_reader import read_zengin
 
 FEB = dt.date(2025, 2, 1)
@@ -49,8 +50,8 @@ def closed(parties: dict[str, Any], bank_account: Any) -> dict[str, Any]:
         make_record(insurer=a, institution=two, claim_amount=9_000, checked_at=at("2025-02-11 10:00")),
         make_record(insurer=b, institution=one, claim_amount=7_300, checked_at=at("2025-02-12 10:00")),
     ]
-    deliver(records[:2], insurer=a, at_=at("2025-02-20 10:00"))
-    deliver(records[2:], insurer=b, at_=at("2025-02-20 10:00"))
+    DeliveryFactory(insurer=a, created_at=at("2025-02-20 10:00"), records=records[:2])
+    DeliveryFactory(insurer=b, created_at=at("2025-02-20 10:00"), records=records[2:])
     month_close(period=FEB, now=at("2025-03-06 09:00"))
     return {
         "a": a, "b": b, "one": one, "two": two,

@@ -34,7 +34,8 @@ from billing.models import (
 from billing.money import tax_included
 from billing.services import month_close
 
-from .conftest import deliver, insurer_return, make_record
+from ..factories import DeliveryFactory, InsurerReturnFactory
+from .conftest import make_record
 
 START = dt.datetime(2025, 1, 1, tzinfo=JST)
 SPAN_MINUTES = 100 * 24 * 60  # to 11 April
@@ -107,7 +108,7 @@ def test_random_months_reconcile(parties: dict[str, Any], records: list[Spec], a
                 delivered_at[ref] = when
             elif kind == "return":
                 _flush(pending_deliveries, made, insurers)
-                insurer_return(made[ref], at_=when)
+                InsurerReturnFactory(record=made[ref], returned_at=when)
                 returned_at[ref] = when
             elif kind == "adjust":
                 ins, inst, amount, _minute = adjusts[ref]
@@ -192,7 +193,7 @@ def test_random_months_reconcile(parties: dict[str, Any], records: list[Spec], a
 
 def _flush(pending: dict[tuple[int, dt.datetime], list[int]], made: dict[int, Any], insurers: list[Any]) -> None:
     for (insurer, when), refs in sorted(pending.items(), key=lambda item: item[0][1]):
-        deliver([made[ref] for ref in refs], insurer=insurers[insurer], at_=when)
+        DeliveryFactory(insurer=insurers[insurer], created_at=when, records=[made[ref] for ref in refs])
     pending.clear()
 
 

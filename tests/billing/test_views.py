@@ -1,4 +1,5 @@
-"""Billing pages: every role against every billing URL, tenant isolation, and the agency's actions."""
+"""Billing pages: tenant isolation, downloads, and the agency's actions (every role against every billing URL
+is walked by ``tests/agency/test_permission_matrix.py``)."""
 
 from __future__ import annotations
 
@@ -9,67 +10,28 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import URLPattern, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from agency.models import Role
-from agency.permissions import ROLE_PERMISSIONS
 from audit.models import AuditEvent, Outcome
 from billing import calendar
 from billing.models import BillingMonth, ClaimsStatement, InsurerPayment, Invoice, InvoiceKind, TransferBatch
-from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
 
-from ..agency.helpers import open_window
-from ..conftest import login_verified
-from ..factories import ContractFactory
-from .conftest import deliver, make_record, with_account
+from ..factories import ContractFactory, DeliveryFactory, RecordFactory
+from .conftest import make_record, with_account
 from .samples import SAMPLES, billing_objects
 
 pytestmark = pytest.mark.django_db
 
 
-def _billing_resolver() -> Any:
-    return next(r for r in get_resolver().url_patterns if getattr(r, "namespace", None) == "billing")
-
-
-def _billing_routes() -> list[tuple[str, Any]]:
-    return [(f"billing:{p.name}", p.callback) for p in _billing_resolver().url_patterns if isinstance(p, URLPattern)]
-
-
 def _own_objects(contract: Any) -> dict[str, Any]:
-    archive = StoredArchive.objects.create(sha256="0" * 64, size=0)
-    submission = Submission.objects.create(
-        receipt_number="R2099-0000001", archive=archive, file_name="sample.zip", institution=contract.institution,
-        channel=Channel.UPLOAD, received_at=dt.datetime(2099, 1, 10, tzinfo=dt.UTC), rule_set="test",
-        status=SubmissionStatus.ACCEPTED,
+    record = RecordFactory(
+        submission__institution=contract.institution, submission__received_at=dt.datetime(2099, 1, 10, tzinfo=dt.UTC),
+        insurer=contract.insurer,
     )
-    record = Record.objects.create(submission=submission, position=1, institution=contract.institution, status=RecordStatus.ACCEPTED)
     objects = {"insurer": contract.insurer, "institution": contract.institution, "contract": contract, "record": record}
     return {**objects, **billing_objects(objects)}
-
-
-def test_every_billing_route_declares_a_permission_and_has_a_sample() -> None:
-    for name, callback in _billing_routes():
-        assert getattr(callback, "required_permission", None) is not None, name
-    parameterised = [f"billing:{p.name}" for p in _billing_resolver().url_patterns if p.pattern.converters]
-    assert sorted(parameterised) == sorted(SAMPLES)
-
-
-@pytest.mark.parametrize("role", list(Role))
-def test_role_matrix_for_billing(role: Role, make_user: Callable[..., Any], contract_a: Any) -> None:
-    user = make_user(role)
-    if role == Role.MAINTENANCE:
-        open_window(user)
-    client = login_verified(Client(), user)
-    objects = _own_objects(contract_a)
-    wrong = {}
-    for name, callback in _billing_routes():
-        url = reverse(name, args=SAMPLES[name](objects) if name in SAMPLES else [])
-        expected = 200 if callback.required_permission in ROLE_PERMISSIONS[role] else 403
-        status = client.get(url).status_code
-        if status != expected:
-            wrong[name] = (status, expected)
-    assert wrong == {}, f"{role}: (got, expected) {wrong}"
 
 
 @pytest.mark.parametrize("role", [Role.INSURER_STAFF, Role.INSTITUTION_STAFF])
@@ -125,7 +87,7 @@ def test_the_agency_closes_a_month_records_a_payment_and_makes_transfers(
     period = calendar.add_months(calendar.month_start(timezone.localdate()), -2)
     accepted = dt.datetime.combine(period + dt.timedelta(days=9), dt.time(10, 0), tzinfo=calendar.JST)
     record = make_record(insurer=a, institution=one, claim_amount=8_000, checked_at=accepted)
-    deliver([record], insurer=a, at_=accepted + dt.timedelta(days=1))
+    DeliveryFactory(insurer=a, created_at=accepted + dt.timedelta(days=1), records=[record])
     admin = user_client(Role.AGENCY_ADMIN)
     this_month = calendar.period_label(calendar.month_start(timezone.localdate()))
     response = admin.post(reverse("billing:month_list"), {"month": this_month}, follow=True)

@@ -15,7 +15,6 @@ from agency.models import Role
 from audit.models import AuditEvent
 from audit.services import audit_record
 from compliance.models import (
-    AccessReview,
     DataClass,
     DisposalCertificate,
     DisposalRequest,
@@ -23,8 +22,7 @@ from compliance.models import (
 )
 from compliance.services.disposal import sha256_of
 
-from ..agency.helpers import open_window
-from ..factories import UserFactory
+from ..factories import AccessReviewFactory, MaintenanceWindowFactory, UserFactory
 
 ITEM_CODE = "technical-07"
 
@@ -60,15 +58,11 @@ def incident(objects: dict[str, Any]) -> list[Any]:
 
 
 def maintenance_window(objects: dict[str, Any]) -> list[Any]:
-    return [open_window(UserFactory(role=Role.MAINTENANCE)).pk]
+    return [MaintenanceWindowFactory().pk]
 
 
 def access_review(objects: dict[str, Any]) -> list[Any]:
-    window = open_window(UserFactory(role=Role.MAINTENANCE))
-    now = timezone.now()
-    review = AccessReview.objects.create(kind=AccessReview.Kind.MAINTENANCE, window=window, subject_ids=[window.user_id],
-                                         period_start=window.starts_at, period_end=now, opened_at=now)
-    return [review.pk]
+    return [AccessReviewFactory().pk]
 
 
 def disposal_request(objects: dict[str, Any]) -> list[Any]:
@@ -97,7 +91,7 @@ def audit_event(objects: dict[str, Any]) -> list[Any]:
     return [event.seq]
 
 
-# name → builder, for the lead's SAMPLES dict (and this package's own URL walk).
+# name → builder, merged into the permission matrix's SAMPLES.
 SAMPLES = {
     "compliance:item_detail": item_code,
     "compliance:item_manage": item_code,

@@ -16,7 +16,7 @@ from compliance.disclosure import fiscal_year_of, handled_volume, previous_fisca
 from compliance.services import checklist as services
 from intake.models import RecordStatus
 
-from .helpers import make_submission
+from ..factories import AgencyProfileFactory, SubmissionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ TODAY = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def profile(db: Any) -> AgencyProfile:
     with time_machine.travel(dt.datetime(2026, 2, 10, 1, 0, tzinfo=dt.UTC)):
-        return AgencyProfile.objects.create(**PROFILE)
+        return AgencyProfileFactory(**PROFILE)
 
 
 def _checked(day: dt.date) -> dt.datetime:
@@ -58,10 +58,10 @@ def test_fiscal_years() -> None:
 def test_volume_counts_accepted_records_of_the_previous_fiscal_year(institution_a: Institution) -> None:
     inside = [dt.date(2025, 4, 1), dt.date(2025, 12, 31), dt.date(2026, 3, 31)]
     for day in inside:
-        make_submission(institution_a, received_at=_checked(day), records=100, checkup_date=day)
-    make_submission(institution_a, received_at=_checked(dt.date(2026, 4, 1)), records=50)  # this fiscal year
-    make_submission(institution_a, received_at=_checked(dt.date(2025, 3, 31)), records=50)  # two years ago
-    make_submission(institution_a, received_at=_checked(dt.date(2025, 6, 1)), records=40, status=RecordStatus.RETURNED)
+        SubmissionFactory(institution=institution_a, received_at=_checked(day), records=100, records__checkup_date=day)
+    SubmissionFactory(institution=institution_a, received_at=_checked(dt.date(2026, 4, 1)), records=50)  # this fiscal year
+    SubmissionFactory(institution=institution_a, received_at=_checked(dt.date(2025, 3, 31)), records=50)  # two years ago
+    SubmissionFactory(institution=institution_a, received_at=_checked(dt.date(2025, 6, 1)), records=40, records__status=RecordStatus.RETURNED)
     with time_machine.travel(TODAY):
         volume = handled_volume()
     assert volume.fiscal_year.start == dt.date(2025, 4, 1)
@@ -71,13 +71,13 @@ def test_volume_counts_accepted_records_of_the_previous_fiscal_year(institution_
 
 
 def test_per_day_rounds_half_up(institution_a: Institution) -> None:
-    make_submission(institution_a, received_at=_checked(dt.date(2025, 10, 1)), records=548)  # 548 / 365 = 1.501…
+    SubmissionFactory(institution=institution_a, received_at=_checked(dt.date(2025, 10, 1)), records=548)  # 548 / 365 = 1.501…
     with time_machine.travel(TODAY):
         assert handled_volume().per_day == 2
 
 
 def test_public_page_without_login(profile: AgencyProfile, institution_a: Institution) -> None:
-    make_submission(institution_a, received_at=_checked(dt.date(2025, 9, 1)), records=730)
+    SubmissionFactory(institution=institution_a, received_at=_checked(dt.date(2025, 9, 1)), records=730)
     with time_machine.travel(TODAY):
         response = Client().get(reverse("disclosure"))
     assert response.status_code == 200

@@ -28,7 +28,7 @@ from compliance.services import disposal as services_disposal
 from intake import storage
 from intake.models import Finding, Record, StoredArchive, Submission
 
-from .helpers import make_submission
+from ..factories import FindingFactory, SubmissionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +43,9 @@ def policy(admin_a: User) -> RetentionPolicy:
 
 @pytest.fixture
 def old_and_new(institution_a: Institution) -> tuple[Submission, Submission]:
-    old = make_submission(institution_a, received_at=timezone.now() - dt.timedelta(days=6 * 365), records=3, store_file=True)
-    Finding.objects.create(submission=old, record=old.records.first(), code="T1", severity="warning", message="x")
-    new = make_submission(institution_a, received_at=timezone.now() - dt.timedelta(days=365), records=2, store_file=True)
+    old = SubmissionFactory(institution=institution_a, received_at=timezone.now() - dt.timedelta(days=6 * 365), records=3, archive__on_disk=True)
+    FindingFactory(record=old.records.first(), code="T1", severity=Finding.Severity.WARNING, message="x")
+    new = SubmissionFactory(institution=institution_a, received_at=timezone.now() - dt.timedelta(days=365), records=2, archive__on_disk=True)
     return old, new
 
 
@@ -126,7 +126,7 @@ def test_data_changed_after_approval_is_refused(policy: RetentionPolicy, old_and
     disposal = services_disposal.disposal_request_create(data_class=DataClass.SUBMISSION, actor=admin_a)
     services_disposal.disposal_approve(disposal=disposal, actor=admin_a)
     services_disposal.disposal_approve(disposal=disposal, actor=admin_b)
-    Finding.objects.create(submission=old, code="T2", severity="info", message="added later")
+    FindingFactory(submission=old, code="T2", severity=Finding.Severity.INFO, message="added later")
     with pytest.raises(ValidationError, match="承認後に対象データが変わっています"):
         services_disposal.disposal_execute(disposal=disposal, actor=admin_a)
     assert Submission.objects.filter(pk=old.pk).exists()
@@ -145,8 +145,8 @@ def test_only_an_approver_executes(policy: RetentionPolicy, old_and_new: Any, ad
 
 def test_replaced_records_stay_with_the_records_that_replace_them(policy: RetentionPolicy, institution_a: Institution,
                                                                   admin_a: User) -> None:
-    old = make_submission(institution_a, received_at=timezone.now() - dt.timedelta(days=7 * 365))
-    newer = make_submission(institution_a, received_at=timezone.now() - dt.timedelta(days=30))
+    old = SubmissionFactory(institution=institution_a, received_at=timezone.now() - dt.timedelta(days=7 * 365), records=1)
+    newer = SubmissionFactory(institution=institution_a, received_at=timezone.now() - dt.timedelta(days=30), records=1)
     Record.objects.filter(submission=newer).update(replaces=old.records.get())
     with pytest.raises(ValidationError):
         services_disposal.disposal_request_create(data_class=DataClass.SUBMISSION, actor=admin_a)
@@ -154,8 +154,8 @@ def test_replaced_records_stay_with_the_records_that_replace_them(policy: Retent
 
 def test_chains_of_replacements_inside_the_manifest_are_deleted(policy: RetentionPolicy, institution_a: Institution,
                                                                 admin_a: User, admin_b: User) -> None:
-    first = make_submission(institution_a, received_at=timezone.now() - dt.timedelta(days=7 * 365))
-    second = make_submission(institution_a, received_at=timezone.now() - dt.timedelta(days=6 * 365))
+    first = SubmissionFactory(institution=institution_a, received_at=timezone.now() - dt.timedelta(days=7 * 365), records=1)
+    second = SubmissionFactory(institution=institution_a, received_at=timezone.now() - dt.timedelta(days=6 * 365), records=1)
     Record.objects.filter(submission=second).update(replaces=first.records.get())
     disposal = services_disposal.disposal_request_create(data_class=DataClass.SUBMISSION, actor=admin_a)
     services_disposal.disposal_approve(disposal=disposal, actor=admin_a)
@@ -165,7 +165,7 @@ def test_chains_of_replacements_inside_the_manifest_are_deleted(policy: Retentio
 
 
 def _certificate(admin_a: User, admin_b: User, policy: RetentionPolicy, institution: Institution) -> DisposalCertificate:
-    make_submission(institution, received_at=timezone.now() - dt.timedelta(days=6 * 365))
+    SubmissionFactory(institution=institution, received_at=timezone.now() - dt.timedelta(days=6 * 365), records=1)
     disposal = services_disposal.disposal_request_create(data_class=DataClass.SUBMISSION, actor=admin_a)
     services_disposal.disposal_approve(disposal=disposal, actor=admin_a)
     services_disposal.disposal_approve(disposal=disposal, actor=admin_b)

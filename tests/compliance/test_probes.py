@@ -11,7 +11,6 @@ import pytest
 import time_machine
 from django.db import connection
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency import dbguards as agency_dbguards
 from agency.models import MaintenanceWindow, Role, User
@@ -19,7 +18,6 @@ from audit import dbguards as audit_dbguards
 from audit.services import audit_record
 from compliance import dbguards, probes
 from compliance.models import (
-    AccessReview,
     AuditReviewSignoff,
     BackupGeneration,
     DataClass,
@@ -29,6 +27,7 @@ from compliance.models import (
 )
 
 from ..agency.helpers import open_window
+from ..factories import AccessReviewFactory, TOTPDeviceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +38,7 @@ def test_totp_coverage_names_users_without_a_confirmed_device(make_user: Callabl
     make_user(Role.AGENCY_CLERK)
     assert probes.measure("totp_coverage").status == ProbeStatus.PASS
     lacking = make_user(Role.AGENCY_CLERK, username="no-device", totp=False)
-    TOTPDevice.objects.create(user=lacking, name="pending", confirmed=False)
+    TOTPDeviceFactory(user=lacking, name="pending", confirmed=False)
     result = probes.measure("totp_coverage")
     assert result.status == ProbeStatus.FAIL
     assert result.detail["usernames"] == ["no-device"]
@@ -275,8 +274,7 @@ def test_maintenance_window_left_open(make_user: Callable[..., User]) -> None:
 def test_access_reviews_overdue_after_seven_days(make_user: Callable[..., User]) -> None:
     window = open_window(make_user(Role.MAINTENANCE))
     now = timezone.now()
-    AccessReview.objects.create(kind=AccessReview.Kind.MAINTENANCE, window=window, subject_ids=[window.user_id],
-                                period_start=window.starts_at, period_end=now, opened_at=now)
+    AccessReviewFactory(window=window, opened_at=now)
     assert probes.measure("access_reviews").status == ProbeStatus.PASS
     with time_machine.travel(now + dt.timedelta(days=8)):
         assert probes.measure("access_reviews").status == ProbeStatus.FAIL

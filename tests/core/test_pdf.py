@@ -19,7 +19,7 @@ from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from agency.demo import AGENCY
-from agency.models import AgencyProfile, Contract, Role
+from agency.models import Contract, Role
 from core.pdf import (
     FONT_DIR,
     FONT_FAMILY,
@@ -33,7 +33,8 @@ from core.pdf import (
 )
 from intake.models import Submission
 
-from ..intake.test_outputs import make_archive, receive
+from ..factories import AgencyProfileFactory
+from ..intake.helpers import make_archive, receive
 
 BUNDLED_FAMILY = "IPAexGothic"  # the family name inside the bundled font file
 
@@ -65,7 +66,7 @@ def _assert_set_in_the_bundled_font(data: bytes) -> None:
 
 @pytest.fixture
 def submission(db: Any, contract_a: Contract, django_capture_on_commit_callbacks: Any) -> Submission:
-    AgencyProfile.objects.create(**AGENCY)
+    AgencyProfileFactory(**AGENCY)
     return receive(make_archive(contract_a), contract_a.institution, django_capture_on_commit_callbacks)
 
 

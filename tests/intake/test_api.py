@@ -1,6 +1,6 @@
 """The intake REST API and its machine-client authentication (certificate from the TLS proxy + token).
 
-Certificates are generated here with ``cryptography``; the proxy's headers are injected through the
+Certificates are generated with ``cryptography`` (``tests/agency/helpers.py``); the proxy's headers are injected through the
 Django test client, with ``REMOTE_ADDR`` a trusted or an untrusted address. Archives come from the
 synthetic generator, priced with the contract in the database, and are checked in-process (eager
 Celery, on-commit callbacks executed).
@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import time_machine
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
@@ -42,9 +39,9 @@ from intake.models import Channel, Submission, SubmissionStatus
 from kenshin.synth.generator import GeneratorConfig, generate
 from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
 
+from ..agency.helpers import PROXY, Machine, make_certificate
 from ..conftest import login_verified
 
-PROXY = "127.0.0.1"
 OUTSIDER = "203.0.113.9"
 LIST_URL = "/api/v1/submissions/"
 
@@ -56,62 +53,6 @@ def _trusted_proxy() -> Iterator[None]:
 
 
 # --- certificates, clients, archives -------------------------------------------------------------
-
-
-def make_certificate(
-    common_name: str,
-    *,
-    not_before: dt.datetime | None = None,
-    not_after: dt.datetime | None = None,
-    ca: bool = False,
-    usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CLIENT_AUTH,
-    organisation_number: str = "",
-) -> str:
-    """A self-signed ECDSA P-256 certificate as PEM (the proxy has verified the chain already)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    attributes = [
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "テスト健診センター"),
-    ]
-    if organisation_number:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organisation_number))
-    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    name = x509.Name(attributes)
-    now = timezone.now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or now - dt.timedelta(days=1))
-        .not_valid_after(not_after or now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    )
-    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode("ascii")
-
-
-@dataclass
-class Machine:
-    """An API client with its token and one registered certificate."""
-
-    client: ApiClient
-    token: str
-    pem: str
-    certificate: ClientCertificate
-
-    def headers(
-        self, *, token: str | None = None, pem: str | None = None, peer: str = PROXY, verify: str = "SUCCESS"
-    ) -> dict[str, str]:
-        return {
-            "REMOTE_ADDR": peer,
-            "HTTP_AUTHORIZATION": f"Token {self.token if token is None else token}",
-            "HTTP_X_SSL_CLIENT_VERIFY": verify,
-            # nginx's $ssl_client_escaped_cert
-            "HTTP_X_SSL_CLIENT_CERT": quote(self.pem if pem is None else pem, safe=""),
-            "HTTP_X_SSL_PROTOCOL": "TLSv1.3",
-        }
 
 
 @pytest.fixture

@@ -20,15 +20,10 @@ from intake import checks
 from intake.models import EligibilityTicket, EligibilityUpload, Finding, RecordStatus
 from intake.services.eligibility import COLUMNS, TEMPLATE_HEADER, EligibilityFileInvalid, eligibility_upload, parse_csv
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
-from tests.routing.test_routing import AGENCY, receive
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-
-
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks: Any) -> Any:
-    return django_capture_on_commit_callbacks
+from ..routing.helpers import AGENCY, receive
 
 
 def _row(**values: Any) -> dict[str, str]:

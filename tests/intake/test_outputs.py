@@ -7,98 +7,28 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 
-from agency.demo import AGENCY
 from agency.models import AgencyProfile, Contract, Institution, Role
 from audit.models import AuditEvent
 from intake import checks, outputs
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
-from intake.services.receive import submission_receive
 from intake.services.review import finding_override_warning
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION
 from kenshin.reader import read_archive
-from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, generate
-from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
+from kenshin.synth.generator import GeneratedArchive
 
-from ..factories import UserFactory
+from ..factories import FindingFactory, UserFactory
+from .helpers import RETURN_DEFECTS, make_archive, receive, warning_on
 
 pytestmark = pytest.mark.django_db
 
-# Two records are returned (ticket expired → 別表9 06, copay recomputed differently → 07), the rest accepted.
-RETURN_DEFECTS = ("ticket_expired", "copay_mismatch")
+# The defects of ``helpers.RETURN_DEFECTS`` and the 別表9 code each record is returned with.
 EXPECTED_REASONS = {"ticket_expired": "06", "copay_mismatch": "07"}
-
-
-# --- archives for the parties in the test database (shared with test_views) ------------------------------
-
-
-def parties_for(contract: Contract) -> Parties:
-    """The generator's parties, taken from one contract of the test database."""
-    insurer, institution = contract.insurer, contract.institution
-    return Parties(
-        insurers=(SynthInsurer(insurer.number, insurer.name),),
-        institutions=(
-            SynthInstitution(institution.number, institution.name, "1000001", institution.address, "03-0000-0000"),
-        ),
-        contracts=(
-            SynthContract(
-                insurer.number,
-                institution.number,
-                contract.valid_from,
-                contract.valid_to,
-                checks.contract_terms(contract),
-            ),
-        ),
-    )
-
-
-def make_archive(
-    contract: Contract, *, records: int = 5, seed: int = 1, defects: tuple[str, ...] = RETURN_DEFECTS
-) -> GeneratedArchive:
-    agency_code = AgencyProfile.objects.values_list("agency_code", flat=True).get()
-    config = GeneratorConfig(
-        year=2024, records=records, seed=seed, defects=defects, insurers=1, agency_number=agency_code
-    )
-    return next(generate(config, parties_for(contract)))
-
-
-def receive(
-    archive: GeneratedArchive,
-    institution: Institution,
-    capture: Callable[..., Any],
-    *,
-    channel: str = Channel.UPLOAD,
-    actor: Any = None,
-) -> Submission:
-    """Receive and check (the check task runs on commit, eagerly in tests)."""
-    with capture(execute=True):
-        result = submission_receive(
-            source=archive.data, file_name=archive.filename, institution=institution, channel=channel, actor=actor
-        )
-    return Submission.objects.select_related("institution", "archive").get(pk=result.submission.pk)
-
-
-@pytest.fixture
-def agency_profile(db: Any) -> AgencyProfile:
-    return AgencyProfile.objects.create(**AGENCY)
-
-
-@pytest.fixture
-def archive_a(agency_profile: AgencyProfile, contract_a: Contract) -> GeneratedArchive:
-    return make_archive(contract_a)
-
-
-@pytest.fixture
-def submission_a(
-    archive_a: GeneratedArchive, contract_a: Contract, django_capture_on_commit_callbacks: Any
-) -> Submission:
-    return receive(archive_a, contract_a.institution, django_capture_on_commit_callbacks)
 
 
 def injected_reason(archive: GeneratedArchive, record: Record) -> str:
@@ -175,15 +105,7 @@ def test_error_list_csv_has_one_row_per_finding(submission_a: Submission, archiv
 
 def test_error_list_csv_neutralises_spreadsheet_formulas(submission_a: Submission) -> None:
     record = Record.objects.filter(submission=submission_a).first()
-    Finding.objects.create(
-        submission=submission_a,
-        record=record,
-        code="OBS_UNKNOWN_CODE",
-        severity=Finding.Severity.WARNING,
-        return_reason="01",
-        file="=cmd|' /C calc'!A0",
-        message="@SUM(1+1)",
-    )
+    FindingFactory(record=record, return_reason="01", file="=cmd|' /C calc'!A0", message="@SUM(1+1)")
     _, *rows = _csv_rows(outputs.error_list_csv(submission_a))
     cells = [cell for row in rows for cell in row]
     assert "'=cmd|' /C calc'!A0" in cells
@@ -285,22 +207,9 @@ def test_no_returned_archive_when_everything_was_accepted(
 # --- warning override ------------------------------------------------------------------------------------------
 
 
-def _warning(submission: Submission) -> Finding:
-    record = Record.objects.filter(submission=submission, status=RecordStatus.ACCEPTED).first()
-    return Finding.objects.create(
-        submission=submission,
-        record=record,
-        code="OBS_UNKNOWN_CODE",
-        severity=Finding.Severity.WARNING,
-        return_reason="01",
-        file=record.data_path,
-        message="項目マスタにない項目コードです",
-    )
-
-
 def test_overriding_a_warning_is_recorded_and_audited(submission_a: Submission) -> None:
     clerk = UserFactory(role=Role.AGENCY_CLERK)
-    warning = _warning(submission_a)
+    warning = warning_on(submission_a)
     finding_override_warning(finding=warning, reason="  院内独自項目のため問題なし  ", actor=clerk)
     warning.refresh_from_db()
     assert warning.overridden_by == clerk
@@ -327,7 +236,7 @@ def test_errors_cannot_be_overridden(submission_a: Submission) -> None:
 
 
 def test_override_needs_the_permission_and_a_reason(submission_a: Submission, institution_a: Institution) -> None:
-    warning = _warning(submission_a)
+    warning = warning_on(submission_a)
     staff = UserFactory(role=Role.INSTITUTION_STAFF, institution=institution_a)
     with pytest.raises(PermissionDenied):
         finding_override_warning(finding=warning, reason="理由", actor=staff)

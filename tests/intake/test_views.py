@@ -25,28 +25,9 @@ from kenshin.synth.generator import GeneratedArchive
 
 from ..conftest import login_verified
 from ..factories import UserFactory
-from .test_outputs import make_archive, receive
+from .helpers import make_archive, receive, warning_on
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def agency_profile(db: Any) -> AgencyProfile:
-    from agency.demo import AGENCY
-
-    return AgencyProfile.objects.create(**AGENCY)
-
-
-@pytest.fixture
-def archive_a(agency_profile: AgencyProfile, contract_a: Contract) -> GeneratedArchive:
-    return make_archive(contract_a)
-
-
-@pytest.fixture
-def submission_a(
-    archive_a: GeneratedArchive, contract_a: Contract, django_capture_on_commit_callbacks: Any
-) -> Submission:
-    return receive(archive_a, contract_a.institution, django_capture_on_commit_callbacks)
 
 
 @pytest.fixture
@@ -384,21 +365,8 @@ def test_workbench_filters_by_rule_status_insurer_and_institution(
     assert AuditEvent.objects.filter(action="intake.workbench.view").count() == 5
 
 
-def _warning_on(submission: Submission) -> Finding:
-    record = Record.objects.filter(submission=submission, status=RecordStatus.ACCEPTED).first()
-    return Finding.objects.create(
-        submission=submission,
-        record=record,
-        code="OBS_UNKNOWN_CODE",
-        severity=Finding.Severity.WARNING,
-        return_reason="01",
-        file=record.data_path,
-        message="項目マスタにない項目コードです",
-    )
-
-
 def test_clerk_overrides_a_warning_with_a_reason(clerk: Client, submission_a: Submission) -> None:
-    warning = _warning_on(submission_a)
+    warning = warning_on(submission_a)
     record_url = reverse("intake:record_detail", args=[warning.record_id])
     assert "警告を確認済みにする" in clerk.get(record_url).content.decode()
     override_url = reverse("intake:record_override", args=[warning.record_id])
@@ -429,7 +397,7 @@ def test_errors_cannot_be_overridden_from_the_page(clerk: Client, submission_a: 
 
 
 def test_institution_staff_cannot_override(staff_a: Client, submission_a: Submission) -> None:
-    warning = _warning_on(submission_a)
+    warning = warning_on(submission_a)
     url = reverse("intake:record_override", args=[warning.record_id])
     assert staff_a.get(url).status_code == 403
     assert staff_a.post(url, {"finding": warning.pk, "reason": "理由です"}).status_code == 403

@@ -1,7 +1,7 @@
 """Deliveries over the REST API for insurer systems (client certificate + token, or a portal session).
 
-Certificates and the proxy's headers are made as in ``test_api``; deliveries come from generated
-archives checked by intake and routed (``test_routing`` helpers).
+Certificates and the proxy's headers are made as in the intake API tests (``tests/agency/helpers.py``);
+deliveries come from generated archives checked by intake and routed (``helpers.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from agency.models import Role
 from agency.services.clients import api_client_create, client_certificate_register
 from audit.models import AuditEvent, Outcome
 from routing.models import Delivery, DeliveryChannel, DeliveryStatus
-from tests.intake.test_api import PROXY, Machine, make_certificate
 
+from ..agency.helpers import PROXY, Machine, make_certificate
 from ..conftest import login_verified
 from ..factories import UserFactory
-from .test_routing import intake_generated, route
+from .helpers import intake_generated, route
 
 LIST_URL = "/api/v1/deliveries/"
 
@@ -30,11 +30,6 @@ LIST_URL = "/api/v1/deliveries/"
 def _trusted_proxy() -> Iterator[None]:
     with override_settings(TRUSTED_PROXIES=[f"{PROXY}/32"]):
         yield
-
-
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks: Any) -> Any:
-    return django_capture_on_commit_callbacks
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The insurer portal, the institution's view of 過誤, the clerks' routing pages and notification settings.
 
-Data come from generated archives checked by intake and routed (helpers of ``test_routing``).
-``routed_sample`` builds minimal own-tenant objects without archives, for the permission matrix.
+Data come from generated archives checked by intake and routed (``helpers.py``), whose
+``routed_sample`` (minimal own-tenant objects without archives, for the permission matrix) is
+checked here too.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from django.urls import reverse
 from agency.models import Role, User
 from audit.models import AuditEvent, Outcome
 from intake import reading as intake_reading
-from intake import storage
-from intake.models import NotificationPreference, Record, RecordStatus, StoredArchive, Submission
+from intake.models import NotificationPreference, Record, RecordStatus, Submission
 from kenshin.items import Judgement, item_master
 from kenshin.reader import read_archive
 from routing.models import Delivery, DeliveryChannel, DeliveryItem, DeliveryStatus, InsurerReturn
@@ -32,51 +32,7 @@ from routing.services import returns
 
 from ..conftest import login_verified
 from ..factories import InstitutionFactory, InsurerFactory, UserFactory
-from .test_routing import Intaken, intake_generated, route
-
-
-def routed_sample(insurer: Any, institution: Any) -> dict[str, int]:
-    """Own-tenant objects for URL samples: a routed record of ``institution`` in a delivery for
-    ``insurer`` and a 過誤 of it with its archive (stored bytes, not a real archive). Returns ids:
-    ``delivery``, ``record`` (routed, not returned), ``returned_record`` and ``insurer_return``."""
-    from intake.models import Channel
-    from intake.services.receive import submission_receive
-
-    submission = submission_receive(
-        source=b"routing sample " + insurer.number.encode() + institution.number.encode(), file_name="sample.zip",
-        institution=institution, channel=Channel.UPLOAD, enqueue=False,
-    ).submission
-    stored = storage.store(b"delivery sample " + insurer.number.encode())
-    archive, _ = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
-    delivery = Delivery.objects.create(
-        insurer=insurer, archive=archive, file_name=f"91399055_{insurer.number}_202604010_1.zip", sender_code="91399055",
-        created_on=dt.date(2026, 4, 1), same_day_count=0, record_count=2, file_count=4, unit_total=0, payment_total=0,
-        claim_total=0,
-    )
-    records = []
-    for position in (1, 2):
-        record = Record.objects.create(
-            submission=submission, position=position, data_path=f"DATA/h{position}.xml", claim_path=f"CLAIMS/c{position}.xml",
-            status=RecordStatus.ACCEPTED, institution=institution, insurer=insurer, insurer_number=insurer.number,
-            ticket_number=f"2410000000{position}", checkup_date=dt.date(2026, 3, 1),
-        )
-        DeliveryItem.objects.create(delivery=delivery, record=record, position=position,
-                                    data_name=record.data_path, claim_name=record.claim_path)
-        records.append(record)
-    back = storage.store(b"return sample " + insurer.number.encode())
-    returned = InsurerReturn.objects.create(
-        record=records[1], delivery=delivery, insurer=insurer, institution=institution, reason="09", note="sample",
-        returned_label="sample", archive=StoredArchive.objects.get_or_create(sha256=back.sha256, defaults={"size": back.size})[0],
-        archive_file_name=f"91399055_{institution.number}_202604010_1.zip",
-    )
-    Record.objects.filter(pk=records[1].pk).update(status=RecordStatus.RETURNED)
-    return {"delivery": delivery.pk, "record": records[0].pk, "returned_record": records[1].pk, "insurer_return": returned.pk,
-            "submission": submission.pk}
-
-
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks: Any) -> Any:
-    return django_capture_on_commit_callbacks
+from .helpers import Intaken, intake_generated, route, routed_sample
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """振分: generated archives through intake, then into deliveries per insurer; 過誤 back to institutions.
 
 Archives come from the synthetic generator with their parties loaded into the database (as in
-``test_pipeline``); checking runs in-process (eager Celery, on-commit callbacks executed).
-The helpers at the top are shared with the portal, eligibility and API tests.
+``test_pipeline``); checking runs in-process (eager Celery, on-commit callbacks executed), through
+the helpers of ``helpers.py``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from kenshin.assemble import build_submission
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER
 from kenshin.naming import ArchiveName, MemberName
 from kenshin.reader import ReadResult, read_archive
-from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
+from kenshin.synth.generator import GeneratorConfig, default_parties, generate
 from kenshin.writer import write_archive
 from routing import packing, selectors
 from routing import timeline as routing_timeline
@@ -55,47 +55,13 @@ from routing.services import deliveries as delivery_services
 from routing.services import returns
 from routing.tasks import route_deliveries_task
 
-from ..factories import UserFactory
+from ..factories import DeliveryItemFactory, UserFactory
+from .helpers import AGENCY, Intaken, intake_generated, receive, route
 
-AGENCY = "91399055"
 NAME_RE = r"^91399055_[0-9]{8}_[0-9]{8}[0-9]_1\.zip$"
 
 
-# --- shared helpers -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Intaken:
-    archive: GeneratedArchive
-    submission: Submission
-
-
-def intake_generated(
-    capture: Any, *, records: int = 12, seed: int = 5, institutions: int = 1, defects: tuple[str, ...] = (), insurers: int = 5
-) -> list[Intaken]:
-    """Generate archives, load their parties, receive and check them; one entry per archive."""
-    seed_demo()
-    config = GeneratorConfig(
-        year=2024, records=records, seed=seed, institutions=institutions, defects=defects, agency_number=AGENCY, insurers=insurers
-    )
-    parties = default_parties(config)
-    synthetic_parties_load(parties=parties, agency_number=AGENCY)
-    return [receive(capture, archive) for archive in generate(config, parties)]
-
-
-def receive(capture: Any, archive: GeneratedArchive, *, file_name: str | None = None, data: bytes | None = None) -> Intaken:
-    institution = Institution.objects.get(number=archive.institution)
-    with capture(execute=True):
-        received = submission_receive(
-            source=data or archive.data, file_name=file_name or archive.filename, institution=institution, channel=Channel.MEDIA
-        )
-    received.submission.refresh_from_db()
-    return Intaken(archive, received.submission)
-
-
-def route(capture: Any, **kwargs: Any) -> list[Delivery]:
-    with capture(execute=True):
-        return delivery_services.deliveries_route(**kwargs)
+# --- helpers ---------------------------------------------------------------------------------------------
 
 
 def read_delivery(delivery: Delivery, *, xsd_dir: str | None = None) -> ReadResult:
@@ -117,11 +83,6 @@ def resend(capture: Any, intaken: Intaken, *, count: int = 1) -> Intaken:
     original = intaken.archive.submission
     later = replace(original, name=replace(original.name, same_day_count=original.name.same_day_count + count))
     return receive(capture, intaken.archive, file_name=later.name.filename, data=write_archive(later))
-
-
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks: Any) -> Any:
-    return django_capture_on_commit_callbacks
 
 
 @pytest.fixture
@@ -221,7 +182,7 @@ def test_a_record_sits_in_one_delivery_only_by_database_constraint(routed: tuple
     _, deliveries = routed
     item = deliveries[0].items.first()
     with pytest.raises(IntegrityError), transaction.atomic():
-        DeliveryItem.objects.create(delivery=deliveries[-1], record=item.record, position=999, data_name="DATA/x.xml", claim_name="CLAIMS/x.xml")
+        DeliveryItemFactory(delivery=deliveries[-1], record=item.record, position=999, data_name="DATA/x.xml", claim_name="CLAIMS/x.xml")
 
 
 def test_new_records_go_into_a_second_delivery_with_the_next_same_day_count(capture: Any, db: Any) -> None:

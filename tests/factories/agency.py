@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import factory
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agency.models import Contract, CopayCode, Institution, Insurer, Role, User
+from agency.demo import AGENCY
+from agency.models import AgencyProfile, Contract, CopayCode, Institution, Insurer, MaintenanceWindow, Role, User
 from kenshin.checkdigits import luhn_digit
 
 TEST_PASSWORD = "Vq7#pLm2!xRt9z"
@@ -21,6 +23,34 @@ def insurer_number(n: int) -> str:
 def institution_number(n: int) -> str:
     body = f"139{n:06d}"
     return body + str(luhn_digit(body))
+
+
+class AgencyProfileFactory(factory.django.DjangoModelFactory):
+    """The agency's one profile row: the fields it cannot do without, with the demo agency's values
+    (pass ``**agency.demo.AGENCY`` for the whole demo profile)."""
+
+    class Meta:
+        model = AgencyProfile
+
+    name = AGENCY["name"]
+    address = AGENCY["address"]
+    phone = AGENCY["phone"]
+    contact_email = AGENCY["contact_email"]
+    agency_code = AGENCY["agency_code"]
+    classification = AGENCY["classification"]
+    invoice_registration_number = AGENCY["invoice_registration_number"]
+    service_start_date = AGENCY["service_start_date"]
+    system_ownership = AGENCY["system_ownership"]
+    system_operation = AGENCY["system_operation"]
+    system_facility = AGENCY["system_facility"]
+    capacity_per_year = AGENCY["capacity_per_year"]
+    capacity_per_day = AGENCY["capacity_per_day"]
+    hours_site = AGENCY["hours_site"]
+    hours_system = AGENCY["hours_system"]
+    hours_helpdesk = AGENCY["hours_helpdesk"]
+    fee_initial = AGENCY["fee_initial"]
+    fee_fixed = AGENCY["fee_fixed"]
+    fee_per_checkup = AGENCY["fee_per_checkup"]
 
 
 class InsurerFactory(factory.django.DjangoModelFactory):
@@ -55,6 +85,17 @@ class ContractFactory(factory.django.DjangoModelFactory):
     basic_copay_code = CopayCode.NONE
 
 
+class TOTPDeviceFactory(factory.django.DjangoModelFactory):
+    """A second factor; confirmed unless ``confirmed=False`` (enrolment begun, not finished)."""
+
+    class Meta:
+        model = TOTPDevice
+
+    user = factory.SubFactory("tests.factories.agency.UserFactory", totp=False)
+    name = "test"
+    confirmed = True
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
@@ -72,4 +113,18 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             self.save()
             if extracted is not False:
-                TOTPDevice.objects.create(user=self, name="test", confirmed=True)
+                TOTPDeviceFactory(user=self)
+
+
+class MaintenanceWindowFactory(factory.django.DjangoModelFactory):
+    """An approved maintenance window, open now for the next two hours."""
+
+    class Meta:
+        model = MaintenanceWindow
+
+    user = factory.SubFactory(UserFactory, role=Role.MAINTENANCE)
+    ticket = "CHG-1"
+    purpose = "test"
+    approved_by = factory.SubFactory(UserFactory, role=Role.AGENCY_ADMIN)
+    starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(minutes=1))
+    ends_at = factory.LazyAttribute(lambda w: w.starts_at + dt.timedelta(minutes=121))
