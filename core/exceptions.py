@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import Promise
+
 
 class ApplicationError(Exception):
     """A refusal of the domain; ``str(error)`` is the message for people."""
@@ -19,7 +21,7 @@ class ApplicationError(Exception):
     status = 400
 
     def __init__(
-        self, message: str = "", *, code: str | None = None, status: int | None = None, extra: dict[str, Any] | None = None
+        self, message: str | Promise = "", *, code: str | None = None, status: int | None = None, extra: dict[str, Any] | None = None
     ) -> None:
         super().__init__(message)
         self.message = str(message)
