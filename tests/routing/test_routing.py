@@ -276,12 +276,11 @@ def test_concurrent_runs_route_each_record_once(settings: Any) -> None:
     parties = default_parties(config)
     synthetic_parties_load(parties=parties, agency_number=AGENCY)
     for archive in generate(config, parties):
-        pipeline.submission_process_inline(
-            submission_id=submission_receive(
-                source=archive.data, file_name=archive.filename, institution=Institution.objects.get(number=archive.institution),
-                channel=Channel.MEDIA, enqueue=False,
-            ).submission.pk
+        received = submission_receive(
+            source=archive.data, file_name=archive.filename, institution=Institution.objects.get(number=archive.institution),
+            channel=Channel.MEDIA, enqueue=False,
         )
+        pipeline.process_inline(received.submission.pk)
     barrier = threading.Barrier(3)
     results: list[Any] = []
 
