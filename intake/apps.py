@@ -7,3 +7,16 @@ from django.utils.translation import gettext_lazy as _
 class IntakeConfig(AppConfig):
     name = "intake"
     verbose_name = _("受付・事務点検")
+
+    def ready(self) -> None:
+        # Imported here, not at module level: the notification kinds use models, which exist only once
+        # the app registry is ready.
+        from agency.models import Role
+        from agency.navigation import register_condition
+
+        from . import notifications
+
+        # 通知設定 only for roles that receive a notice; the institution's own 健診データ検索 (agency staff
+        # search from the workbench).
+        register_condition("insurer:notification_settings", lambda user: bool(notifications.kinds_for(user)))
+        register_condition("intake:record_search", lambda user: user.role == Role.INSTITUTION_STAFF)
