@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "routing",
     "billing",
     "compliance",
+    "portal",
 ]
 
 MIDDLEWARE = [
