@@ -101,7 +101,7 @@ def navigation_for(user: Any, path: str = "/") -> list[dict[str, Any]]:
     """The user's groups, each with its visible entries; the group of ``path`` is marked current."""
     if user is None or not user.is_authenticated:
         return []
-    groups = []
+    groups: list[dict[str, Any]] = []
     for group in NAVIGATION:
         entries = [
             {"label": entry.label, "url": reverse(entry.url_name), "name": entry.url_name}
@@ -111,14 +111,14 @@ def navigation_for(user: Any, path: str = "/") -> list[dict[str, Any]]:
         if entries:
             groups.append({"key": group.key, "label": group.label, "url": entries[0]["url"], "entries": entries,
                            "current": False})
-    best = ("", None)
-    for group in groups:
-        for entry in group["entries"]:
+    best_url, best_group = "", None
+    for shown in groups:
+        for entry in shown["entries"]:
             url = entry["url"]
-            if path.startswith(url) and len(url) > len(best[0]):
-                best = (url, group)
-    if best[1] is not None:
-        best[1]["current"] = True
-        for entry in best[1]["entries"]:
-            entry["current"] = entry["url"] == best[0]
+            if path.startswith(url) and len(url) > len(best_url):
+                best_url, best_group = url, shown
+    if best_group is not None:
+        best_group["current"] = True
+        for entry in best_group["entries"]:
+            entry["current"] = entry["url"] == best_url
     return groups

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -58,7 +58,7 @@ class CloseMonthForm(forms.Form):
 
     def __init__(self, *args: Any, months: list[dt.date], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["month"].choices = [(m.strftime("%Y-%m"), period_label(m)) for m in months]
+        cast(forms.ChoiceField, self.fields["month"]).choices = [(m.strftime("%Y-%m"), period_label(m)) for m in months]
 
     def clean_month(self) -> dt.date:
         try:

@@ -19,7 +19,6 @@ from agency.models import Institution, Insurer, Role
 from intake.models import Record, RecordStatus
 
 from .calendar import month_start
-
 from .models import (
     BillingMonth,
     ClaimsStatement,

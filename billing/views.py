@@ -27,7 +27,6 @@ from audit.middleware import personal_data
 from core.http import request_audit
 
 from . import documents, selectors, services
-from .services import closing
 from .access import (
     access_claims_statement,
     access_insurer_payment,
@@ -35,6 +34,7 @@ from .access import (
     access_payment_statement,
     access_transfer_batch,
 )
+from .calendar import cutoff_for, parse_period
 from .forms import (
     AdjustmentForm,
     BankAccountForm,
@@ -45,8 +45,8 @@ from .forms import (
     TermsForm,
     TransferForm,
 )
-from .calendar import cutoff_for, parse_period
 from .models import AgencyBankAccount, BillingMonth, ClaimAdjustment, ClaimsStatement, InsurerBillingTerms, Invoice
+from .services import closing
 from .tasks import close_month_task
 
 PAGE_SIZE = 50

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -126,7 +126,15 @@ class WarningOverrideForm(forms.Form):
 MONTH_FORMAT = "%Y-%m"
 
 
-def _month_choices(months: list[Any]) -> list[tuple[str, str]]:
+def _choice(form: forms.Form, name: str) -> forms.ChoiceField:
+    return cast(forms.ChoiceField, form.fields[name])
+
+
+def _model(form: forms.Form, name: str) -> forms.ModelChoiceField[Any]:
+    return cast("forms.ModelChoiceField[Any]", form.fields[name])
+
+
+def _month_choices(months: list[Any]) -> list[tuple[str, Any]]:
     return [("", _("すべて")), *((m.strftime(MONTH_FORMAT), f"{m.year}年{m.month}月") for m in months)]
 
 
@@ -149,13 +157,13 @@ class ReturnFilterForm(forms.Form):
     def __init__(self, *args: Any, insurers: QuerySet[Insurer], months: list[Any],
                  institutions: QuerySet[Institution] | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = [("", _("すべて")), *((r.value, f"{r.label}（{r.value}）") for r in ReturnReason)]
-        self.fields["insurer"].queryset = insurers
-        self.fields["month"].choices = _month_choices(months)
+        _choice(self, "reason").choices = [("", _("すべて")), *((r.value, f"{r.label}（{r.value}）") for r in ReturnReason)]
+        _model(self, "insurer").queryset = insurers
+        _choice(self, "month").choices = _month_choices(months)
         if institutions is None:
             del self.fields["institution"]
         else:
-            self.fields["institution"].queryset = institutions
+            _model(self, "institution").queryset = institutions
 
     def month_value(self) -> dt.date | None:
         value = self.cleaned_data.get("month")
@@ -186,6 +194,6 @@ class WarningQueueFilterForm(forms.Form):
     def __init__(self, *args: Any, institutions: QuerySet[Institution], insurers: QuerySet[Insurer],
                  codes: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["institution"].queryset = institutions
-        self.fields["insurer"].queryset = insurers
-        self.fields["code"].choices = [("", _("すべて")), *codes]
+        _model(self, "institution").queryset = institutions
+        _model(self, "insurer").queryset = insurers
+        _choice(self, "code").choices = [("", _("すべて")), *codes]

@@ -532,7 +532,7 @@ def _return_csv_values(row: dict[str, Any]) -> list[Any]:
 
 def _filtered_returns(request: HttpRequest) -> tuple[ReturnFilterForm, QuerySet[Record]]:
     records = selectors.returned_record_list(user=request.user)
-    agency = request.user.role not in (Role.INSTITUTION_STAFF,)  # type: ignore[union-attr]
+    agency = request.user.role != Role.INSTITUTION_STAFF  # type: ignore[union-attr]
     insurer_ids = records.order_by().values("insurer_id").distinct()
     form = ReturnFilterForm(
         request.GET or None,
@@ -568,7 +568,7 @@ def return_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.INTAKE_VIEW)
 def return_list_csv(request: HttpRequest) -> HttpResponse:
-    form, records = _filtered_returns(request)
+    _form, records = _filtered_returns(request)
     rows = _return_rows(request, list(records))
     _touch(request, "record", [row["record"].pk for row in rows])
     request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
@@ -608,7 +608,7 @@ def record_search(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.INTAKE_VIEW)
 def record_search_csv(request: HttpRequest) -> HttpResponse:
-    form, records = _searched_records(request)
+    _form, records = _searched_records(request)
     found = list(records)
     _touch(request, "record", [record.pk for record in found])
     request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
@@ -665,7 +665,7 @@ def warning_queue(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.INTAKE_OVERRIDE)
 def warning_queue_csv(request: HttpRequest) -> HttpResponse:
-    form, findings = _filtered_warnings(request)
+    _form, findings = _filtered_warnings(request)
     found = [wording.describe(finding) for finding in findings]
     _touch(request, "record", sorted({finding.record_id for finding in found}))
     request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}

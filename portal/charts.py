@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -46,7 +47,7 @@ def stacked_bars(*, title: str, categories: Sequence[str], series: Sequence[Seri
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(categories), 1)
     bar_w = max(min(slot * 0.6, 48), 4)
-    parts: list[str] = [
+    parts: list[Any] = [
         format_html('<svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">',
                     WIDTH, HEIGHT, title),
         format_html("<title>{}</title>", title),
@@ -58,7 +59,7 @@ def stacked_bars(*, title: str, categories: Sequence[str], series: Sequence[Seri
         parts.append(format_html('<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>', LEFT - 6, _n(y + 4), f"{value:,}"))
     for index, category in enumerate(categories):
         x = LEFT + slot * index + (slot - bar_w) / 2
-        base = TOP + plot_h
+        base: float = TOP + plot_h
         for number, item in enumerate(series):
             value = item.values[index]
             if value <= 0:
@@ -84,7 +85,7 @@ def ratio_bar(*, title: str, parts: Sequence[tuple[str, int]]) -> SafeString:
     """One horizontal bar split by share (e.g. today's 受理 / 返戻)."""
     total = sum(value for _label, value in parts)
     width, height = 360, 28
-    pieces = [format_html('<svg class="chart ratio" viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">',
+    pieces: list[Any] = [format_html('<svg class="chart ratio" viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">',
                           width, height, title), format_html("<title>{}</title>", title)]
     x = 0.0
     for number, (label, value) in enumerate(parts):

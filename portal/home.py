@@ -81,7 +81,7 @@ def _volume_chart(records: Any, *, title: str, first: dt.date, last: dt.date) ->
         .annotate(accepted=Count("pk", filter=Q(status=RecordStatus.ACCEPTED)),
                   returned=Count("pk", filter=Q(status=RecordStatus.RETURNED)))
     )
-    by_month = {(row["month"].date() if isinstance(row["month"], dt.datetime) else row["month"]): row for row in counts}
+    by_month: dict[Any, Any] = {(row["month"].date() if isinstance(row["month"], dt.datetime) else row["month"]): row for row in counts}
     months = _months(first, last)
     accepted = [by_month.get(m, {}).get("accepted", 0) for m in months]
     returned = [by_month.get(m, {}).get("returned", 0) for m in months]
@@ -146,8 +146,8 @@ def _intake_today_and_month(today: dt.date) -> Panel:
     day_a, day_r = counts(today)
     month_a, month_r = counts(today.replace(day=1))
     first = today - timedelta(days=13)
-    daily = {
-        (row["day"] if isinstance(row["day"], dt.date) else row["day"]): row
+    daily: dict[Any, Any] = {
+        row["day"]: row
         for row in records.filter(checked_at__date__gte=first).annotate(day=TruncDate("checked_at")).values("day")
         .annotate(accepted=Count("pk", filter=Q(status=RecordStatus.ACCEPTED)), returned=Count("pk", filter=Q(status=RecordStatus.RETURNED)))
     }

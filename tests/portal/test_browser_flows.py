@@ -40,7 +40,7 @@ def playwright(monkeypatch: pytest.MonkeyPatch) -> Any:
     # Playwright's sync API runs an event loop in this thread; the test's own database reads between
     # steps are plain synchronous ORM calls, which Django then allows only when told so.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - Playwright only where Chromium runs
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as running:
         browser = launch(running)

@@ -68,7 +68,7 @@ def test_clerk_home_follows_warnings_and_intake(user_client: Callable[..., Clien
 def test_admin_home_shows_month_close_and_preview(user_client: Callable[..., Client], contract_a: Any) -> None:
     # Accepted last month: billable in whichever month closes next (its own, or later as 月遅れ).
     last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).replace(day=2)
-    received = dt.datetime.combine(last_month, dt.time(10), tzinfo=dt.timezone.utc)
+    received = dt.datetime.combine(last_month, dt.time(10), tzinfo=dt.UTC)
     RecordFactory(submission=SubmissionFactory(institution=contract_a.institution, received_at=received),
                   insurer=contract_a.insurer, claim_amount=6_500, checkup_date=last_month)
     page = _home(user_client(Role.AGENCY_ADMIN))
