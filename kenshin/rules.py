@@ -7,11 +7,13 @@ relations between values). They take records and plain values and never touch th
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from kenshin.checkdigits import normalize_insurer_number
 from kenshin.codes import ClaimType, DetailItem
 from kenshin.copay import (
     ClaimComputation,
@@ -53,6 +55,18 @@ def age_on(birth_date: date, on: date) -> int:
 def fiscal_year_end(on: date) -> date:
     """31 March closing the fiscal year (年度) that contains ``on``."""
     return date(on.year + 1 if on.month >= 4 else on.year, 3, 31)
+
+
+def fiscal_year(on: date) -> int:
+    """The fiscal year (年度, April to March) that contains ``on``, by the calendar year it starts in."""
+    return on.year if on.month >= 4 else on.year - 1
+
+
+def person_key(insurer_number: str, card_symbol: str | None, card_number: str, card_branch: str | None) -> str:
+    """Who a checkup is for: 保険者番号 + 被保険者証等記号 + 番号 + 枝番, compared after NFKC (full-width
+    digits as half-width) without spaces, so that two institutions writing the same card agree."""
+    parts = (normalize_insurer_number(insurer_number), card_symbol or "", card_number, card_branch or "")
+    return "|".join(unicodedata.normalize("NFKC", part).replace(" ", "") for part in parts)
 
 
 def age_eligible(birth_date: date, checkup_date: date) -> bool:
