@@ -376,10 +376,10 @@ def duplicate_findings(records: Sequence[Record], blocked: AbstractSet[int] = fr
             if year is not None:
                 years.setdefault(("ticket", person[0], ticket, year), day)
     if wanted_years:
-        for key, year, day in accepted.filter(
+        for who, year, day in accepted.filter(
             person_key__in={r.person_key for r in records if r.person_key}, fiscal_year__in=wanted_years
         ).values_list("person_key", "fiscal_year", "checkup_date"):
-            years.setdefault(("person", key, year), day)
+            years.setdefault(("person", who, year), day)
     seen_people = {
         row
         for row in accepted.filter(card_number__in={r.card_number for r in records}).values_list(*person_fields, "checkup_date")
