@@ -197,12 +197,15 @@ def detail_items_performed(document: CheckupDocument, master: ItemMaster) -> set
     return performed
 
 
-def detail_reasons_missing(document: CheckupDocument, master: ItemMaster) -> set[DetailItem]:
-    """詳細な健診 performed without their 実施理由 (the RSON text item of the item's group)."""
+def detail_reasons_missing(
+    document: CheckupDocument, master: ItemMaster, performed: Iterable[DetailItem] | None = None
+) -> set[DetailItem]:
+    """詳細な健診 performed without their 実施理由 (the RSON text item of the item's group);
+    ``performed`` limits the question to those items (default: every one the document shows)."""
     reasons = master.detail_groups()
     results = document.results()
     missing: set[DetailItem] = set()
-    for item in detail_items_performed(document, master):
+    for item in detail_items_performed(document, master) if performed is None else performed:
         reason = results.get(reasons.get(item.value, ""))
         if reason is None or reason.negation or not (reason.value or "").strip():
             missing.add(item)

@@ -260,15 +260,15 @@ def _item_findings(pending: PendingRecord, path: str) -> list[Finding]:
     creatinine = [code for code in results if code.startswith(CREATININE_PREFIX) and results[code].value is not None]
     if creatinine and EGFR not in results:
         found.append(ITEM_EGFR_MISSING.at(file=path, xpath="//section"))
-    if pending.claim is not None:
-        billed = standard_rules.billed_detail_items(pending.claim)
+    billed = standard_rules.billed_detail_items(pending.claim) if pending.claim is not None else set()
+    if billed:
         performed = standard_rules.detail_items_performed(document, master)
         if not_performed := billed - performed:
             found.append(DETAIL_NOT_PERFORMED.at(
                 file=pending.record.claim_path or path, xpath="/checkupClaim/settlement/unitPriceDetail",
                 detail="・".join(DETAIL_LABELS[item] for item in sorted(not_performed)),
             ))
-        if without_reason := standard_rules.detail_reasons_missing(document, master) & billed:
+        if without_reason := standard_rules.detail_reasons_missing(document, master, performed & billed):
             found.append(DETAIL_REASON_MISSING.at(
                 file=path, xpath="//entryRelationship[@typeCode='RSON']",
                 detail="・".join(DETAIL_LABELS[item] for item in sorted(without_reason)),
