@@ -376,9 +376,10 @@ def duplicate_findings(records: Sequence[Record], blocked: AbstractSet[int] = fr
             if year is not None:
                 years.setdefault(("ticket", person[0], ticket, year), day)
     if wanted_years:
+        # The conditions of the partial unique index, spelled out so that it serves the query.
         for who, year, day in accepted.filter(
             person_key__in={r.person_key for r in records if r.person_key}, fiscal_year__in=wanted_years
-        ).values_list("person_key", "fiscal_year", "checkup_date"):
+        ).exclude(person_key="").values_list("person_key", "fiscal_year", "checkup_date"):
             years.setdefault(("person", who, year), day)
     seen_people = {
         row

@@ -29,6 +29,7 @@ from billing.models import (
 from billing.services import ClosingTooEarly, MonthOrderError, claim_adjustment_create, month_close, months_close_due
 from billing.tasks import close_due_months_task, close_month_task
 from intake.models import RecordStatus
+from intake.timeline import record_timeline
 
 from ..factories import DeliveryFactory, InsurerFactory, InsurerReturnFactory
 from .conftest import at, make_record
@@ -80,6 +81,8 @@ def test_february_collects_what_was_accepted_by_its_cutoff(month_data: dict[str,
     # the record not delivered to A is on the statement at 0, with the reason it is held
     held = statement.lines.get(kind=LineKind.HELD)
     assert (held.record_id, held.amount) == (d["r7"].pk, 0) and "送付" in held.note
+    [step] = [step for step in record_timeline(d["r7"]) if step.key == "billed"]
+    assert step.warning and not step.done and statement.number in step.detail and held.note in step.detail
     assert claims[d["r5"].pk].late and not claims[d["r1"].pk].late and not claims[d["r2"].pk].late
     assert statement.total == statement.claims_total == 8_000 + 9_000 + 5_000
     assert statement.record_count == 3 and statement.late_count == 1
