@@ -73,15 +73,15 @@ _registry: dict[str, FindingKind] = {}
 
 
 _SOURCES = {
-    "ARC_": "送付用ファイルアーカイブ仕様説明書 Version 4（SPEC §1）、受付チェック仕様（ZIP解凍時のチェック）",
-    "XML_": "第4期 XMLスキーマ（XSD）と名前空間（SPEC §0.1・§4・§5）",
-    "IDX_": "交換用基本情報ファイル仕様説明書 Version 4（SPEC §2）",
-    "SUM_": "集計情報ファイル仕様（SPEC §3）",
-    "ID_": "保険者番号設定要領・医療機関コード（検証番号、SPEC §7）",
-    "PAIR_": "送付用ファイルアーカイブ仕様: データと決済の対応（SPEC §1.1・§8）",
-    "DOC_": "特定健診情報ファイル仕様（hc08、SPEC §4・§10）",
-    "CLM_": "決済情報ファイル仕様（cc08、SPEC §5）",
-    "OBS_": "XML用特定健診項目情報（第4期、SPEC §6）",
+    "ARC_": "送付用ファイルアーカイブ仕様説明書 Version 4、受付チェック仕様（ZIP解凍時のチェック）",
+    "XML_": "第4期 XMLスキーマ（XSD）と名前空間",
+    "IDX_": "交換用基本情報ファイル仕様説明書 Version 4",
+    "SUM_": "集計情報ファイル仕様",
+    "ID_": "保険者番号設定要領・医療機関コード（検証番号）",
+    "PAIR_": "送付用ファイルアーカイブ仕様: データと決済の対応",
+    "DOC_": "特定健診情報ファイル仕様（hc08）",
+    "CLM_": "決済情報ファイル仕様（cc08）",
+    "OBS_": "XML用特定健診項目情報（第4期）",
 }
 
 
@@ -151,7 +151,7 @@ ARC_MEMBER_INSTITUTION_DIFFERS = _kind(
     _W,
     "ファイル名の機関番号が送付元の機関番号と異なります",
     _FMT,
-    "送付用ファイルアーカイブ仕様説明書（ファイル名 = 接頭辞 + 機関番号10桁 + 作成日 + 回数 + 実施区分 + 連番、SPEC §1.3）",
+    "送付用ファイルアーカイブ仕様説明書（ファイル名 = 接頭辞 + 機関番号10桁 + 作成日 + 回数 + 実施区分 + 連番）",
 )
 
 # --- XML well-formedness and safety ------------------------------------------------------------
@@ -176,7 +176,7 @@ XML_KIND_PREFIX_MISMATCH = _kind(
     _E,
     "ファイル名の接頭辞（h/g/c/p）がファイルの内容（ルート要素・報告区分）と一致しません",
     _FMT,
-    "送付用ファイルアーカイブ仕様説明書（接頭辞 h 特定健診・c 健診決済・g 保健指導・p 指導決済、SPEC §1.3）",
+    "送付用ファイルアーカイブ仕様説明書（接頭辞 h 特定健診・c 健診決済・g 保健指導・p 指導決済）",
 )
 
 # --- ix08 / su08 ----------------------------------------------------------------------------
@@ -199,15 +199,15 @@ ID_INSTITUTION_CHECK_DIGIT = _kind("ID_INSTITUTION_CHECK_DIGIT", _E, "健診機�
 ID_AGENCY_CHECK_DIGIT = _kind("ID_AGENCY_CHECK_DIGIT", _E, "代行機関番号の検証番号が正しくありません", _FMT)
 ID_INSURER_LENGTH = _kind(
     "ID_INSURER_LENGTH", _E, "保険者番号の桁数が正しくありません（8桁の数字。国保の6桁の番号は先頭に00を付けて8桁）", _FMT,
-    "co08_V08.xsd（保険者番号）と保険者番号設定要領（法別番号2桁＋都道府県2桁＋保険者別番号3桁＋検証番号1桁、SPEC §1.4・§7.1）",
+    "co08_V08.xsd（保険者番号）と保険者番号設定要領（法別番号2桁＋都道府県2桁＋保険者別番号3桁＋検証番号1桁）",
 )
 ID_INSTITUTION_LENGTH = _kind(
     "ID_INSTITUTION_LENGTH", _E, "健診機関番号の桁数が正しくありません（10桁の数字）", _FMT,
-    "co08_V08.xsd（健診機関番号 [0-9]{10}、SPEC §1.4・§7.2）",
+    "co08_V08.xsd（健診機関番号 [0-9]{10}）",
 )
 ID_AGENCY_LENGTH = _kind(
     "ID_AGENCY_LENGTH", _E, "代行機関番号の桁数が正しくありません（8桁の数字）", _FMT,
-    "co08_V08.xsd（代行機関番号 [0-9]{8}、SPEC §1.4・§7.3）",
+    "co08_V08.xsd（代行機関番号 [0-9]{8}）",
 )
 PAIR_IDENTITY_MISMATCH = _kind(
     "PAIR_IDENTITY_MISMATCH", _E, "データファイルと決済ファイルで受診者の情報が一致しません", _FMT
@@ -219,20 +219,20 @@ DOC_DATE_ORDER = _kind("DOC_DATE_ORDER", _E, "実施日がファイル作成日�
 DOC_CODE_INVALID = _kind(
     "DOC_CODE_INVALID", _E, "コード表にないコードです", _FMT,
     "OID表: 報告区分（.1001）・プログラム種別（.1002）・性別（.1104）・セクション（.1010）・券面種別（.208）・"
-    "委託料単価区分（別表15）・窓口負担（別表6）・詳細な健診項目（別表8）（SPEC §4.1・§5・§10）",
+    "委託料単価区分（別表15）・窓口負担（別表6）・詳細な健診項目（別表8）",
 )
 DOC_NOT_SPECIFIC_CHECKUP = _kind(
     "DOC_NOT_SPECIFIC_CHECKUP", _E, "特定健診情報（報告区分10・プログラム種別010）ではないため特定健診として請求できません",
     ReturnReason.NOT_CONTRACTED,
-    "OID表: 報告区分 10 特定健診情報・プログラム種別 010 特定健康診査（SPEC §4.1・§10）",
+    "OID表: 報告区分 10 特定健診情報・プログラム種別 010 特定健康診査",
 )
 DOC_TICKET_INSURER_MISMATCH = _kind(
     "DOC_TICKET_INSURER_MISMATCH", _E, "受診券の保険者番号が受診者の保険者番号と一致しません", _TICKET,
-    "特定健診情報ファイル仕様: 受診券（participant）の scopingOrganization と受診者（recordTarget）の保険者番号（SPEC §4.1）",
+    "特定健診情報ファイル仕様: 受診券（participant）の scopingOrganization と受診者（recordTarget）の保険者番号",
 )
 DOC_INSTITUTION_DIFFERS = _kind(
     "DOC_INSTITUTION_DIFFERS", _W, "ファイルの作成機関・実施機関の機関番号が送付元の機関番号と異なります", _FMT,
-    "特定健診情報ファイル仕様: author（作成機関）・performer（実施機関）の機関番号（SPEC §1.3・§4.1）",
+    "特定健診情報ファイル仕様: author（作成機関）・performer（実施機関）の機関番号",
 )
 CLM_CLAIM_TYPE_INCONSISTENT = _kind(
     "CLM_CLAIM_TYPE_INCONSISTENT", _E, "請求区分と単価・窓口負担の要素の組合せが正しくありません", _FMT

@@ -14,17 +14,17 @@ from .catalogue import ERROR, R, is_archive_code, rule
 ARCHIVE_SENDER_MISMATCH = rule(
     "AGY_SENDER_MISMATCH", 0, ERROR, R.FORMAT, "送付元がアップロードした健診機関と一致しません",
     "アーカイブ名と交換用基本情報の送付元に自機関の機関番号（10桁）を設定してください。",
-    source="送付用ファイルアーカイブ仕様（提出元機関番号）・交換用基本情報（送付元、SPEC §1.2・§2）と受付経路の認証",
+    source="送付用ファイルアーカイブ仕様（提出元機関番号）・交換用基本情報（送付元）と受付経路の認証",
 )
 ARCHIVE_RECEIVER_MISMATCH = rule(
     "AGY_RECEIVER_MISMATCH", 0, ERROR, R.FORMAT, "送付先が当代行機関ではありません",
     "送付先には当代行機関の代行機関番号（OID …6.103）を設定してください。",
-    source="交換用基本情報（送付先、OID …6.103 代行機関番号、SPEC §2・§11）",
+    source="交換用基本情報（送付先、OID …6.103 代行機関番号）",
 )
 ARCHIVE_INTERACTION_TYPE = rule(
     "AGY_INTERACTION_TYPE", 0, ERROR, R.FORMAT, "種別コードが「健診機関→代行機関（1）」ではありません",
     "交換用基本情報の種別コードを 1 にしてください。",
-    source="別表1 種別コード（1 特定健診機関→代行機関、SPEC §2）",
+    source="別表1 種別コード（1 特定健診機関→代行機関）",
 )
 
 

@@ -29,9 +29,9 @@ CREATININE_PREFIX = "3C015"
 EGFR = "8A065000002391901"
 
 CONTRACTS = "当代行機関と保険者・健診機関との契約（集合契約・個別契約）"
-ITEM_TABLE = "XML用特定健診項目情報（第4期）と当機関の項目マスタ kenshin/data/items.csv"
+ITEM_TABLE = "XML用特定健診項目情報（第4期）と当代行機関の項目マスタ"
 PROGRAM = "標準的な健診・保健指導プログラム（令和6年度版）"
-CLAIM_ARITHMETIC = "決済情報の計算（ORCA JKessai.java と同じ、SPEC §5.1）"
+CLAIM_ARITHMETIC = "日医特定健診システム（ORCA）と同じ決済情報の計算"
 
 INSURER_UNKNOWN = rule(
     "REC_INSURER_UNKNOWN", 1, ERROR, R.NOT_CONTRACTED, "保険者番号が当代行機関の契約保険者ではありません",
@@ -46,12 +46,12 @@ NO_CONTRACT = rule(
 TICKET_INVALID = rule(
     "REC_TICKET_INVALID", 1, ERROR, R.TICKET_NUMBER, "受診券整理番号がないか11桁の数字ではありません",
     "受診券の整理番号（11桁）を正しく入力してください。受診券を発行しない個別契約では整理番号は不要です（契約の設定を確認してください）。",
-    source="co08_V08.xsd（受診券整理番号 11桁）と契約（受診券を発行するか）、SPEC §1.4",
+    source="co08_V08.xsd（受診券整理番号 11桁）と契約（受診券を発行するか）",
 )
 TICKET_EXPIRED = rule(
     "REC_TICKET_EXPIRED", 1, ERROR, R.EXPIRED, "健診実施日が受診券の有効期限を過ぎています",
     "受診券の有効期限と健診実施日を確認してください。",
-    source="受診券の有効期限（特定健診情報 participant/time/high・決済情報 checkupCard/effectiveTime、SPEC §4.1・§5）",
+    source="受診券の有効期限（特定健診情報 participant/time/high・決済情報 checkupCard/effectiveTime）",
 )
 AGE_OUT_OF_RANGE = rule(
     "REC_AGE_OUT_OF_RANGE", 1, ERROR, R.NOT_CONTRACTED, "特定健診の対象年齢（年度末40歳以上・受診日74歳以下）ではありません",
@@ -67,12 +67,12 @@ ITEM_REQUIRED_MISSING = rule(
 ITEM_INPUT_RANGE = rule(
     "ITM_INPUT_RANGE", 1, ERROR, R.ABNORMAL_RESULT, "入力範囲外（入力最小値以下・入力最大値以上）の値にL/Hの表示がありません",
     "入力最小値以下の値はL（以下）、入力最大値以上の値はH（以上）を併記し、実測値も記録してください（範囲の境界の値も含みます）。",
-    source=f"{PROGRAM}（入力最小値以下→L、入力最大値以上→H、実測値も併せて入力）、ORCA Observation.java",
+    source=f"{PROGRAM}（入力最小値以下→L、入力最大値以上→H、実測値も併せて入力）、日医特定健診システム（ORCA）の入力範囲外の表示",
 )
 ITEM_BMI = rule(
     "ITM_BMI_INCONSISTENT", 1, ERROR, R.ABNORMAL_RESULT, "BMIが身長・体重から計算した値と一致しません",
     "BMI = 体重(kg) ÷ 身長(m)² を小数第1位に四捨五入した値にしてください。",
-    source="BMI = 体重 ÷ 身長²、小数第1位四捨五入（SPEC §6）",
+    source=f"{ITEM_TABLE}（BMI NN.N kg/m2）: BMI = 体重 ÷ 身長² を小数第1位に四捨五入",
 )
 ITEM_FASTING = rule(
     "ITM_FASTING_TIMING", 1, ERROR, R.ABNORMAL_RESULT, "空腹時・随時の検査項目と採血時間（食後）の区分が一致しません",
@@ -92,16 +92,16 @@ DETAIL_REASON_MISSING = rule(
 DETAIL_NOT_PERFORMED = rule(
     "REC_DETAIL_NOT_PERFORMED", 1, ERROR, R.MISSING, "請求した詳細な健診の結果が健診結果ファイルにありません",
     "実施した詳細な健診だけを請求してください。実施した場合は結果（貧血: 血色素量等、心電図・眼底: 所見、血清クレアチニン: 値とeGFR）を記録してください。",
-    source="決済情報の詳細な健診項目（unitPriceDetail、別表8）と特定健診情報の結果（SPEC §5・§6）",
+    source="決済情報の詳細な健診項目（unitPriceDetail、別表8）と特定健診情報の結果",
 )
 CHECKUP_AFTER_FILE_DATE = rule(
     "REC_CHECKUP_AFTER_FILE_DATE", 1, ERROR, R.FORMAT, "健診実施日がファイル作成日より後です",
     "健診実施日とファイル作成日を確認してください。",
-    source="交換用基本情報の作成年月日と健診実施日（SPEC §2・§8）",
+    source="交換用基本情報の作成年月日と健診実施日",
 )
 CHECKUP_DATE_MISSING = rule(
     "REC_CHECKUP_DATE_MISSING", 1, ERROR, R.MISSING, "健診実施日がありません", "健診実施日を入力してください。",
-    source="特定健診情報ファイル仕様: documentationOf/serviceEvent/effectiveTime（SPEC §4.1）",
+    source="特定健診情報ファイル仕様: documentationOf/serviceEvent/effectiveTime",
 )
 PRICE_MISMATCH = rule(
     "REC_PRICE_MISMATCH", 1, ERROR, R.OTHER, "請求の単価が契約の単価と一致しません",
@@ -120,7 +120,7 @@ COPAY_MISMATCH = rule(
 )
 CLAIM_MISSING = rule(
     "REC_CLAIM_MISSING", 1, ERROR, R.MISSING, "決済情報ファイルがありません", "健診結果ファイルと対になる決済情報ファイルを含めてください。",
-    source="送付用ファイルアーカイブ仕様（DATA と CLAIMS の 1対1、SPEC §1.1）",
+    source="送付用ファイルアーカイブ仕様（DATA と CLAIMS の 1対1）",
 )
 DUPLICATE_ACCEPTED = rule(
     "REC_DUPLICATE", 1, ERROR, R.OTHER, "同じ保険者番号・受診券整理番号・健診実施日の健診が既に受理されています",
@@ -130,7 +130,7 @@ DUPLICATE_ACCEPTED = rule(
 TICKET_REUSED = rule(
     "REC_TICKET_REUSED", 1, ERROR, R.TICKET_NUMBER, "同じ保険者の受診券整理番号が別の受診者に使われています",
     "受診券整理番号を受診券で確認してください。",
-    source="受診券整理番号は保険者ごとに受診者一人に発行される（SPEC §10 OID .209）",
+    source="受診券整理番号は保険者ごとに受診者一人に発行される（OID表 …6.209）",
 )
 DUPLICATE_PERSON = rule(
     "REC_DUPLICATE_PERSON", 1, ERROR, R.OTHER, "同じ受診者・同じ健診実施日の健診が既に受理されています",

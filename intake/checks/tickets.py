@@ -35,7 +35,7 @@ TICKET_EXPIRED: Rule = rule(
 COPAY_MISMATCH: Rule = rule(
     "ELG_COPAY_MISMATCH", 1, ERROR, R.COPAY, "窓口負担が受診券の負担条件（区分・額・率・上限額）と一致しません",
     "保険者の受診券データに記載の窓口負担（基本・詳細・追加）で、決済情報の窓口負担と窓口負担額・請求額を計算してください。",
-    source=f"{TICKET_DATA}。窓口負担の計算は決済情報の計算（ORCA JKessai.java と同じ、SPEC §5.1）、単価は契約による",
+    source=f"{TICKET_DATA}。窓口負担の計算は日医特定健診システム（ORCA）と同じ決済情報の計算、単価は契約による",
 )
 
 

@@ -535,5 +535,5 @@ def test_every_rule_names_its_source_in_the_catalogue() -> None:
     assert new <= set(rows)
     assert all(rows[code]["source"] and rows[code]["hint"] for code in new), [c for c in new if not rows[c]["hint"]]
     assert all(row["source"] for row in rows.values())
-    assert "JKessai" in rows["REC_COPAY_MISMATCH"]["source"] and "契約は単価のみ" in rows["REC_COPAY_MISMATCH"]["source"]
+    assert "ORCA" in rows["REC_COPAY_MISMATCH"]["source"] and "契約は単価のみ" in rows["REC_COPAY_MISMATCH"]["source"]
     assert "以下" in rows["ITM_INPUT_RANGE"]["message"] and "以上" in rows["ITM_INPUT_RANGE"]["message"]
