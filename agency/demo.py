@@ -21,7 +21,6 @@ from . import services
 from .models import (
     AgencyProfile,
     Contract,
-    CopayCode,
     Institution,
     InstitutionEmailSender,
     Insurer,
@@ -159,7 +158,6 @@ def seed_demo() -> list[User]:
                         insurer=insurer, institution=institution, valid_from=dt.date(2024, 4, 1),
                         commission_type=Contract.CommissionType.INDIVIDUAL, basic_price=9_310, anemia_price=220,
                         ecg_price=1_430, fundus_price=1_140, creatinine_price=120,
-                        basic_copay_code=CopayCode.RATE, basic_copay_rate=30_000,
                     ),
                     actor=None,
                 )

@@ -12,8 +12,11 @@ class BillingConfig(AppConfig):
         # Imported here, not at module level: these modules use models, which exist only once the
         # app registry is ready.
         from intake import timeline
+        from routing import settlement
 
+        from . import selectors
         from . import timeline as billing_timeline
 
         timeline.register_record_steps("billing", billing_timeline.record_steps, order=20)
         timeline.register_submission_steps("billing", billing_timeline.submission_steps, order=20)
+        settlement.register_claim_paid(selectors.record_claim_paid)

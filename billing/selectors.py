@@ -32,6 +32,7 @@ from .models import (
     InvoiceStatus,
     LedgerEntry,
     LedgerKind,
+    LineKind,
     PaymentStatement,
     PaymentStatementLine,
     TransferBatch,
@@ -136,6 +137,12 @@ def invoice_paid(invoice_ids: Iterable[int]) -> dict[int, int]:
         .annotate(paid=Sum("amount"))
     )
     return {row["invoice_id"]: int(row["paid"] or 0) for row in rows}
+
+
+def record_claim_paid(record: Any) -> bool:
+    """Whether the insurer has paid the claim of a record: it is on a claims statement that is settled."""
+    line = ClaimsStatementLine.objects.filter(kind=LineKind.CLAIM, record_id=record.pk).select_related("statement").first()
+    return line is not None and statement_settled(line.statement)
 
 
 def statement_settled(statement: ClaimsStatement, paid: int | None = None) -> bool:

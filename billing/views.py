@@ -376,7 +376,11 @@ def month_detail(request: HttpRequest, period: str) -> HttpResponse:
             .annotate(records=Count("pk"), total=Sum("claim_amount"), late=Count("pk", filter=Q(checkup_date__lt=start)))
             .order_by("insurer__number")
         )
-        context.update(preview=list(preview), returns=closing.deductible_returns(month).count())
+        held = (
+            closing.held_records(month).values("insurer__number", "insurer__name")
+            .annotate(records=Count("pk"), total=Sum("claim_amount")).order_by("insurer__number")
+        )
+        context.update(preview=list(preview), held=list(held), returns=closing.deductible_returns(month).count())
         _touch(request, "billing_month", [month.label])
     return render(request, "billing/month_detail.html", context)
 

@@ -1,21 +1,25 @@
 """全銀協 総合振込 (comprehensive transfer) files: fixed-length records of 120 bytes.
 
 One header (1), one data record (2) per transfer, a trailer (8) and an end record (9), in the
-bank's single-byte character set: digits, upper-case letters, half-width katakana and a few
-symbols, written as Shift_JIS (cp932), where each of them is one byte (JIS X 0201). Records are
-separated by CR LF, or not at all (``crlf=False``) for banks that want one unbroken stream.
+bank's single-byte character set, written as Shift_JIS (cp932), where each character is one byte
+(JIS X 0201). Records are separated by CR LF, or not at all (``crlf=False``) for banks that want one
+unbroken stream.
 
 Layout (lengths in bytes; N = digits, right-aligned and zero-filled; C = characters,
 left-aligned and space-filled):
 
-header   データ区分 1 "1" · 種別コード 2 "21" · コード区分 1 "0" · 依頼人コード N10 · 依頼人名 C40 ·
+header   データ区分 N1 "1" · 種別コード N2 "21" · コード区分 N1 "0" · 依頼人コード N10 · 依頼人名 C40 ·
          取組日 N4 (MMDD) · 仕向銀行番号 N4 · 仕向銀行名 C15 · 仕向支店番号 N3 · 仕向支店名 C15 ·
          預金種目 N1 · 口座番号 N7 · ダミー C17
-data     データ区分 1 "2" · 被仕向銀行番号 N4 · 被仕向銀行名 C15 · 被仕向支店番号 N3 · 被仕向支店名 C15 ·
-         手形交換所番号 C4 · 預金種目 N1 · 口座番号 N7 · 受取人名 C30 · 振込金額 N10 · 新規コード N1 ·
-         顧客コード1 C10 · 顧客コード2 C10 · 振込指定区分 C1 · 識別表示 C1 · ダミー C7
-trailer  データ区分 1 "8" · 合計件数 N6 · 合計金額 N12 · ダミー C101
-end      データ区分 1 "9" · ダミー C119
+data     データ区分 N1 "2" · 被仕向銀行番号 N4 · 被仕向銀行名 C15 · 被仕向支店番号 N3 · 被仕向支店名 C15 ·
+         手形交換所番号 N4 "0000" · 預金種目 N1 · 口座番号 N7 · 受取人名 C30 · 振込金額 N10 · 新規コード N1 ·
+         顧客コード1 N10 · 顧客コード2 N10 · 振込指定区分 N1 · 識別表示 C1 (space: no EDI) · ダミー C7
+trailer  データ区分 N1 "8" · 合計件数 N6 · 合計金額 N12 · ダミー C101
+end      データ区分 N1 "9" · ダミー C119
+
+Names (依頼人名, 受取人名, bank and branch names) take only what banks accept: half-width katakana
+without ｦ, the voiced marks ﾞ ﾟ, A–Z, 0–9, space and ( ) - . — small kana are written large and the
+long-vowel mark ｰ as "-", as the banks register names; anything else is refused (`ZenginError`).
 """
 
 from __future__ import annotations
@@ -31,17 +35,20 @@ CODE_JIS = "0"
 NEW_CODE_OTHER = "0"
 TRANSFER_TELEGRAPHIC = "7"  # 振込指定区分: テレ振込
 
-_SMALL_KANA = str.maketrans("ｧｨｩｪｫｬｭｮｯ", "ｱｲｳｴｵﾔﾕﾖﾂ")
-_ALLOWED = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ ().-/,｢｣\\") | {chr(c) for c in range(ord("ｦ"), ord("ﾟ") + 1)}
+CLEARING_HOUSE = "0000"  # 手形交換所番号: not used by 総合振込, written as zeros
+
+_NORMALISE = str.maketrans("ｧｨｩｪｫｬｭｮｯｰ", "ｱｲｳｴｵﾔﾕﾖﾂ-")
+_KANA = {chr(c) for c in range(ord("ｱ"), ord("ﾝ") + 1)} | {"ﾞ", "ﾟ"}
+_ALLOWED = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ ().-") | _KANA
 
 HEADER = (("record_type", 1, "N"), ("kind", 2, "N"), ("code", 1, "N"), ("requester_code", 10, "N"),
           ("requester_name", 40, "C"), ("transfer_date", 4, "N"), ("bank_code", 4, "N"), ("bank_name", 15, "C"),
           ("branch_code", 3, "N"), ("branch_name", 15, "C"), ("account_type", 1, "N"), ("account_number", 7, "N"),
           ("dummy", 17, "C"))
 DATA = (("record_type", 1, "N"), ("bank_code", 4, "N"), ("bank_name", 15, "C"), ("branch_code", 3, "N"),
-        ("branch_name", 15, "C"), ("clearing_house", 4, "C"), ("account_type", 1, "N"), ("account_number", 7, "N"),
-        ("holder", 30, "C"), ("amount", 10, "N"), ("new_code", 1, "N"), ("customer_code1", 10, "C"),
-        ("customer_code2", 10, "C"), ("transfer_kind", 1, "C"), ("edi", 1, "C"), ("dummy", 7, "C"))
+        ("branch_name", 15, "C"), ("clearing_house", 4, "N"), ("account_type", 1, "N"), ("account_number", 7, "N"),
+        ("holder", 30, "C"), ("amount", 10, "N"), ("new_code", 1, "N"), ("customer_code1", 10, "N"),
+        ("customer_code2", 10, "N"), ("transfer_kind", 1, "N"), ("edi", 1, "C"), ("dummy", 7, "C"))
 TRAILER = (("record_type", 1, "N"), ("count", 6, "N"), ("total", 12, "N"), ("dummy", 101, "C"))
 END = (("record_type", 1, "N"), ("dummy", 119, "C"))
 
@@ -51,8 +58,9 @@ class ZenginError(ValueError):
 
 
 def bank_text(value: str) -> str:
-    """Normalise to the bank's character set: half-width, upper-case, small kana made large."""
-    text = value.upper().translate(_SMALL_KANA).replace("¥", "\\")
+    """Normalise a name to the bank's character set (upper case, small kana large, ｰ as "-") or
+    raise `ZenginError` naming the first character banks do not accept."""
+    text = value.upper().translate(_NORMALISE)
     for char in text:
         if char not in _ALLOWED:
             raise ZenginError(f"character not allowed in a 全銀 field: {char!r} in {value!r}")
@@ -62,7 +70,7 @@ def bank_text(value: str) -> str:
 def _field(value: str | int, length: int, kind: str, name: str) -> bytes:
     if kind == "N":
         text = str(value)
-        if not text.isdigit() or len(text) > length:
+        if not (text.isascii() and text.isdigit()) or len(text) > length:
             raise ZenginError(f"{name}: {value!r} is not a number of at most {length} digits")
         encoded = text.zfill(length).encode("ascii")
     else:
@@ -95,6 +103,8 @@ class Payer:
 
 @dataclass(frozen=True)
 class Transfer:
+    """One transfer. The customer codes are numbers of at most ten digits (zero-filled in the file)."""
+
     bank_code: str
     branch_code: str
     account_type: str
@@ -127,8 +137,8 @@ def render(*, payer: Payer, transfer_date: dt.date, transfers: Sequence[Transfer
             "record_type": "2", "bank_code": transfer.bank_code, "bank_name": transfer.bank_name,
             "branch_code": transfer.branch_code, "branch_name": transfer.branch_name,
             "account_type": transfer.account_type, "account_number": transfer.account_number,
-            "holder": transfer.holder, "amount": transfer.amount, "new_code": NEW_CODE_OTHER,
-            "customer_code1": transfer.customer_code1, "customer_code2": transfer.customer_code2,
+            "clearing_house": CLEARING_HOUSE, "holder": transfer.holder, "amount": transfer.amount, "new_code": NEW_CODE_OTHER,
+            "customer_code1": transfer.customer_code1 or "0", "customer_code2": transfer.customer_code2 or "0",
             "transfer_kind": TRANSFER_TELEGRAPHIC,
         }))
     records.append(_record(TRAILER, {"record_type": "8", "count": len(transfers), "total": sum(t.amount for t in transfers)}))

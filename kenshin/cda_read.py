@@ -65,7 +65,8 @@ def _organization(f: Fields, element: etree._Element) -> Organization:
         if identifier.get("root") == OID_INSTITUTION:
             number = identifier.get("extension")
     if not number:
-        raise f.missing(element, f"id[@root='{OID_INSTITUTION}']/@extension")
+        f.note_missing(element, f"id[@root='{OID_INSTITUTION}']/@extension")
+        number = ""
     name = f.find(element, "name")
     telecom = f.opt_attr(element, "telecom", "value")
     if telecom is not None and telecom.startswith(_TEL_PREFIX):
@@ -89,20 +90,20 @@ def _subject(f: Fields, root: etree._Element) -> Subject:
             ids.setdefault(root_oid, extension)
     for required in (OID_INSURER, OID_CARD_NUMBER):
         if required not in ids:
-            raise f.missing(role, f"id[@root='{required}']")
+            f.note_missing(role, f"id[@root='{required}']")
     postal_code, address = _address(f, role)
     if postal_code is None:
-        raise f.missing(role, "addr/postalCode")
+        f.note_missing(role, "addr/postalCode")
     patient = f.element(role, "patient")
     return Subject(
-        insurer_number=ids[OID_INSURER],
+        insurer_number=ids.get(OID_INSURER, ""),
         card_symbol=ids.get(OID_CARD_SYMBOL),
-        card_number=ids[OID_CARD_NUMBER],
+        card_number=ids.get(OID_CARD_NUMBER, ""),
         card_branch=ids.get(OID_CARD_BRANCH),
         name_kana=f.text(patient, "name"),
         sex=f.attr_at(patient, "administrativeGenderCode", "code"),
         birth_date=f.date_at(patient, "birthTime"),
-        postal_code=postal_code,
+        postal_code=postal_code or "",
         address=address or "",
     )
 
@@ -116,9 +117,11 @@ def _ticket(f: Fields, participant: etree._Element) -> Ticket:
     insurer = f.opt_attr(entity, "scopingOrganization/id", "extension")
     if insurer is None:
         prefix = f"{base}.1"
-        if not root_oid.startswith(prefix):
-            raise f.invalid(identifier, "@root", root_oid)
-        insurer = root_oid[len(prefix) :]
+        if root_oid.startswith(prefix):
+            insurer = root_oid[len(prefix) :]
+        else:
+            f.note_invalid(identifier, "@root", root_oid)
+            insurer = ""
     return Ticket(
         number=number,
         expires_on=f.opt_date_at(participant, "time/high"),
@@ -289,12 +292,15 @@ def read_checkup(root: etree._Element, file: str) -> CheckupDocument:
                 observations=tuple(read_observation(observation, paths) for observation in paths.entries(section)),
             )
         )
+    f.raise_if_errors()
     return CheckupDocument(header=header, sections=tuple(sections))
 
 
 def read_guidance(root: etree._Element, file: str) -> GuidanceDocument:
     f = Fields(file, HL7_NS)
-    return GuidanceDocument(
+    document = GuidanceDocument(
         header=read_header(f, root),
         section_codes=tuple(f.attr_at(section, "code", "code") for section in _sections(f, root)),
     )
+    f.raise_if_errors()
+    return document

@@ -30,7 +30,7 @@ def _party(f: Fields, parent: etree._Element, name: str) -> PartyId:
 
 def read_index(root: etree._Element, file: str, namespace: Namespace) -> IndexRecord:
     f = Fields(file, namespace.value)
-    return IndexRecord(
+    record = IndexRecord(
         interaction_type=f.attr_at(root, "interactionType", "code"),
         created_on=f.date_at(root, "creationTime"),
         sender=_party(f, root, "sender"),
@@ -39,11 +39,13 @@ def read_index(root: etree._Element, file: str, namespace: Namespace) -> IndexRe
         total_record_count=f.int_at(root, "totalRecordCount"),
         namespace=namespace,
     )
+    f.raise_if_errors()
+    return record
 
 
 def read_summary(root: etree._Element, file: str, namespace: Namespace) -> SummaryRecord:
     f = Fields(file, namespace.value)
-    return SummaryRecord(
+    record = SummaryRecord(
         service_event_type=f.attr_at(root, "serviceEventType", "code"),
         total_subject_count=f.int_at(root, "totalSubjectCount"),
         total_cost_amount=f.int_at(root, "totalCostAmount"),
@@ -52,6 +54,8 @@ def read_summary(root: etree._Element, file: str, namespace: Namespace) -> Summa
         total_claim_amount=f.int_at(root, "totalClaimAmount"),
         namespace=namespace,
     )
+    f.raise_if_errors()
+    return record
 
 
 def _subject(f: Fields, person: etree._Element) -> Subject:
@@ -128,7 +132,7 @@ def read_claim(root: etree._Element, file: str, namespace: Namespace) -> Claim:
             copayment=_charge(f, f.find(dock_element, "copayment")),
             max_insurance_limit=f.opt_int_at(dock_element, "maxInsuranceLimit/amount"),
         )
-    return Claim(
+    claim = Claim(
         institution_number=f.attr_at(person, "performerOrganization/id", "extension"),
         subject=_subject(f, person),
         ticket_number=f.opt_attr(card, "id", "extension"),
@@ -145,6 +149,8 @@ def read_claim(root: etree._Element, file: str, namespace: Namespace) -> Claim:
         insurer_result=_adjudication(f, root, "insurerAdjudicationResult"),
         namespace=namespace,
     )
+    f.raise_if_errors()
+    return claim
 
 
 def read_guidance_claim(root: etree._Element, file: str, namespace: Namespace) -> GuidanceClaim:
@@ -153,7 +159,7 @@ def read_guidance_claim(root: etree._Element, file: str, namespace: Namespace) -
     person = f.element(root, "subjectPerson")
     card = f.element(root, "healthGuidanceCard")
     settlement = f.element(root, "settlement")
-    return GuidanceClaim(
+    claim = GuidanceClaim(
         service_event_type=f.attr_at(encounter, "serviceEventType", "code"),
         guidance_level=f.attr_at(encounter, "guidanceLevel", "code"),
         guidance_timing=f.attr_at(encounter, "guidanceTiming", "code"),
@@ -176,3 +182,5 @@ def read_guidance_claim(root: etree._Element, file: str, namespace: Namespace) -
         insurer_result=_adjudication(f, root, "insurerAdjudicationResult"),
         namespace=namespace,
     )
+    f.raise_if_errors()
+    return claim

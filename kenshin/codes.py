@@ -59,6 +59,52 @@ SECTION_GUIDANCE_COMMON: Final = "90010"
 
 SEX_MALE: Final = "1"
 SEX_FEMALE: Final = "2"
+SEX_CODES: Final = frozenset({SEX_MALE, SEX_FEMALE})
+TICKET_KIND_CHECKUP: Final = "1"  # 券面種別 (.208): 1 受診券, 2 利用券
+TICKET_KINDS: Final = frozenset({TICKET_KIND_CHECKUP, "2"})
+
+# 報告区分 (OID .1001), as listed in the MHLW OID table (SPEC §10).
+REPORT_CATEGORIES: Final = MappingProxyType(
+    {
+        "10": "特定健診情報",
+        "19": "提出済み健診情報の削除依頼",
+        "21": "特定保健指導情報（開始時）",
+        "22": "特定保健指導情報（実績評価時）",
+        "23": "特定保健指導情報（途中終了時）",
+        "24": "特定保健指導情報（その他）",
+        "25": "特定保健指導情報（初回未完了）",
+        "30": "国への実施結果報告",
+        "40": "特定健診以外の健診結果",
+        "90": "そのほか",
+    }
+)
+# 健診プログラムサービスコード (プログラム種別, OID .1002).
+PROGRAM_CODES: Final = MappingProxyType(
+    {
+        "000": "不明",
+        "010": "特定健康診査",
+        "020": "広域連合の保健事業",
+        "030": "事業者健診",
+        "040": "学校健診",
+        "060": "がん検診",
+        "070": "保険者以外が行う特定健診等に相当する健診",
+        "080": "保険者が実施する特定健診等以外の健診",
+        "090": "肝炎検診",
+        "990": "その他",
+    }
+)
+# CDA セクションコード (OID .1010) of a checkup document.
+CHECKUP_SECTION_CODES: Final = MappingProxyType(
+    {
+        "01010": "特定健診・問診結果",
+        "01020": "広域連合保健事業",
+        "01030": "労働安全衛生法健診",
+        "01040": "学校保健安全法健診",
+        "01060": "がん検診",
+        "01090": "肝炎検診",
+        "01990": "任意追加項目",
+    }
+)
 
 
 def ticket_root_in_document(base_oid: str, insurer_number: str) -> str:

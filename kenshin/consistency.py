@@ -16,19 +16,32 @@ from kenshin.checkdigits import (
     is_valid_agency_number,
     is_valid_institution_number,
     is_valid_insurer_number,
+    normalize_insurer_number,
 )
 from kenshin.codes import (
+    CHECKUP_SECTION_CODES,
     INTERACTION_TYPES,
     OID_AGENCY,
+    OID_CHECKUP_TICKET,
     OID_INSTITUTION,
     OID_INSURER,
+    PROGRAM_CODES,
+    PROGRAM_SPECIFIC_CHECKUP,
+    REPORT_CATEGORIES,
+    REPORT_CHECKUP,
     SERVICE_CHECKUP,
     SERVICE_GUIDANCE,
+    SEX_CODES,
+    TICKET_KIND_CHECKUP,
+    TICKET_KINDS,
     ClaimType,
+    CommissionType,
+    CopayCode,
+    DetailItem,
 )
 from kenshin.copay import settlement_consistent
 from kenshin.findings import Finding
-from kenshin.naming import INDEX_FILE, SUMMARY_FILE, ArchiveName
+from kenshin.naming import INDEX_FILE, SUMMARY_FILE, ArchiveName, MemberName
 from kenshin.records import (
     CheckupDocument,
     Claim,
@@ -94,13 +107,38 @@ class Pair:
     guidance_claim: Member[GuidanceClaim] | None = None
 
 
+def _digits(text: str, length: int) -> bool:
+    return len(text) == length and text.isascii() and text.isdigit()
+
+
+def insurer_number_finding(number: str, file: str | None, xpath: str | None = None) -> Finding | None:
+    """A wrong length (or a non-digit) says so; a number of the right shape with a wrong last digit
+    is a check-digit error."""
+    if not _digits(normalize_insurer_number(number), 8):
+        return F.ID_INSURER_LENGTH.at(file=file, xpath=xpath, detail=f"{number!r}（{len(number)}桁）")
+    if not is_valid_insurer_number(number):
+        return F.ID_INSURER_CHECK_DIGIT.at(file=file, xpath=xpath, detail=number)
+    return None
+
+
+def institution_number_finding(number: str, file: str | None, xpath: str | None = None) -> Finding | None:
+    if not _digits(number, 10):
+        return F.ID_INSTITUTION_LENGTH.at(file=file, xpath=xpath, detail=f"{number!r}（{len(number)}桁）")
+    if not is_valid_institution_number(number):
+        return F.ID_INSTITUTION_CHECK_DIGIT.at(file=file, xpath=xpath, detail=number)
+    return None
+
+
 def _party_check_digit(party: PartyId, file: str, xpath: str) -> Finding | None:
-    if party.root == OID_INSTITUTION and not is_valid_institution_number(party.extension):
-        return F.ID_INSTITUTION_CHECK_DIGIT.at(file=file, xpath=xpath, detail=party.extension)
-    if party.root == OID_INSURER and not is_valid_insurer_number(party.extension):
-        return F.ID_INSURER_CHECK_DIGIT.at(file=file, xpath=xpath, detail=party.extension)
-    if party.root == OID_AGENCY and not is_valid_agency_number(party.extension):
-        return F.ID_AGENCY_CHECK_DIGIT.at(file=file, xpath=xpath, detail=party.extension)
+    if party.root == OID_INSTITUTION:
+        return institution_number_finding(party.extension, file, xpath)
+    if party.root == OID_INSURER:
+        return insurer_number_finding(party.extension, file, xpath)
+    if party.root == OID_AGENCY:
+        if not _digits(party.extension, 8):
+            return F.ID_AGENCY_LENGTH.at(file=file, xpath=xpath, detail=f"{party.extension!r}（{len(party.extension)}桁）")
+        if not is_valid_agency_number(party.extension):
+            return F.ID_AGENCY_CHECK_DIGIT.at(file=file, xpath=xpath, detail=party.extension)
     return None
 
 
@@ -228,17 +266,106 @@ def _identity_findings(pair: Pair) -> list[Finding]:
 
 
 def _number_findings(file: str, insurer: str, institutions: Sequence[tuple[str, str]]) -> list[Finding]:
-    found: list[Finding] = []
-    if not is_valid_insurer_number(insurer):
-        found.append(F.ID_INSURER_CHECK_DIGIT.at(file=file, detail=insurer))
+    found = [finding] if (finding := insurer_number_finding(insurer, file)) else []
     for number, xpath in institutions:
-        if not is_valid_institution_number(number):
-            found.append(F.ID_INSTITUTION_CHECK_DIGIT.at(file=file, xpath=xpath, detail=number))
+        if (finding := institution_number_finding(number, file, xpath)) is not None:
+            found.append(finding)
     return found
+
+
+def _sender_findings(pair: Pair, sender: str | None) -> list[Finding]:
+    """The institution number in a file's name, or as the document's author or performer, that is
+    not the sender's: a warning naming both (one institution may send for another)."""
+    if not sender:
+        return []
+    found: list[Finding] = []
+    for path in (pair.data_path, pair.claim_path):
+        name = MemberName.parse(path.rsplit("/", 1)[-1]) if path else None
+        if name is not None and name.institution != sender:
+            found.append(F.ARC_MEMBER_INSTITUTION_DIFFERS.at(file=path, detail=f"送付元 {sender}・ファイル名 {name.institution}"))
+    for member in (pair.checkup, pair.guidance):
+        if member is None:
+            continue
+        header = member.record.header
+        for label, organization, xpath in (
+            ("作成機関", header.author, "/ClinicalDocument/author/assignedAuthor/representedOrganization/id"),
+            ("実施機関", header.performer, "/ClinicalDocument/documentationOf/serviceEvent/performer"),
+        ):
+            if organization is not None and organization.number and organization.number != sender:
+                found.append(
+                    F.DOC_INSTITUTION_DIFFERS.at(file=member.path, xpath=xpath, detail=f"送付元 {sender}・{label} {organization.number}")
+                )
+    return found
+
+
+def _checkup_code_findings(member: Member[CheckupDocument]) -> list[Finding]:
+    """The coded header values of a 特定健診 document against their code tables, and whether the
+    document is a 特定健診 at all (報告区分 10, プログラム種別 010)."""
+    document, path = member.record, member.path
+    header = document.header
+    found: list[Finding] = []
+    invalid: list[str] = []
+    category, program = header.report_category, header.program_code
+    if category not in REPORT_CATEGORIES:
+        invalid.append(f"報告区分 {category}")
+    if program is not None and program not in PROGRAM_CODES:
+        invalid.append(f"プログラム種別 {program}")
+    if header.subject.sex not in SEX_CODES:
+        invalid.append(f"性別 {header.subject.sex}")
+    invalid += [f"セクション {section.code}" for section in document.sections if section.code not in CHECKUP_SECTION_CODES]
+    for ticket in header.tickets:
+        if ticket.kind not in TICKET_KINDS:
+            invalid.append(f"券面種別 {ticket.kind}")
+        elif ticket.kind != TICKET_KIND_CHECKUP or ticket.base_oid != OID_CHECKUP_TICKET:
+            invalid.append("券面種別（特定健診は受診券 1・OID …6.209）")
+    if invalid:
+        found.append(F.DOC_CODE_INVALID.at(file=path, detail="・".join(invalid)))
+    if (category in REPORT_CATEGORIES and category != REPORT_CHECKUP) or (
+        program in PROGRAM_CODES and program != PROGRAM_SPECIFIC_CHECKUP
+    ) or program is None:
+        found.append(
+            F.DOC_NOT_SPECIFIC_CHECKUP.at(
+                file=path, xpath="/ClinicalDocument/code", detail=f"報告区分 {category}・プログラム種別 {program or 'なし'}"
+            )
+        )
+    subject_insurer = normalize_insurer_number(header.subject.insurer_number)
+    for ticket in header.tickets:
+        if ticket.insurer_number and normalize_insurer_number(ticket.insurer_number) != subject_insurer:
+            found.append(
+                F.DOC_TICKET_INSURER_MISMATCH.at(
+                    file=path, xpath="/ClinicalDocument/participant/associatedEntity",
+                    detail=f"受診券 {ticket.insurer_number}・受診者 {header.subject.insurer_number}",
+                )
+            )
+    return found
+
+
+def _claim_code_findings(member: Member[Claim]) -> list[Finding]:
+    """The coded values of a claim against their tables (the XSD enumerates them too; this names them)."""
+    claim = member.record
+    invalid: list[str] = []
+    if claim.subject.sex not in SEX_CODES:
+        invalid.append(f"性別 {claim.subject.sex}")
+    if claim.settlement.commission_type not in {c.value for c in CommissionType}:
+        invalid.append(f"委託料単価区分 {claim.settlement.commission_type}")
+    codes = {c.value for c in CopayCode}
+    charges = claim.charges
+    for label, charge in (("基本", charges.basic), ("詳細", charges.detail), ("追加", charges.other)):
+        if charge is not None and charge.code not in codes:
+            invalid.append(f"窓口負担（{label}） {charge.code}")
+    details = {d.value for d in DetailItem}
+    invalid += [f"詳細な健診項目 {line.code}" for line in claim.settlement.unit_price_details if line.code not in details]
+    if not invalid:
+        return []
+    return [F.DOC_CODE_INVALID.at(file=member.path, detail="・".join(invalid))]
 
 
 def _document_findings(pair: Pair) -> list[Finding]:
     found: list[Finding] = []
+    if pair.checkup is not None:
+        found += _checkup_code_findings(pair.checkup)
+    if pair.claim is not None:
+        found += _claim_code_findings(pair.claim)
     for member in (pair.checkup, pair.guidance):
         if member is None:
             continue
@@ -338,14 +465,17 @@ def _claim_findings(pair: Pair) -> list[Finding]:
     return found
 
 
-def record_findings(pair: Pair, *, index: IndexRecord | None, archive_has_claims: bool) -> list[Finding]:
-    """The cross-file checks of one person's files."""
+def record_findings(
+    pair: Pair, *, index: IndexRecord | None, archive_has_claims: bool, sender: str | None = None
+) -> list[Finding]:
+    """The cross-file checks of one person's files (``sender``: the archive's 送付元 機関番号)."""
     return [
         *_service_findings(index, pair),
         *_pairing_findings(pair, archive_has_claims),
         *_identity_findings(pair),
         *_document_findings(pair),
         *_claim_findings(pair),
+        *_sender_findings(pair, sender),
     ]
 
 

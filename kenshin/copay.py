@@ -3,27 +3,31 @@
 All amounts are integer yen. Rates are integers worth percent × 1000, exactly as the six-digit
 ``rate`` field of the claim (``030000`` = 30.000 %). Rounding is half up, on integers only.
 
-Per component k in (基本, 詳細, 追加) with price T, the part S of 他の検診による負担 still unused
-(it is applied to 基本 first and the rest is carried forward) and the insurer cap U (0 = none),
-the base is B = T − min(T, S) and:
+The arithmetic follows the producers (JMA ORCA 日医特定健診, ``JKessai.java``). Per component k in
+(基本, 詳細, 追加) with price T, the part S of 他の検診による負担 still to apply (all of it for 基本)
+and the insurer cap U (0 = none), with B = T − S:
 
-* 別表6 code 1 負担なし: copay 0;
-* code 2 定額 A: copay min(A, B);
-* code 3 定率 r: copay round_half_up(B × r / 100000);
-* code 4 保険者負担上限額: copay 0 before the cap.
+* 別表6 code 1 負担なし without a cap: copay 0, and S is used up here (nothing carries on);
+* otherwise, when B ≤ 0: copay 0 and the rest S − T carries to the next component;
+* otherwise code 2 定額 A: copay min(A, B); code 3 定率 r: copay round_half_up(B × r / 100000);
+  code 1 with a cap or code 4 保険者負担上限額: copay 0 before the cap; nothing carries on.
 
 With U > 0, when B − copay > U the copay becomes B − U and the component is reported with code 4
 (amount U). A code-1 rule with a cap is always reported as code 4.
 
 Then unitAmount = Σ T, paymentAmount = Σ copay and claimAmount = unitAmount − paymentAmount −
-paymentByOtherProgram, never below 0. 人間ドック (請求区分 5) runs the same logic on the dock price.
+paymentByOtherProgram. When that is 0 or less, claimAmount is 0 and paymentAmount becomes
+max(0, unitAmount − paymentByOtherProgram) while the component copays stay as computed (as ORCA
+writes them). 人間ドック (請求区分 5) runs the same logic on the dock price.
 
-The party ``Contract`` model (agency.models) carries exactly these terms; `terms_from_contract`
-reads them, so computing a claim for a contract is::
+Who says what: the contract states the prices (``terms_from_contract``); the person's 窓口負担 comes
+from the 受診券 — the ticket data the insurer uploaded, or the ``checkupCard`` of the claim itself
+(``rule_from_charge``, ``dock_rule_from_charge``). Computing a claim::
 
-    terms = terms_from_contract(contract)          # prices, copay rules, other-item prices
+    terms = terms_from_contract(contract)                     # prices
+    terms = replace(terms, basic_copay=CopayRule(...), ...)   # the 受診券's copay
     computation = compute_claim(terms, detail_items=[DetailItem.ANEMIA], other_items=[])
-    computation.charges, computation.settlement     # ready for a `records.Claim`
+    computation.charges, computation.settlement                # ready for a `records.Claim`
 """
 
 from __future__ import annotations
@@ -43,10 +47,17 @@ from kenshin.records import (
 )
 
 
-def round_half_up(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half up, for non-negative integers."""
+def round_half_up(numerator: int, denominator: int, *, ties_down: bool = False) -> int:
+    """numerator / denominator rounded half up, for non-negative integers.
+
+    ``ties_down`` rounds an exact half down instead: a producer that multiplies by the rate in
+    binary floating point (ORCA: ``(T − S) × (rate / 100000.0)``) lands just below some halves
+    (1450 × 29 % gives 420.49999…), so a receiver accepts either result for an exact half.
+    """
     if numerator < 0 or denominator <= 0:
         raise ValueError("round_half_up takes a non-negative numerator and a positive denominator")
+    if ties_down:
+        return (2 * numerator + denominator - 1) // (2 * denominator)
     return (2 * numerator + denominator) // (2 * denominator)
 
 
@@ -94,29 +105,64 @@ class CopayRule:
 NO_COPAY = CopayRule(CopayCode.NONE)
 
 
+def rule_from_charge(charge: ChargeType | None) -> CopayRule:
+    """The copay rule a reported chargeType states (the 受診券 as the claim's ``checkupCard`` carries it).
+
+    Code 4 with an amount is the insurer's cap; a rule reported as 4 because its cap was reached
+    computes the same copay as the cap alone. Raises ValueError for a code outside 別表6 or a
+    code-4 charge without an amount; a missing charge means 負担なし.
+    """
+    if charge is None:
+        return NO_COPAY
+    code = CopayCode(charge.code)
+    if code is CopayCode.INSURER_CAP:
+        return CopayRule(code, cap=charge.amount or 0)
+    return CopayRule(code, amount=charge.amount or 0, rate=charge.rate or 0)
+
+
+def dock_rule_from_charge(dock: DockCharge | None) -> CopayRule:
+    """The copay rule of chargeTypeHumanDryDock: copayment (code 1–3) and maxInsuranceLimit (code 4)."""
+    if dock is None:
+        return NO_COPAY
+    cap = dock.max_insurance_limit or 0
+    if dock.copayment is None:
+        return CopayRule(CopayCode.INSURER_CAP, cap=cap) if cap else NO_COPAY
+    base = rule_from_charge(dock.copayment)
+    if base.code is CopayCode.INSURER_CAP:
+        return base
+    return CopayRule(base.code, amount=base.amount, rate=base.rate, cap=cap)
+
+
 @dataclass(frozen=True)
 class ComponentCopay:
     price: int
     copay: int
     reported: ChargeType
-    other_program_used: int
+    other_program_left: int
+    """What is left of 他の検診による負担 for the next component."""
 
 
-def component_copay(rule: CopayRule, price: int, other_program_left: int = 0) -> ComponentCopay:
-    """The copay of one component, and how it is reported in chargeType."""
+def component_copay(rule: CopayRule, price: int, other_program_left: int = 0, *, ties_down: bool = False) -> ComponentCopay:
+    """The copay of one component, how it is reported in chargeType, and what of 他の検診による負担
+    carries on to the next component (see the module docstring)."""
     if price < 0 or other_program_left < 0:
         raise ValueError("prices and 他の検診による負担 are non-negative")
-    used = min(price, other_program_left)
-    base = price - used
-    if rule.code is CopayCode.FIXED:
-        copay = min(rule.amount, base)
-    elif rule.code is CopayCode.RATE:
-        copay = round_half_up(base * rule.rate, RATE_SCALE)
+    base = price - other_program_left
+    carried = 0
+    copay = 0
+    capped = False
+    if rule.code is CopayCode.NONE and not rule.cap:
+        pass  # 負担なし without a cap absorbs whatever is left of 他の検診による負担
+    elif base <= 0:
+        carried = -base
     else:
-        copay = 0
-    capped = rule.cap > 0 and base - copay > rule.cap
-    if capped:
-        copay = base - rule.cap
+        if rule.code is CopayCode.FIXED:
+            copay = min(rule.amount, base)
+        elif rule.code is CopayCode.RATE:
+            copay = round_half_up(base * rule.rate, RATE_SCALE, ties_down=ties_down)
+        capped = rule.cap > 0 and base - copay > rule.cap
+        if capped:
+            copay = base - rule.cap
     if capped or rule.code is CopayCode.INSURER_CAP or (rule.code is CopayCode.NONE and rule.cap):
         reported = ChargeType(CopayCode.INSURER_CAP.value, amount=rule.cap)
     elif rule.code is CopayCode.FIXED:
@@ -125,15 +171,17 @@ def component_copay(rule: CopayRule, price: int, other_program_left: int = 0) ->
         reported = ChargeType(rule.code.value, rate=rule.rate)
     else:
         reported = ChargeType(rule.code.value)
-    return ComponentCopay(price, copay, reported, used)
+    return ComponentCopay(price, copay, reported, carried)
 
 
 @dataclass(frozen=True)
 class ContractTerms:
-    """The billing terms of a contract between an insurer and an institution.
+    """The prices of a contract between an insurer and an institution, with the copay rules to
+    apply (those of the person's 受診券; the contract itself states prices only).
 
     ``detail_prices`` maps 別表8 items to their price; ``other_prices`` maps 17-digit item
-    codes of additional items (追加健診項目) to theirs. Each component has its own copay rule.
+    codes of additional items (追加健診項目) to theirs; ``dock_price`` is the 人間ドック price (None:
+    the contract does not cover docks). Each component has its own copay rule.
     """
 
     commission_type: CommissionType
@@ -143,6 +191,8 @@ class ContractTerms:
     detail_copay: CopayRule = NO_COPAY
     other_prices: Mapping[str, int] = field(default_factory=dict)
     other_copay: CopayRule = NO_COPAY
+    dock_price: int | None = None
+    dock_copay: CopayRule = NO_COPAY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "commission_type", CommissionType(self.commission_type))
@@ -179,7 +229,9 @@ def claim_type_for(*, basic: bool, detail: bool, other: bool, dock: bool = False
 def _totals(components: list[ComponentCopay], paid_by_other_program: int) -> tuple[int, int, int]:
     unit_amount = sum(component.price for component in components)
     payment_amount = sum(component.copay for component in components)
-    claim_amount = max(0, unit_amount - payment_amount - paid_by_other_program)
+    claim_amount = unit_amount - payment_amount - paid_by_other_program
+    if claim_amount <= 0:
+        return unit_amount, max(0, unit_amount - paid_by_other_program), 0
     return unit_amount, payment_amount, claim_amount
 
 
@@ -189,10 +241,12 @@ def compute_claim(
     detail_items: Iterable[DetailItem | str] = (),
     other_items: Iterable[str] = (),
     paid_by_other_program: int = 0,
+    ties_down: bool = False,
 ) -> ClaimComputation:
     """Compute a 請求区分 1–4 claim for the detailed and additional items actually performed.
 
-    Raises ValueError when an item performed is not priced by the contract.
+    Raises ValueError when an item performed is not priced by the contract. ``ties_down``: see
+    `round_half_up`.
     """
     details = sorted({DetailItem(item) for item in detail_items}, key=lambda item: item.value)
     others = list(dict.fromkeys(other_items))
@@ -203,17 +257,18 @@ def compute_claim(
     detail_lines = tuple(DetailPrice(item.value, terms.detail_prices[item]) for item in details)
     other_lines = tuple(OtherPrice(terms.other_prices[code], code) for code in others)
 
-    left = paid_by_other_program
-    basic = component_copay(terms.basic_copay, terms.basic_price, left)
-    left -= basic.other_program_used
+    basic = component_copay(terms.basic_copay, terms.basic_price, paid_by_other_program, ties_down=ties_down)
+    left = basic.other_program_left
     components = [basic]
     detail = other = None
     if detail_lines:
-        detail = component_copay(terms.detail_copay, sum(line.amount for line in detail_lines), left)
-        left -= detail.other_program_used
+        price = sum(line.amount for line in detail_lines)
+        detail = component_copay(terms.detail_copay, price, left, ties_down=ties_down)
+        left = detail.other_program_left
         components.append(detail)
     if other_lines:
-        other = component_copay(terms.other_copay, sum(line.amount for line in other_lines), left)
+        price = sum(line.amount for line in other_lines)
+        other = component_copay(terms.other_copay, price, left, ties_down=ties_down)
         components.append(other)
     unit_amount, payment_amount, claim_amount = _totals(components, paid_by_other_program)
     claim_type = claim_type_for(basic=True, detail=detail is not None, other=other is not None)
@@ -246,9 +301,10 @@ def compute_dock_claim(
     price: int,
     copay: CopayRule = NO_COPAY,
     paid_by_other_program: int = 0,
+    ties_down: bool = False,
 ) -> ClaimComputation:
     """Compute a 人間ドック claim (請求区分 5): one price, reported as unitPriceOther."""
-    component = component_copay(copay, price, paid_by_other_program)
+    component = component_copay(copay, price, paid_by_other_program, ties_down=ties_down)
     unit_amount, payment_amount, claim_amount = _totals([component], paid_by_other_program)
     if copay.code is CopayCode.INSURER_CAP:
         copayment = None
@@ -278,7 +334,11 @@ def compute_dock_claim(
 
 
 def settlement_consistent(settlement: Settlement) -> list[str]:
-    """Internal arithmetic of a settlement as written: which sums do not hold (empty = all do)."""
+    """Internal arithmetic of a settlement as written: which sums do not hold (empty = all do).
+
+    When the claim comes to 0 (他の検診による負担 and the copays cover every price), paymentAmount
+    is max(0, unitAmount − paymentByOtherProgram) and may be less than the component copays.
+    """
     problems: list[str] = []
     prices = (settlement.unit_price_basic or 0) + sum(line.amount for line in settlement.unit_price_details)
     prices += sum(line.amount for line in settlement.unit_price_others)
@@ -287,12 +347,11 @@ def settlement_consistent(settlement: Settlement) -> list[str]:
     payments = sum(
         amount or 0 for amount in (settlement.payment_basic, settlement.payment_detail, settlement.payment_other)
     )
-    if payments != settlement.payment_amount:
+    other_program = settlement.payment_by_other_program or 0
+    clamped = settlement.claim_amount == 0 and settlement.payment_amount == max(0, settlement.unit_amount - other_program)
+    if payments != settlement.payment_amount and not (clamped and settlement.payment_amount < payments):
         problems.append(f"paymentAmount {settlement.payment_amount} ≠ 窓口負担の合計 {payments}")
-    expected = max(
-        0,
-        settlement.unit_amount - settlement.payment_amount - (settlement.payment_by_other_program or 0),
-    )
+    expected = max(0, settlement.unit_amount - settlement.payment_amount - other_program)
     if expected != settlement.claim_amount:
         problems.append(f"claimAmount {settlement.claim_amount} ≠ {expected}")
     return problems
@@ -307,31 +366,20 @@ DETAIL_PRICE_FIELDS = {
 
 
 def terms_from_contract(contract: Any, other_prices: Mapping[str, int] | None = None) -> ContractTerms:
-    """`ContractTerms` from an object shaped like ``agency.models.Contract``.
+    """The prices of an object shaped like ``agency.models.Contract``, with no copay (the copay
+    comes from the 受診券).
 
     Reads ``commission_type``, ``basic_price``, ``anemia_price`` / ``ecg_price`` /
-    ``fundus_price`` / ``creatinine_price`` and, per component ``basic`` / ``detail`` /
-    ``other``, ``<component>_copay_code`` / ``_amount`` / ``_rate`` (percent × 1000) / ``_cap``.
-    Other-item prices come from ``other_prices`` or else from ``contract.other_items.all()``
-    (rows with ``item_code`` and ``price``). A detailed item priced 0 is still billable at 0.
+    ``fundus_price`` / ``creatinine_price`` and ``dock_price`` (None when absent). Other-item
+    prices come from ``other_prices`` or else from ``contract.other_items.all()`` (rows with
+    ``item_code`` and ``price``). A detailed item priced 0 is still billable at 0.
     """
     if other_prices is None:
         other_prices = {row.item_code: row.price for row in contract.other_items.all()}
-
-    def rule(component: str) -> CopayRule:
-        return CopayRule.from_fields(
-            getattr(contract, f"{component}_copay_code"),
-            getattr(contract, f"{component}_copay_amount"),
-            getattr(contract, f"{component}_copay_rate"),
-            getattr(contract, f"{component}_copay_cap"),
-        )
-
     return ContractTerms(
         commission_type=CommissionType(str(contract.commission_type)),
         basic_price=contract.basic_price,
-        basic_copay=rule("basic"),
         detail_prices={item: getattr(contract, name) for item, name in DETAIL_PRICE_FIELDS.items()},
-        detail_copay=rule("detail"),
         other_prices=dict(other_prices),
-        other_copay=rule("other"),
+        dock_price=getattr(contract, "dock_price", None),
     )

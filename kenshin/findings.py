@@ -36,12 +36,13 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class FindingKind:
-    """One entry of the registry: a stable code, its severity, message and 返戻理由."""
+    """One entry of the registry: a stable code, its severity, message, 返戻理由 and the source of the rule."""
 
     code: str
     severity: Severity
     message: str
     reason: ReturnReason
+    source: str = ""
 
     def at(self, *, file: str | None = None, xpath: str | None = None, detail: str | None = None) -> Finding:
         return Finding(
@@ -71,10 +72,25 @@ class Finding:
 _registry: dict[str, FindingKind] = {}
 
 
-def _kind(code: str, severity: Severity, message: str, reason: ReturnReason) -> FindingKind:
+_SOURCES = {
+    "ARC_": "送付用ファイルアーカイブ仕様説明書 Version 4、受付チェック仕様（ZIP解凍時のチェック）",
+    "XML_": "第4期 XMLスキーマ（XSD）と名前空間",
+    "IDX_": "交換用基本情報ファイル仕様説明書 Version 4",
+    "SUM_": "集計情報ファイル仕様",
+    "ID_": "保険者番号設定要領・医療機関コード（検証番号）",
+    "PAIR_": "送付用ファイルアーカイブ仕様: データと決済の対応",
+    "DOC_": "特定健診情報ファイル仕様（hc08）",
+    "CLM_": "決済情報ファイル仕様（cc08）",
+    "OBS_": "XML用特定健診項目情報（第4期）",
+}
+
+
+def _kind(code: str, severity: Severity, message: str, reason: ReturnReason, source: str = "") -> FindingKind:
     if code in _registry:
         raise ValueError(f"duplicate finding code {code}")
-    kind = FindingKind(code, severity, message, reason)
+    if not source:
+        source = next(text for prefix, text in _SOURCES.items() if code.startswith(prefix))
+    kind = FindingKind(code, severity, message, reason, source)
     _registry[code] = kind
     return kind
 
@@ -130,6 +146,14 @@ ARC_MIXED_SERVICE = _kind(
     "ARC_MIXED_SERVICE", _E, "特定健診と特定保健指導のファイルが同じアーカイブに含まれています", _FMT
 )
 
+ARC_MEMBER_INSTITUTION_DIFFERS = _kind(
+    "ARC_MEMBER_INSTITUTION_DIFFERS",
+    _W,
+    "ファイル名の機関番号が送付元の機関番号と異なります",
+    _FMT,
+    "送付用ファイルアーカイブ仕様説明書（ファイル名 = 接頭辞 + 機関番号10桁 + 作成日 + 回数 + 実施区分 + 連番）",
+)
+
 # --- XML well-formedness and safety ------------------------------------------------------------
 XML_ENCODING = _kind("XML_ENCODING", _E, "文字コードがUTF-8ではありません", _FMT)
 XML_DOCTYPE = _kind("XML_DOCTYPE", _E, "DOCTYPE宣言は使用できません", _FMT)
@@ -147,6 +171,13 @@ XML_SCHEMA_UNAVAILABLE = _kind(
 )
 XML_FIELD_MISSING = _kind("XML_FIELD_MISSING", _E, "必要な要素・属性がありません", _MISS)
 XML_FIELD_INVALID = _kind("XML_FIELD_INVALID", _E, "要素・属性の値の形式が正しくありません", _FMT)
+XML_KIND_PREFIX_MISMATCH = _kind(
+    "XML_KIND_PREFIX_MISMATCH",
+    _E,
+    "ファイル名の接頭辞（h/g/c/p）がファイルの内容（ルート要素・報告区分）と一致しません",
+    _FMT,
+    "送付用ファイルアーカイブ仕様説明書（接頭辞 h 特定健診・c 健診決済・g 保健指導・p 指導決済）",
+)
 
 # --- ix08 / su08 ----------------------------------------------------------------------------
 IDX_COUNT_MISMATCH = _kind(
@@ -166,6 +197,18 @@ SUM_TOTAL_MISMATCH = _kind("SUM_TOTAL_MISMATCH", _E, "集計情報の金額総�
 ID_INSURER_CHECK_DIGIT = _kind("ID_INSURER_CHECK_DIGIT", _E, "保険者番号の検証番号が正しくありません", _FMT)
 ID_INSTITUTION_CHECK_DIGIT = _kind("ID_INSTITUTION_CHECK_DIGIT", _E, "健診機関番号の検証番号が正しくありません", _FMT)
 ID_AGENCY_CHECK_DIGIT = _kind("ID_AGENCY_CHECK_DIGIT", _E, "代行機関番号の検証番号が正しくありません", _FMT)
+ID_INSURER_LENGTH = _kind(
+    "ID_INSURER_LENGTH", _E, "保険者番号の桁数が正しくありません（8桁の数字。国保の6桁の番号は先頭に00を付けて8桁）", _FMT,
+    "co08_V08.xsd（保険者番号）と保険者番号設定要領（法別番号2桁＋都道府県2桁＋保険者別番号3桁＋検証番号1桁）",
+)
+ID_INSTITUTION_LENGTH = _kind(
+    "ID_INSTITUTION_LENGTH", _E, "健診機関番号の桁数が正しくありません（10桁の数字）", _FMT,
+    "co08_V08.xsd（健診機関番号 [0-9]{10}）",
+)
+ID_AGENCY_LENGTH = _kind(
+    "ID_AGENCY_LENGTH", _E, "代行機関番号の桁数が正しくありません（8桁の数字）", _FMT,
+    "co08_V08.xsd（代行機関番号 [0-9]{8}）",
+)
 PAIR_IDENTITY_MISMATCH = _kind(
     "PAIR_IDENTITY_MISMATCH", _E, "データファイルと決済ファイルで受診者の情報が一致しません", _FMT
 )
@@ -173,6 +216,24 @@ PAIR_TICKET_MISMATCH = _kind(
     "PAIR_TICKET_MISMATCH", _E, "データファイルと決済ファイルで受診券整理番号が一致しません", _TICKET
 )
 DOC_DATE_ORDER = _kind("DOC_DATE_ORDER", _E, "実施日がファイル作成日より後になっています", _FMT)
+DOC_CODE_INVALID = _kind(
+    "DOC_CODE_INVALID", _E, "コード表にないコードです", _FMT,
+    "OID表: 報告区分（.1001）・プログラム種別（.1002）・性別（.1104）・セクション（.1010）・券面種別（.208）・"
+    "委託料単価区分（別表15）・窓口負担（別表6）・詳細な健診項目（別表8）",
+)
+DOC_NOT_SPECIFIC_CHECKUP = _kind(
+    "DOC_NOT_SPECIFIC_CHECKUP", _E, "特定健診情報（報告区分10・プログラム種別010）ではないため特定健診として請求できません",
+    ReturnReason.NOT_CONTRACTED,
+    "OID表: 報告区分 10 特定健診情報・プログラム種別 010 特定健康診査",
+)
+DOC_TICKET_INSURER_MISMATCH = _kind(
+    "DOC_TICKET_INSURER_MISMATCH", _E, "受診券の保険者番号が受診者の保険者番号と一致しません", _TICKET,
+    "特定健診情報ファイル仕様: 受診券（participant）の scopingOrganization と受診者（recordTarget）の保険者番号",
+)
+DOC_INSTITUTION_DIFFERS = _kind(
+    "DOC_INSTITUTION_DIFFERS", _W, "ファイルの作成機関・実施機関の機関番号が送付元の機関番号と異なります", _FMT,
+    "特定健診情報ファイル仕様: author（作成機関）・performer（実施機関）の機関番号",
+)
 CLM_CLAIM_TYPE_INCONSISTENT = _kind(
     "CLM_CLAIM_TYPE_INCONSISTENT", _E, "請求区分と単価・窓口負担の要素の組合せが正しくありません", _FMT
 )

@@ -169,10 +169,11 @@ class ItemDefinition:
         return len(match[1].lstrip("0") or "0") <= digits[0] and len(match[2] or "") <= digits[1]
 
     def input_range_flag(self, value: Decimal) -> str | None:
-        """ "L" below the input range, "H" above it, None inside (bounds included)."""
-        if self.input_low is not None and value < self.input_low:
+        """ "L" at or below the input minimum (以下), "H" at or above the maximum (以上), None strictly
+        inside: 入力最小値以下→L, 入力最大値以上→H, as the MHLW program and ORCA (``Observation.java``) do."""
+        if self.input_low is not None and value <= self.input_low:
             return "L"
-        if self.input_high is not None and value > self.input_high:
+        if self.input_high is not None and value >= self.input_high:
             return "H"
         return None
 

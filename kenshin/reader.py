@@ -30,7 +30,7 @@ from kenshin import consistency
 from kenshin import findings as F
 from kenshin.cda_read import read_checkup, read_guidance
 from kenshin.claim_read import read_claim, read_guidance_claim, read_index, read_summary
-from kenshin.codes import HL7_NS, Namespace
+from kenshin.codes import HL7_NS, OID_INSTITUTION, Namespace
 from kenshin.consistency import Pair, Totals
 from kenshin.findings import Finding, Severity
 from kenshin.itemformat import item_format_findings
@@ -54,7 +54,7 @@ from kenshin.records import (
     Submission,
     SummaryRecord,
 )
-from kenshin.schemas import FileKind, SchemaDirectoryError, schema, validate, xsd_dir_from_env
+from kenshin.schemas import MAX_REPORTED_ERRORS, FileKind, SchemaDirectoryError, schema, validate, xsd_dir_from_env
 from kenshin.xmlsafe import parse_xml
 from kenshin.xmlutil import FieldError
 from kenshin.zipguard import (
@@ -179,14 +179,16 @@ def _classify(relative: str, state: _State) -> FileKind | str | None:
         (state.data_paths if folder == DATA_DIR else state.claim_paths).append(relative)
         if MemberName.parse(filename) is None:
             state.findings.append(F.ARC_MEMBER_NAME_NONSTANDARD.at(file=relative))
-        kind = _PREFIX_KINDS.get((folder, filename[:1]))
-        if kind is not None:
-            return kind
-        return "data" if folder == DATA_DIR else "claims"
+        return "data" if folder == DATA_DIR else "claims"  # the content decides (`_kind_from_root`)
     return None
 
 
+_PREFIXES = {kind: prefix for (_folder, prefix), kind in _PREFIX_KINDS.items()}
+
+
 def _kind_from_root(provisional: str, root: etree._Element) -> FileKind | None:
+    """What a DATA or CLAIMS file is, from its root element (and, for a CDA document, its 報告区分:
+    2x is 特定保健指導)."""
     tag = etree.QName(root).localname
     if provisional == "claims":
         return {"checkupClaim": FileKind.CLAIM, "healthGuidanceClaim": FileKind.GUIDANCE_CLAIM}.get(tag)
@@ -227,9 +229,14 @@ def _schema_check(state: _State, kind: FileKind, root: etree._Element, path: str
         state.findings.append(F.XML_SCHEMA_UNAVAILABLE.at(file=path, detail=str(exc)))
         state.xsd_dir = None
         return None
-    for error in errors:
+    for error in errors[:MAX_REPORTED_ERRORS]:
         state.findings.append(
             F.XML_SCHEMA_INVALID.at(file=path, xpath=error.xpath, detail=f"{error.line}行目: {error.message}")
+        )
+    if len(errors) > MAX_REPORTED_ERRORS:
+        rest = len(errors) - MAX_REPORTED_ERRORS
+        state.findings.append(
+            F.XML_SCHEMA_INVALID.at(file=path, detail=f"ほかに{rest}件のスキーマエラーがあります（先頭{MAX_REPORTED_ERRORS}件を表示）")
         )
     return not errors
 
@@ -245,6 +252,13 @@ def _read_xml(state: _State, path: str, provisional: FileKind | str, data: bytes
         state.findings.append(F.XML_ROOT_UNEXPECTED.at(file=path, xpath="/" + etree.QName(root).localname))
         state.files.append(FileReport(path, kind))
         return
+    if not isinstance(provisional, FileKind):
+        folder, _, filename = path.rpartition("/")
+        named = _PREFIX_KINDS.get((folder, filename[:1]))
+        if named is not None and named is not kind:
+            state.findings.append(
+                F.XML_KIND_PREFIX_MISMATCH.at(file=path, detail=f"接頭辞 {filename[:1]}・内容 {_PREFIXES[kind]}（{kind.value}）")
+            )
     uri, generation, namespace_finding = _namespace_check(kind, root, path)
     valid = None
     if namespace_finding is not None:
@@ -258,7 +272,7 @@ def _read_xml(state: _State, path: str, provisional: FileKind | str, data: bytes
     try:
         _store(state, kind, root, path, generation)
     except FieldError as exc:
-        state.findings.append(exc.finding)
+        state.findings += exc.findings
 
 
 def _store(state: _State, kind: FileKind, root: etree._Element, path: str, generation: Namespace | None) -> None:
@@ -506,7 +520,9 @@ class ArchiveReading:
             del state.findings[findings_mark:]
             files = state.files[files_mark:]
             del state.files[files_mark:]
-            found += consistency.record_findings(pair, index=state.index, archive_has_claims=bool(self._totals.claim_files))
+            found += consistency.record_findings(
+                pair, index=state.index, archive_has_claims=bool(self._totals.claim_files), sender=self._sender()
+            )
             self._totals.add(pair)
             yield RecordRead(pair, tuple(files), tuple(found))
 
@@ -520,6 +536,15 @@ class ArchiveReading:
         return found + consistency.archive_findings(
             name=self.archive_name, index=self.index, summary=self.summary, totals=self._totals
         )
+
+    def _sender(self) -> str | None:
+        """The sending institution's number (archive name, else ix08), when an institution sent it."""
+        name, index = self.archive_name, self._state.index
+        if name is not None and len(name.sender) == 10:
+            return name.sender
+        if index is not None and index.sender.root == OID_INSTITUTION:
+            return index.sender.extension
+        return None
 
     def ordinal(self, path: str) -> int:
         """The place of a parsed member in the archive."""

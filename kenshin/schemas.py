@@ -36,7 +36,8 @@ SCHEMA_FILES = {
     FileKind.GUIDANCE: "hg08_V08.xsd",
     FileKind.GUIDANCE_CLAIM: "gc08_V08.xsd",
 }
-MAX_REPORTED_ERRORS = 5
+MAX_REPORTED_ERRORS = 20
+"""Schema errors reported per file; past this many, one more finding counts the rest."""
 
 _local = threading.local()
 
@@ -90,12 +91,13 @@ def _readable_path(root: etree._Element, path: str | None) -> str | None:
 
 
 def validate(directory: Path, kind: FileKind, root: etree._Element) -> list[SchemaError]:
-    """Schema errors (at most MAX_REPORTED_ERRORS); empty when the document is valid."""
+    """Every schema error libxml2 reports for the document, in document order; empty when valid.
+    (The reader shows the first MAX_REPORTED_ERRORS and counts the rest.)"""
     validator = schema(directory, kind)
     if validator.validate(root):
         return []
     return [
         SchemaError(error.line, _readable_path(root, error.path), error.message)
         # lxml's error log iterates over its entries; lxml-stubs declare _ErrorLog without any members.
-        for error in list(validator.error_log)[:MAX_REPORTED_ERRORS]  # type: ignore[call-overload]
+        for error in list(validator.error_log)  # type: ignore[call-overload]
     ]

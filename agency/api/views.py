@@ -38,10 +38,7 @@ class ContractSerializer(serializers.ModelSerializer):
         model = Contract
         fields = [
             "id", "insurer", "institution", "valid_from", "valid_to", "commission_type", "basic_price",
-            "anemia_price", "ecg_price", "fundus_price", "creatinine_price",
-            "basic_copay_code", "basic_copay_amount", "basic_copay_rate", "basic_copay_cap",
-            "detail_copay_code", "detail_copay_amount", "detail_copay_rate", "detail_copay_cap",
-            "other_copay_code", "other_copay_amount", "other_copay_rate", "other_copay_cap",
+            "anemia_price", "ecg_price", "fundus_price", "creatinine_price", "dock_price", "issues_tickets",
         ]
 
 

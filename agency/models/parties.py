@@ -232,7 +232,7 @@ class CopayCode(models.IntegerChoices):
 
 
 class Contract(TimeStampedModel):
-    """A 集合契約/個別契約 between an insurer and an institution: prices and the copay rules."""
+    """A 集合契約/個別契約 between an insurer and an institution: its prices (the copay is the 受診券's)."""
 
     class CommissionType(models.IntegerChoices):
         """委託料単価区分 (別表15)."""
@@ -253,19 +253,16 @@ class Contract(TimeStampedModel):
     fundus_price = models.PositiveIntegerField(_("詳細: 眼底検査 単価"), default=0)
     creatinine_price = models.PositiveIntegerField(_("詳細: 血清クレアチニン検査 単価"), default=0)
 
-    # Copay (窓口負担) per component: code (別表6), fixed amount (yen), rate (percent × 1000), cap (yen).
-    basic_copay_code = models.PositiveSmallIntegerField(_("基本 窓口負担区分"), choices=CopayCode.choices, default=CopayCode.NONE)
-    basic_copay_amount = models.PositiveIntegerField(_("基本 定額負担額"), default=0)
-    basic_copay_rate = models.PositiveIntegerField(_("基本 負担率（%×1000）"), default=0)
-    basic_copay_cap = models.PositiveIntegerField(_("基本 保険者負担上限額"), default=0)
-    detail_copay_code = models.PositiveSmallIntegerField(_("詳細 窓口負担区分"), choices=CopayCode.choices, default=CopayCode.NONE)
-    detail_copay_amount = models.PositiveIntegerField(_("詳細 定額負担額"), default=0)
-    detail_copay_rate = models.PositiveIntegerField(_("詳細 負担率（%×1000）"), default=0)
-    detail_copay_cap = models.PositiveIntegerField(_("詳細 保険者負担上限額"), default=0)
-    other_copay_code = models.PositiveSmallIntegerField(_("追加 窓口負担区分"), choices=CopayCode.choices, default=CopayCode.NONE)
-    other_copay_amount = models.PositiveIntegerField(_("追加 定額負担額"), default=0)
-    other_copay_rate = models.PositiveIntegerField(_("追加 負担率（%×1000）"), default=0)
-    other_copay_cap = models.PositiveIntegerField(_("追加 保険者負担上限額"), default=0)
+    dock_price = models.PositiveIntegerField(
+        _("人間ドック 単価"), null=True, blank=True, help_text=_("人間ドック（請求区分5）を契約する場合の単価。空欄は人間ドックの契約なし。")
+    )
+    # The person's 窓口負担 is stated by the 受診券 (the insurer's ticket data or the claim's checkupCard),
+    # never by the contract: a contract states prices only.
+    issues_tickets = models.BooleanField(
+        _("受診券を発行する"),
+        default=True,
+        help_text=_("受診券を発行しない個別契約では、受診券整理番号のない健診データも返戻しません。"),
+    )
 
     class Meta:
         verbose_name = _("契約")
@@ -276,10 +273,6 @@ class Contract(TimeStampedModel):
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
                 name="contract_valid_period_ordered",
             ),
-            models.CheckConstraint(
-                condition=Q(basic_copay_rate__lte=100000) & Q(detail_copay_rate__lte=100000) & Q(other_copay_rate__lte=100000),
-                name="contract_copay_rate_at_most_100_percent",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -289,17 +282,6 @@ class Contract(TimeStampedModel):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
-        for component in ("basic", "detail", "other"):
-            code = getattr(self, f"{component}_copay_code")
-            if code == CopayCode.RATE and not getattr(self, f"{component}_copay_rate"):
-                errors[f"{component}_copay_rate"] = _("定率負担の場合は負担率を入力してください。")
-            if code == CopayCode.FIXED and not getattr(self, f"{component}_copay_amount"):
-                errors[f"{component}_copay_amount"] = _("定額負担の場合は負担額を入力してください。")
-            if code == CopayCode.INSURER_CAP and not getattr(self, f"{component}_copay_cap"):
-                errors[f"{component}_copay_cap"] = _("保険者負担上限額を入力してください。")
-        if errors:
-            raise ValidationError(errors)
         if self.insurer_id and self.institution_id and self.valid_from:
             overlapping = Contract.objects.filter(
                 insurer_id=self.insurer_id,

@@ -72,19 +72,15 @@ def contract_from_terms(
     valid_to: dt.date | None = None,
     actor: User | None = None,
 ) -> Contract:
-    """A contract (with its additional-item prices) carrying the prices and copay rules of
-    ``kenshin.copay.ContractTerms``; the inverse of ``terms_from_contract``."""
+    """A contract (with its additional-item prices) carrying the prices of
+    ``kenshin.copay.ContractTerms``; the inverse of ``terms_from_contract``. The terms' copay rules
+    are the 受診券's and stay out of the contract."""
     fields: dict[str, Any] = {
         "commission_type": int(terms.commission_type.value),
         "basic_price": terms.basic_price,
+        "dock_price": terms.dock_price,
         **{name: terms.detail_prices.get(item, 0) for item, name in DETAIL_PRICE_FIELDS.items()},
     }
-    for component in ("basic", "detail", "other"):
-        rule = getattr(terms, f"{component}_copay")
-        fields[f"{component}_copay_code"] = int(rule.code.value)
-        fields[f"{component}_copay_amount"] = rule.amount
-        fields[f"{component}_copay_rate"] = rule.rate
-        fields[f"{component}_copay_cap"] = rule.cap
     contract = contract_save(
         contract=Contract(insurer=insurer, institution=institution, valid_from=valid_from, valid_to=valid_to, **fields),
         actor=actor,

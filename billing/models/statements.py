@@ -3,7 +3,9 @@
 Both are snapshots written once, at the closing of their month, and never changed (the database
 refuses UPDATE and DELETE, ``billing.dbguards``). A claims statement has one line per record billed,
 per 過誤 returned and per manual adjustment; each source can be on one line only (unique in the
-database), so a checkup is never billed twice and a return never deducted twice.
+database), so a checkup is never billed twice and a return never deducted twice. A record accepted
+but not yet delivered to the insurer is listed at 0 with the reason it is held, and billed in the
+month it is delivered.
 """
 
 from __future__ import annotations
@@ -86,10 +88,12 @@ class LineKind(models.TextChoices):
     CLAIM = "claim", _("請求")
     RETURN = "return", _("過誤")
     ADJUSTMENT = "adjustment", _("調整")
+    HELD = "held", _("保留（保険者へ未送付）")
 
 
 class ClaimsStatementLine(models.Model):
-    """One line of a claims statement: a record billed (+), a 過誤 deducted (−), or an adjustment (±)."""
+    """One line of a claims statement: a record billed (+), a 過誤 deducted (−), an adjustment (±), or a
+    record accepted but held back (0: not delivered to the insurer yet, billed once it is; ``note`` says why)."""
 
     statement = models.ForeignKey(ClaimsStatement, on_delete=models.PROTECT, related_name="lines")
     kind = models.CharField(_("種類"), max_length=12, choices=LineKind.choices)
@@ -119,7 +123,8 @@ class ClaimsStatementLine(models.Model):
             models.CheckConstraint(
                 condition=(Q(kind="claim") & Q(record__isnull=False) & Q(amount__gte=0) & Q(insurer_return__isnull=True) & Q(adjustment__isnull=True))
                 | (Q(kind="return") & Q(record__isnull=False) & Q(insurer_return__isnull=False) & Q(amount__lte=0) & Q(adjustment__isnull=True))
-                | (Q(kind="adjustment") & Q(adjustment__isnull=False) & Q(record__isnull=True) & Q(insurer_return__isnull=True)),
+                | (Q(kind="adjustment") & Q(adjustment__isnull=False) & Q(record__isnull=True) & Q(insurer_return__isnull=True))
+                | (Q(kind="held") & Q(record__isnull=False) & Q(amount=0) & Q(insurer_return__isnull=True) & Q(adjustment__isnull=True)),
                 name="billing_line_kind_shape",
             ),
         ]

@@ -3,9 +3,11 @@
 Billing month M collects, at its cut-off (``billing.calendar.cutoff_for``):
 
 * every accepted record not billed before whose checkup month (実施年月; the acceptance month when
-  there is no checkup date) is M or earlier and that was accepted at or before the cut-off. A
-  record of an earlier month is 月遅れ and marked so on its line; a record accepted after the
-  cut-off waits for the next month;
+  there is no checkup date) is M or earlier, that was accepted at or before the cut-off and that
+  was delivered to its insurer (振分) at or before the cut-off: the insurer is billed only for what
+  it received. A record of an earlier month is 月遅れ and marked so on its line; a record accepted
+  after the cut-off waits for the next month; a record accepted but not delivered yet is listed at 0
+  with the reason it is held (insurer inactive, or not routed yet) and billed once delivered;
 * every 過誤 (insurer return) of a record billed in an earlier month and not deducted yet,
   returned at or before the cut-off, as a negative line;
 * every manual adjustment entered at or before the cut-off and not applied yet.
@@ -183,7 +185,7 @@ def closing_summary(month: BillingMonth, *, closed_now: bool = False) -> Closing
 # --- what a month collects ---------------------------------------------------------------------------------------
 
 
-def billable_records(month: BillingMonth) -> Any:
+def _unbilled_records(month: BillingMonth) -> Any:
     """Accepted records not billed yet that belong to ``month`` or earlier and were accepted by its cut-off."""
     next_start = calendar.next_month(month.period)
     _start, next_start_at = calendar.month_bounds(month.period)
@@ -198,6 +200,26 @@ def billable_records(month: BillingMonth) -> Any:
         .filter(Q(checkup_date__lt=next_start) | Q(checkup_date__isnull=True, checked_at__lt=next_start_at))
         .exclude(Exists(billed))
     )
+
+
+def _delivered(month: BillingMonth) -> Any:
+    return Exists(DeliveryItem.objects.filter(record=OuterRef("pk"), delivery__created_at__lte=month.cutoff_at))
+
+
+def billable_records(month: BillingMonth) -> Any:
+    """Unbilled records of ``month`` or earlier, accepted and delivered to their insurer by its cut-off."""
+    return _unbilled_records(month).filter(_delivered(month))
+
+
+def held_records(month: BillingMonth) -> Any:
+    """Unbilled records of ``month`` or earlier accepted by its cut-off but not delivered to their insurer yet."""
+    return _unbilled_records(month).exclude(_delivered(month))
+
+
+def held_reason(*, insurer_active: bool) -> str:
+    if not insurer_active:
+        return _("保険者が無効のため、保険者への送付を停止しています（送付後の月に請求します）")
+    return _("締め日時までに保険者へ送付（振分）していないため、送付後の月に請求します")
 
 
 def deductible_returns(month: BillingMonth) -> Any:
@@ -221,11 +243,36 @@ def pending_adjustments(month: BillingMonth) -> Any:
 
 
 def chargeable_items(month: BillingMonth, insurer: Insurer) -> Any:
-    """Checkups delivered to ``insurer`` by the end of the month and not charged a per-checkup fee yet."""
+    """Checkups delivered to ``insurer`` by the end of the month and not charged a per-checkup fee yet,
+    leaving out the checkups of a person and 年度 already charged (a corrected record that replaces a
+    returned one is the same 特定健診; see `fee_items`)."""
     _start, end = calendar.month_bounds(month.period)
-    return DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end).exclude(
-        Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk")))
+    same_checkup_charged = FeeChargedItem.objects.filter(
+        delivery_item__delivery__insurer=insurer,
+        delivery_item__record__person_key=OuterRef("record__person_key"),
+        delivery_item__record__fiscal_year=OuterRef("record__fiscal_year"),
+    ).exclude(delivery_item__record__person_key="")
+    return (
+        DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end)
+        .exclude(Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk"))))
+        .exclude(Exists(same_checkup_charged))
     )
+
+
+def fee_items(month: BillingMonth, insurer: Insurer) -> list[int]:
+    """The delivery items to charge the per-checkup fee for: one per person and 年度 (the first
+    delivered), each charged once, whatever the month."""
+    charged: list[int] = []
+    seen: set[tuple[str, int]] = set()
+    for pk, key, year in chargeable_items(month, insurer).order_by("delivery__created_at", "pk").values_list(
+        "pk", "record__person_key", "record__fiscal_year"
+    ):
+        if key and year is not None:
+            if (key, year) in seen:
+                continue
+            seen.add((key, year))
+        charged.append(pk)
+    return charged
 
 
 # --- closing -----------------------------------------------------------------------------------------------------
@@ -249,6 +296,22 @@ def _pending_lines(month: BillingMonth) -> dict[int, list[ClaimsStatementLine]]:
                 service_month=served,
                 accepted_at=record["checked_at"],
                 late=served is not None and served < month.period,
+            )
+        )
+    for record in held_records(month).order_by("insurer_id", "institution_id", "checked_at", "pk").values(
+        "pk", "insurer_id", "insurer__is_active", "institution_id", "ticket_number", "checkup_date", "checked_at"
+    ):
+        lines[record["insurer_id"]].append(
+            ClaimsStatementLine(
+                kind=LineKind.HELD,
+                institution_id=record["institution_id"],
+                record_id=record["pk"],
+                amount=0,
+                ticket_number=record["ticket_number"],
+                checkup_date=record["checkup_date"],
+                service_month=calendar.service_month(record["checkup_date"], record["checked_at"]),
+                accepted_at=record["checked_at"],
+                note=held_reason(insurer_active=record["insurer__is_active"])[:200],
             )
         )
     for returned in deductible_returns(month).select_related("record").order_by("returned_at", "pk"):
@@ -317,7 +380,8 @@ def _close_claims(month: BillingMonth, frozen_at: dt.datetime) -> list[ClaimsSta
         statements.append(statement)
         by_institution: dict[int, list[ClaimsStatementLine]] = defaultdict(list)
         for line in lines:
-            by_institution[line.institution_id].append(line)
+            if line.kind != LineKind.HELD:  # nothing to pay on a held record
+                by_institution[line.institution_id].append(line)
         for institution_id, institution_lines in by_institution.items():
             parts[institution_id].append((statement, institution_lines))
     for institution in Institution.objects.filter(pk__in=parts).order_by("number"):
@@ -365,7 +429,7 @@ def _close_fees(month: BillingMonth, frozen_at: dt.datetime, actor: Any, request
     for insurer in Insurer.objects.filter(contract_start__lt=calendar.next_month(month.period)).order_by("number"):
         if Invoice.objects.filter(insurer=insurer, month=month, kind=InvoiceKind.INVOICE).exists():
             continue
-        items = list(chargeable_items(month, insurer).order_by("pk").values_list("pk", flat=True))
+        items = fee_items(month, insurer)
         if not insurer.is_active and not items:
             continue
         specs = fee_lines(insurer=insurer, period=month.period, delivered=len(items), terms=fee_terms_for(insurer, profile))

@@ -3,8 +3,9 @@
 * initial fee (初期費用): once, in the month the insurer's contract starts;
 * fixed fee (固定費): per contract year, billed in the contract's anniversary month (the start
   month included), or every month when the insurer's terms say monthly;
-* per checkup (従量料金): each checkup delivered to the insurer by the end of the month and not
-  charged before.
+* per checkup (従量料金): each 特定健診 delivered to the insurer by the end of the month and not
+  charged before — once per person and 年度: a corrected record delivered after its returned
+  (過誤) original is the same checkup and is not charged again (``closing.fee_items``).
 
 Amounts are the insurer's terms where set, otherwise the agency's fee table (``AgencyProfile``);
 all consumption tax included, integer yen.

@@ -6,10 +6,10 @@ agency's checks of the sender, the receiver and the 種別.
 
 Level 1 (``records``, ``tickets``): findings on a record's own files return that record (返戻); the
 rest of the archive is accepted. Rules that need the agency's data — clients, contracts, tickets,
-prices and copays, age, dates, duplicates — are there.
+prices and copays, age, dates, duplicates and once per 年度 — are there.
 
-Every rule has a stable code, a severity, the 返戻理由 (別表9) it maps to, a Japanese message and a
-hint (``catalogue``).
+Every rule has a stable code, a severity, the 返戻理由 (別表9) it maps to, a Japanese message, a hint
+and the source it rests on (``catalogue``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,19 @@ from __future__ import annotations
 from .archive import archive_findings, blocks_archive
 from .catalogue import RULE_SET_VERSION, Rule, catalogue, is_archive_code
 from .pending import PendingRecord, as_json, pending_record
-from .records import DUPLICATE_ACCEPTED, References, blocking, contract_terms, duplicate_findings, record_findings
+from .records import (
+    DUPLICATE_ACCEPTED,
+    DUPLICATE_FIELDS,
+    References,
+    blocking,
+    contract_terms,
+    duplicate_findings,
+    record_findings,
+)
 
 __all__ = [
     "DUPLICATE_ACCEPTED",
+    "DUPLICATE_FIELDS",
     "RULE_SET_VERSION",
     "PendingRecord",
     "References",

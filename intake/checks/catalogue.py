@@ -1,4 +1,4 @@
-"""The rule catalogue: every rule's stable code, level, severity, 返戻理由 (別表9), message and hint.
+"""The rule catalogue: every rule's stable code, level, severity, 返戻理由 (別表9), message, hint and source.
 
 Rules are declared with ``rule(...)`` by the modules of this package; ``catalogue()`` lists them and
 the format reader's own finding kinds for the catalogue page.
@@ -15,7 +15,7 @@ from kenshin.findings import Finding, FindingKind, Severity
 
 from .hints import READER_HINTS
 
-RULE_SET_VERSION = "2026.11-1"
+RULE_SET_VERSION = "2026.12-1"
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 R = ReturnReason
@@ -29,6 +29,10 @@ class Rule:
     hint: str
 
     @property
+    def source(self) -> str:
+        return self.kind.source
+
+    @property
     def code(self) -> str:
         return self.kind.code
 
@@ -39,9 +43,11 @@ class Rule:
 _RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, level: int, severity: Severity, reason: ReturnReason, message: str, hint: str) -> Rule:
-    """Declare a rule (its code must be new) and list it in the catalogue."""
-    found = Rule(FindingKind(code, severity, message, reason), level, hint)
+def rule(code: str, level: int, severity: Severity, reason: ReturnReason, message: str, hint: str, *, source: str) -> Rule:
+    """Declare a rule (its code must be new) and list it in the catalogue with the source it rests on."""
+    if not source:
+        raise ValueError(f"rule {code} names no source")
+    found = Rule(FindingKind(code, severity, message, reason, source), level, hint)
     if code in _RULES:
         raise ValueError(f"duplicate rule {code}")
     _RULES[code] = found
@@ -54,15 +60,16 @@ def is_archive_code(code: str) -> bool:
 
 
 def catalogue() -> list[dict[str, Any]]:
-    """Every rule and reader finding: code, level, severity, 返戻理由, message, hint."""
+    """Every rule and reader finding: code, level, severity, 返戻理由, message, hint and source."""
     rows = [
         {"code": r.code, "level": r.level, "severity": str(r.kind.severity), "return_reason": str(r.kind.reason),
-         "message": r.kind.message, "hint": r.hint}
+         "message": r.kind.message, "hint": r.hint, "source": r.source}
         for r in _RULES.values()
     ]
     for kind in standard_findings.FINDING_KINDS.values():
         rows.append({
             "code": kind.code, "level": 0 if is_archive_code(kind.code) else 1, "severity": str(kind.severity),
             "return_reason": str(kind.reason), "message": kind.message, "hint": READER_HINTS.get(kind.code, ""),
+            "source": kind.source,
         })
     return sorted(rows, key=lambda row: (row["level"], row["code"]))

@@ -11,6 +11,7 @@ from typing import Any
 from kenshin.findings import Finding
 from kenshin.reader import RecordRead
 from kenshin.records import CheckupDocument, Claim
+from kenshin.rules import fiscal_year, person_key
 
 from ..models import Record, Submission
 
@@ -61,6 +62,8 @@ def pending_record(read: RecordRead, submission: Submission, position: int) -> P
         insurer_number=subject.insurer_number,
         ticket_number=(ticket.number if ticket else (claim.ticket_number if claim else "")) or "",
         checkup_date=document.checkup_date,
+        fiscal_year=fiscal_year(document.checkup_date) if document.checkup_date else None,
+        person_key=person_key(subject.insurer_number, subject.card_symbol, subject.card_number, subject.card_branch)[:64],
         card_symbol=subject.card_symbol or "",
         card_number=subject.card_number,
         card_branch=subject.card_branch or "",

@@ -23,6 +23,11 @@ class RecordStatus(models.TextChoices):
 class Record(models.Model):
     """One person's checkup in a submission: the DATA file, its CLAIMS file, and the verdict.
 
+    ``fiscal_year`` (年度 of the checkup date) and ``person_key`` (``kenshin.rules.person_key``) carry the
+    once-per-年度 guarantee in the database: among accepted records a person, and a 受診券, has one
+    特定健診 per 年度 (records accepted before the rule existed and repeating an earlier one keep
+    ``fiscal_year`` empty).
+
     The columns index the record; its full content stays in the stored archive, the one copy of the
     exact bytes received (``intake.selectors.record_parsed`` reads it back).
     """
@@ -37,6 +42,8 @@ class Record(models.Model):
     insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
     ticket_number = models.CharField(_("受診券整理番号"), max_length=11, blank=True)
     checkup_date = models.DateField(_("健診実施日"), null=True, blank=True)
+    fiscal_year = models.PositiveSmallIntegerField(_("年度"), null=True, blank=True)
+    person_key = models.CharField(_("受診者キー"), max_length=64, blank=True)
     card_symbol = models.CharField(_("被保険者証等記号"), max_length=20, blank=True)
     card_number = models.CharField(_("被保険者証等番号"), max_length=20, blank=True)
     card_branch = models.CharField(_("枝番"), max_length=2, blank=True)
@@ -61,8 +68,20 @@ class Record(models.Model):
             # A checkup is accepted once: the business key is unique among accepted records.
             models.UniqueConstraint(
                 fields=["insurer_number", "ticket_number", "checkup_date"],
-                condition=Q(status="accepted"),
+                condition=Q(status="accepted") & ~Q(ticket_number=""),
                 name="record_accepted_business_key_unique",
+            ),
+            # 特定健診 once per person and 年度 (保険者番号 + 記号 + 番号 + 枝番), whichever institution or day …
+            models.UniqueConstraint(
+                fields=["person_key", "fiscal_year"],
+                condition=Q(status="accepted") & Q(fiscal_year__isnull=False) & ~Q(person_key=""),
+                name="record_accepted_person_year_unique",
+            ),
+            # … and one 受診券 once per 年度.
+            models.UniqueConstraint(
+                fields=["insurer_number", "ticket_number", "fiscal_year"],
+                condition=Q(status="accepted") & Q(fiscal_year__isnull=False) & ~Q(ticket_number=""),
+                name="record_accepted_ticket_year_unique",
             ),
         ]
         indexes: ClassVar[list[models.Index]] = [

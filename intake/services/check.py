@@ -59,7 +59,8 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
     time so that memory does not grow with the archive. Returns the chunks still to decide.
 
     If the archive as a whole is rejected (decided once every file was read), the records saved on
-    the way are rolled back and only the archive's findings remain.
+    the way are removed; what was found on each person's files stays with the archive's findings, so
+    that the sender can fix everything in one round (only dangerous content drops everything read).
     Safe to run again: a submission that already has records (or a verdict) is not read twice.
     """
     with transaction.atomic():
@@ -76,14 +77,16 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
             password=submission_archive_password(submission) or None,
         ) as reading:
             archive_level = checks.archive_findings(reading, submission)
-            with transaction.atomic():  # a savepoint: the records go if the archive is rejected
+            with transaction.atomic():  # a savepoint: what was parsed goes if dangerous content was found
                 progress = _records_save(reading, submission)
                 archive_level += [*reading.findings, *progress.findings, *reading.finish()]
                 rejected = reading.discard or not progress.records or any(
                     checks.blocks_archive(f, progress.record_files) for f in archive_level
                 )
-                if rejected:
+                if reading.discard:
                     transaction.set_rollback(True)
+                elif rejected:
+                    _records_drop_keeping_findings(submission)
             submission.interaction_type = reading.index.interaction_type if reading.index else ""
             submission.service_event_type = reading.index.service_event_type if reading.index else ""
         submission.file_count = len(reading.files) + progress.files
@@ -101,6 +104,12 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
         submission.status = SubmissionStatus.CHECKING
         submission.save()
         return _pending_chunks(submission)
+
+
+def _records_drop_keeping_findings(submission: Submission) -> None:
+    """The archive is rejected as a whole: its pending records go, their findings stay (by file)."""
+    Finding.objects.filter(submission=submission, record__isnull=False).update(record=None)
+    Record.objects.filter(submission=submission).delete()
 
 
 @dataclass
@@ -168,8 +177,7 @@ def records_check(*, submission_id: int, first: int, last: int) -> int:
         pending = list(
             Record.objects.select_for_update()
             .filter(submission_id=submission_id, status=RecordStatus.PENDING, position__gte=first, position__lte=last)
-            .only("pk", "submission_id", "data_path", "insurer_number", "ticket_number", "checkup_date",
-                  "card_symbol", "card_number", "card_branch", "birth_date")
+            .only(*checks.DUPLICATE_FIELDS)
             .order_by("position")
         )
         if pending:
@@ -209,8 +217,9 @@ def _records_decide(submission_id: int, pending: list[Record]) -> None:
                 with transaction.atomic():
                     Record.objects.filter(pk=record.pk).update(status=RecordStatus.ACCEPTED, checked_at=now)
             except IntegrityError:
-                duplicate = checks.DUPLICATE_ACCEPTED.at(file=record.data_path)
-                Finding.objects.bulk_create(_finding_rows(submission, [duplicate], record))
+                # What the concurrent acceptance made this record repeat (its row is committed now).
+                found = checks.duplicate_findings([record]).get(record.pk) or [checks.DUPLICATE_ACCEPTED.at(file=record.data_path)]
+                Finding.objects.bulk_create(_finding_rows(submission, found, record))
                 Record.objects.filter(pk=record.pk).update(status=RecordStatus.RETURNED, checked_at=now)
 
 

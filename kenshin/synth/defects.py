@@ -2,11 +2,14 @@
 
 Every defect says either which finding code the reader reports (`finding`) or, when the reader
 rightly lets it through, which intake business rule must catch it (`intake_rule`, descriptive).
+A defect marked ``warning`` leaves its record accepted with a warning (for the clerk to confirm);
+the others return the record or reject the archive.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,9 +21,19 @@ from typing import TypedDict, Unpack
 
 from kenshin import findings as F
 from kenshin.assemble import summary_for
-from kenshin.codes import Namespace
-from kenshin.naming import DATA_DIR, XSD_DIR
-from kenshin.records import CheckupDocument, Claim, Observation, Section, Submission
+from kenshin.codes import SECTION_ADDITIONAL, SECTION_GUIDANCE_COMMON, DetailItem, Namespace
+from kenshin.copay import ContractTerms, compute_claim
+from kenshin.naming import CLAIMS_DIR, DATA_DIR, XSD_DIR, MemberName
+from kenshin.records import (
+    CheckupDocument,
+    Claim,
+    GuidanceDocument,
+    Member,
+    Observation,
+    Section,
+    Subject,
+    Submission,
+)
 from kenshin.synth import parties as P
 from kenshin.synth import values as V
 
@@ -38,6 +51,7 @@ class Defect:
     description: str
     finding: str | None = None
     intake_rule: str | None = None
+    warning: bool = False
 
     @property
     def caught_by_reader(self) -> bool:
@@ -54,6 +68,9 @@ class RecordCase:
     parties: P.Parties
     institution_number: str
     earlier_tickets: dict[str, str]
+    terms: ContractTerms | None = None
+    earlier_people: tuple[tuple[Subject, date], ...] = ()
+    """The people checked earlier in the archive, with their checkup dates."""
 
 
 RecordPair = tuple[CheckupDocument, Claim]
@@ -223,6 +240,152 @@ def _checkup_after_file_date(case: RecordCase) -> RecordPair | None:
     return replace(case.document, header=replace(header, service_date=later)), case.claim
 
 
+def _second_checkup_in_fiscal_year(case: RecordCase) -> RecordPair | None:
+    """The same person as an earlier record (same insurer and card), checked on another day."""
+    day = case.document.checkup_date
+    insurer = case.claim.subject.insurer_number
+    for subject, earlier_day in case.earlier_people:
+        if subject.insurer_number == insurer and earlier_day != day:
+            document = replace(case.document, header=replace(case.document.header, subject=subject))
+            return document, replace(case.claim, subject=subject)
+    return None
+
+
+def _not_specific_checkup(case: RecordCase) -> RecordPair | None:
+    """A 事業者健診 result (報告区分 40, プログラム種別 030) billed as a 特定健診."""
+    header = replace(case.document.header, report_category="40", program_code="030")
+    return replace(case.document, header=header), case.claim
+
+
+def _header_code_invalid(case: RecordCase) -> RecordPair | None:
+    """A sex code outside 別表4 (1 男, 2 女), in both files, and an unknown section code."""
+    document, claim = _with_subject_sex(case, "3")
+    sections = tuple(replace(section, code="01999") if section.code == SECTION_ADDITIONAL else section for section in document.sections)
+    return replace(document, sections=sections), claim
+
+
+def _with_subject_sex(case: RecordCase, sex: str) -> RecordPair:
+    header = case.document.header
+    subject = replace(header.subject, sex=sex)
+    return replace(case.document, header=replace(header, subject=subject)), replace(case.claim, subject=subject)
+
+
+def _ticket_insurer_mismatch(case: RecordCase) -> RecordPair | None:
+    others = [insurer.number for insurer in case.parties.insurers if insurer.number != case.claim.subject.insurer_number]
+    if not others or not case.document.header.tickets:
+        return None
+    header = case.document.header
+    tickets = tuple(replace(ticket, insurer_number=others[0]) for ticket in header.tickets)
+    return replace(case.document, header=replace(header, tickets=tickets)), case.claim
+
+
+def _recomputed(case: RecordCase, details: frozenset[DetailItem]) -> Claim | None:
+    """The claim billed for other 詳細な健診, priced and copaid as the generator did."""
+    if case.terms is None:
+        return None
+    settlement = case.claim.settlement
+    others = [line.item_code for line in settlement.unit_price_others if line.item_code]
+    computation = compute_claim(
+        case.terms, detail_items=details, other_items=others, paid_by_other_program=settlement.payment_by_other_program or 0
+    )
+    return replace(case.claim, charges=computation.charges, settlement=computation.settlement)
+
+
+def _detail_billed_not_performed(case: RecordCase) -> RecordPair | None:
+    """心電図 billed without its result in the checkup file."""
+    billed = {DetailItem(line.code) for line in case.claim.settlement.unit_price_details}
+    if DetailItem.ECG in billed:
+        return None
+    claim = _recomputed(case, frozenset({*billed, DetailItem.ECG}))
+    return (case.document, claim) if claim is not None else None
+
+
+def _detail_reason_missing(case: RecordCase) -> RecordPair | None:
+    """A 詳細な健診 performed and billed without its 実施理由."""
+    removed = False
+
+    def change(observation: Observation) -> Observation:
+        nonlocal removed
+        if not observation.relationships:
+            return observation
+        kept = tuple(
+            relationship for relationship in observation.relationships
+            if not (relationship.type_code == "RSON" and relationship.observation.xml_type == "ST")
+        )
+        removed = removed or len(kept) != len(observation.relationships)
+        return replace(observation, relationships=kept)
+
+    document = _map_observations(case.document, change)
+    return (document, case.claim) if removed else None
+
+
+def _ticket_missing(case: RecordCase) -> RecordPair | None:
+    if not case.document.header.tickets:
+        return None
+    header = replace(case.document.header, tickets=())
+    return replace(case.document, header=header), replace(case.claim, ticket_number=None, ticket_expires_on=None)
+
+
+def _value_on_input_bound(case: RecordCase) -> RecordPair | None:
+    """収縮期血圧 300 (the input maximum, 以上 → H) written without its H."""
+
+    def change(observation: Observation) -> Observation:
+        if observation.code != V.SBP:
+            return observation
+        return replace(observation, value="300", input_range_flag=None, interpretation="H")
+
+    return _map_observations(case.document, change), case.claim
+
+
+def _insurer_number_short(case: RecordCase) -> RecordPair | None:
+    """A 保険者番号 of seven digits (a digit lost), in both files."""
+    return _with_subject(case, insurer_number=case.claim.subject.insurer_number[1:])
+
+
+def _questionnaire_inconsistent(case: RecordCase) -> RecordPair | None:
+    """飲酒 8 (飲まない) with 飲酒量 answered: a warning, the record stays accepted."""
+    answered = {observation.code for observation in case.document.observations()}
+    drinking = Observation(code=V.DRINKING, xml_type="CD", answer_code="8", answer_oid="1.2.392.200119.6.24040")
+    amount = Observation(code=V.DRINKING_AMOUNT, xml_type="CO", answer_code="2", answer_oid="1.2.392.200119.6.24050")
+
+    def change(observation: Observation) -> Observation:
+        if observation.code == V.DRINKING:
+            return drinking
+        if observation.code == V.DRINKING_AMOUNT:
+            return amount
+        return observation
+
+    document = _map_observations(case.document, change)
+    missing = [o for o in (drinking, amount) if o.code not in answered]
+    if missing:
+        first = document.sections[0]
+        document = replace(document, sections=(replace(first, observations=(*first.observations, *missing)), *document.sections[1:]))
+    return document, case.claim
+
+
+def _author_institution_differs(case: RecordCase) -> RecordPair | None:
+    """The file written by another institution (the performer stays the sender): a warning."""
+    others = [i.number for i in case.parties.institutions if i.number != case.institution_number]
+    number = others[0] if others else P.institution_number(case.rng, "13")
+    header = case.document.header
+    if header.performer is None:
+        return None
+    author = replace(header.author, number=number)
+    return replace(case.document, header=replace(header, author=author)), case.claim
+
+
+def _unknown_item_code(case: RecordCase) -> RecordPair | None:
+    """An item the master does not know (a local code) among the additional items: a warning."""
+    extra = Observation(code="9Z999000000000001", xml_type="PQ", value="1.0", unit="mg/dL")
+    sections = (*case.document.sections, Section(SECTION_ADDITIONAL, None, (extra,)))
+    if any(section.code == SECTION_ADDITIONAL for section in case.document.sections):
+        sections = tuple(
+            replace(section, observations=(*section.observations, extra)) if section.code == SECTION_ADDITIONAL else section
+            for section in case.document.sections
+        )
+    return replace(case.document, sections=sections), case.claim
+
+
 def _su08_total_mismatch(submission: Submission, rng: Random) -> Submission | None:
     if submission.summary is None:
         return None
@@ -244,6 +407,16 @@ def _pairing_mismatch(submission: Submission, rng: Random) -> Submission | None:
     )
     index = replace(submission.index, total_record_count=submission.index.total_record_count - 1)
     return replace(submission, claims=claims, summary=summary, index=index)
+
+
+def _guidance_in_checkup_archive(submission: Submission, rng: Random) -> Submission | None:
+    """A 特定保健指導 document (報告区分 22) in the DATA file of a 特定健診 archive."""
+    if not submission.checkups:
+        return None
+    first = submission.checkups[0]
+    header = replace(first.record.header, report_category="22")
+    guidance = Member(first.path, GuidanceDocument(header=header, section_codes=(SECTION_GUIDANCE_COMMON,)))
+    return replace(submission, checkups=submission.checkups[1:], guidance=(guidance,))
 
 
 Members = dict[str, bytes]
@@ -300,6 +473,46 @@ def _zip_bomb(members: Members, rng: Random) -> Members | None:
 
 def _path_traversal_member(members: Members, rng: Random) -> Members | None:
     return {**members, "../../evil.xml": b"<evil/>"}
+
+
+def _first_claim(members: Members) -> str | None:
+    return next((path for path in members if path.startswith(CLAIMS_DIR + "/")), None)
+
+
+def _two_fields_missing(members: Members, rng: Random) -> Members | None:
+    """A claim without its birth date and without its unit amount: both are reported."""
+    path = _first_claim(members)
+    if path is None:
+        return None
+    data = members[path]
+    changed = re.sub(rb"<birthTime [^>]*/>", b"", data, count=1)
+    changed = re.sub(rb"<unitAmount [^>]*/>", b"", changed, count=1)
+    if changed == data:
+        return None
+    return {**members, path: changed}
+
+
+def _prefix_mismatch(members: Members, rng: Random) -> Members | None:
+    """A 特定健診 file named as a 保健指導 file (DATA/g…)."""
+    path = _first_data(members)
+    if path is None:
+        return None
+    folder, _, name = path.rpartition("/")
+    renamed = f"{folder}/g{name[1:]}"
+    return {(renamed if key == path else key): value for key, value in members.items()}
+
+
+def _member_institution_differs(members: Members, rng: Random) -> Members | None:
+    """One person's files named with another institution's number (the sender sends for it): a warning."""
+    path = _first_data(members)
+    name = MemberName.parse(path.rsplit("/", 1)[-1]) if path else None
+    if path is None or name is None:
+        return None
+    other = P.institution_number(rng, "13")
+    renamed = replace(name, institution=other)
+    claim_path = f"{CLAIMS_DIR}/c{path.rsplit('/', 1)[-1][1:]}"
+    mapping = {path: renamed.path, claim_path: renamed.with_prefix("c").path}
+    return {mapping.get(key, key): value for key, value in members.items()}
 
 
 RecordApplier = Callable[[RecordCase], RecordPair | None]
@@ -414,6 +627,76 @@ _RECORD_DEFECTS: tuple[tuple[Defect, RecordApplier], ...] = (
         _D("checkup_after_file_date", _R, "実施日がファイル作成日より後", F.DOC_DATE_ORDER.code),
         _checkup_after_file_date,
     ),
+    (
+        _D(
+            "second_checkup_in_fiscal_year",
+            _R,
+            "同じ受診者の同じ年度の2回目の特定健診（別の日）",
+            intake_rule="once_per_fiscal_year: 特定健診は受診者ごと年度に1回（REC_ONCE_PER_FISCAL_YEAR）",
+        ),
+        _second_checkup_in_fiscal_year,
+    ),
+    (
+        _D("not_specific_checkup", _R, "報告区分40・プログラム種別030の健診を特定健診として請求", F.DOC_NOT_SPECIFIC_CHECKUP.code),
+        _not_specific_checkup,
+    ),
+    (_D("header_code_invalid", _R, "コード表にない性別・セクションコード", F.DOC_CODE_INVALID.code), _header_code_invalid),
+    (
+        _D("ticket_insurer_mismatch", _R, "受診券の保険者番号が受診者と異なる", F.DOC_TICKET_INSURER_MISMATCH.code),
+        _ticket_insurer_mismatch,
+    ),
+    (
+        _D(
+            "detail_billed_not_performed",
+            _R,
+            "実施していない詳細な健診（心電図）の請求",
+            intake_rule="detail_performed: 請求した詳細な健診の結果があること（REC_DETAIL_NOT_PERFORMED）",
+        ),
+        _detail_billed_not_performed,
+    ),
+    (
+        _D(
+            "detail_reason_missing",
+            _R,
+            "詳細な健診の実施理由がない",
+            intake_rule="detail_reason: 詳細な健診には実施理由を記録すること（ITM_DETAIL_REASON_MISSING）",
+        ),
+        _detail_reason_missing,
+    ),
+    (
+        _D(
+            "ticket_missing",
+            _R,
+            "受診券の記載がない（受診券を発行する契約）",
+            intake_rule="ticket_present: 受診券を発行する契約では受診券整理番号が必要（REC_TICKET_INVALID）",
+        ),
+        _ticket_missing,
+    ),
+    (
+        _D(
+            "value_on_input_bound",
+            _R,
+            "入力範囲の上限と同じ値（300）にHがない",
+            intake_rule="input_range: 入力最大値以上はH・入力最小値以下はL（ITM_INPUT_RANGE）",
+        ),
+        _value_on_input_bound,
+    ),
+    (_D("insurer_number_short", _R, "7桁の保険者番号", F.ID_INSURER_LENGTH.code), _insurer_number_short),
+    (
+        _D(
+            "questionnaire_inconsistent",
+            _R,
+            "飲酒「飲まない」なのに飲酒量の回答あり（警告）",
+            intake_rule="questionnaire: 質問票の回答の矛盾は警告（QST_DRINKING_AMOUNT）",
+            warning=True,
+        ),
+        _questionnaire_inconsistent,
+    ),
+    (
+        _D("author_institution_differs", _R, "作成機関が送付元と異なる（警告）", F.DOC_INSTITUTION_DIFFERS.code, warning=True),
+        _author_institution_differs,
+    ),
+    (_D("unknown_item_code", _R, "項目マスタにない項目コード（警告）", F.OBS_UNKNOWN_CODE.code, warning=True), _unknown_item_code),
 )
 _SUBMISSION_DEFECTS: tuple[tuple[Defect, SubmissionApplier], ...] = (
     (_D("su08_total_mismatch", _S, "集計情報の請求金額総計の誤り", F.SUM_TOTAL_MISMATCH.code), _su08_total_mismatch),
@@ -422,6 +705,10 @@ _SUBMISSION_DEFECTS: tuple[tuple[Defect, SubmissionApplier], ...] = (
         _ix08_count_mismatch,
     ),
     (_D("pairing_mismatch", _S, "決済ファイルの欠落（h/cの対応なし）", F.ARC_PAIR_MISSING.code), _pairing_mismatch),
+    (
+        _D("guidance_in_checkup_archive", _S, "特定健診のアーカイブに保健指導の文書", F.ARC_MIXED_SERVICE.code),
+        _guidance_in_checkup_archive,
+    ),
 )
 _MEMBERS_DEFECTS: tuple[tuple[Defect, MembersApplier], ...] = (
     (_D("malformed_xml", _M, "途中で切れたXML", F.XML_MALFORMED.code), _malformed_xml),
@@ -434,6 +721,13 @@ _MEMBERS_DEFECTS: tuple[tuple[Defect, MembersApplier], ...] = (
     ),
     (_D("nested_zip", _M, "拡張子を偽装した入れ子のZIP", F.ARC_NESTED_ARCHIVE.code), _nested_zip),
     (_D("executable_member", _M, "拡張子を偽装した実行形式", F.ARC_EXECUTABLE_MEMBER.code), _executable_member),
+    (_D("two_fields_missing", _M, "決済ファイルの生年月日と単価合計の欠落（両方を報告）", F.XML_FIELD_MISSING.code), _two_fields_missing),
+    (_D("prefix_mismatch", _M, "特定健診のファイルに保健指導の接頭辞（g）", F.XML_KIND_PREFIX_MISMATCH.code), _prefix_mismatch),
+    (
+        _D("member_institution_differs", _M, "ファイル名の機関番号が送付元と異なる（警告）", F.ARC_MEMBER_INSTITUTION_DIFFERS.code,
+           warning=True),
+        _member_institution_differs,
+    ),
 )
 
 _RECORD_APPLIERS = {defect.name: applier for defect, applier in _RECORD_DEFECTS}

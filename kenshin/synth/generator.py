@@ -87,6 +87,7 @@ class InjectedDefect:
     member: str | None
     finding: str | None
     intake_rule: str | None
+    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ class _ArchiveMaker:
         checkups: list[Member[CheckupDocument]] = []
         claims: list[Member[Claim]] = []
         earlier_tickets: dict[str, str] = {}
+        earlier_people: list[tuple[Subject, date]] = []
         pending: list[str] = []  # record defects that could not apply yet move on to the next record
         for serial in range(config.records):
             contract, window = rng.choice(windows)
@@ -271,7 +273,10 @@ class _ArchiveMaker:
             if planned is not None:
                 pending.append(planned)
             for defect_name in pending:
-                case = RecordCase(rng, document, claim, self.parties, institution.number, dict(earlier_tickets))
+                case = RecordCase(
+                    rng, document, claim, self.parties, institution.number, dict(earlier_tickets),
+                    terms=contract.terms, earlier_people=tuple(earlier_people),
+                )
                 changed = apply_record_defect(defect_name, case)
                 if changed is not None:
                     document, claim = changed
@@ -279,6 +284,8 @@ class _ArchiveMaker:
                     pending.remove(defect_name)
                     break
             earlier_tickets.setdefault(claim.subject.insurer_number, claim.ticket_number or "")
+            if document.checkup_date is not None and len(earlier_people) < 50:
+                earlier_people.append((claim.subject, document.checkup_date))
             checkups.append(Member(member.path, document))
             claims.append(Member(member.with_prefix("c").path, claim))
         submission = build_submission(
@@ -313,7 +320,7 @@ class _ArchiveMaker:
     @staticmethod
     def _injected(defect_name: str, name: ArchiveName, member: str | None) -> InjectedDefect:
         spec = DEFECTS[defect_name]
-        return InjectedDefect(defect_name, name.filename, member, spec.finding, spec.intake_rule)
+        return InjectedDefect(defect_name, name.filename, member, spec.finding, spec.intake_rule, spec.warning)
 
 
 def default_parties(config: GeneratorConfig) -> Parties:

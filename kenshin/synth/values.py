@@ -32,6 +32,8 @@ URINE_GLUCOSE, URINE_PROTEIN = "1A020000000191111", "1A010000000191111"
 HISTORY, SYMPTOMS, FINDINGS = "9N056000000000011", "9N061000000000011", "9N066000000000011"
 HISTORY_TEXT, SYMPTOMS_TEXT, FINDINGS_TEXT = "9N056160400000049", "9N061160800000049", "9N066160800000049"
 METS, GUIDANCE_LEVEL, DIAGNOSIS = "9N501000000000011", "9N506000000000011", "9N511000000000049"
+DRINKING, DRINKING_AMOUNT = "9N786000000000011", "9N791000000000011"
+NOT_TESTED_REASON = "9N512000000000011"  # 1 生理中, 2 腎疾患等で排尿障害, 3 その他
 MED_BP, MED_GLUCOSE, MED_LIPID, SMOKING = (
     "9N701000000000011",
     "9N706000000000011",
@@ -137,9 +139,9 @@ class ResultBuilder:
             return found
         number = float(text)
         flag = None
-        if spec.input_low is not None and number < spec.input_low:
+        if spec.input_low is not None and number <= spec.input_low:
             flag = "L"
-        elif spec.input_high is not None and number > spec.input_high:
+        elif spec.input_high is not None and number >= spec.input_high:
             flag = "H"
         reference = spec.reference[sex] if flag is None else None
         interpretation = low = high = None
@@ -193,6 +195,7 @@ def _pick(rng: Random, cumulative: tuple[float, ...]) -> str:
     return _ANSWERS[bisect_right(cumulative, rng.random() * cumulative[-1])]
 
 
+_NOT_TESTED = {code: Observation(code=code, negation=True) for code in (URINE_GLUCOSE, URINE_PROTEIN)}
 _URINE_GLUCOSE_HIGH = _cumulative((0, 0.2, 0.4, 0.3, 0.1))
 _URINE_PROTEIN = _cumulative((0.85, 0.08, 0.05, 0.015, 0.005))
 _SMOKING = {"1": _cumulative((0.22, 0.1, 0.68)), "2": _cumulative((0.07, 0.05, 0.88))}
@@ -275,8 +278,12 @@ def checkup_results(
         obs.append(b.pq(RANDOM_GLUCOSE, glucose + g(25, 15), sex))
     if rng.random() < 0.8 or not fasting:
         obs.append(b.pq(HBA1C, hba1c, sex))
-    obs.append(b.coded(URINE_GLUCOSE, "1" if hba1c < 6.5 or rng.random() < 0.6 else _pick(rng, _URINE_GLUCOSE_HIGH)))
-    obs.append(b.coded(URINE_PROTEIN, _pick(rng, _URINE_PROTEIN)))
+    if not male and age < 56 and rng.random() < 0.03:
+        # Not tested during menstruation: recorded as 未実施 with its reason, still a 特定健診.
+        obs += [_NOT_TESTED[URINE_GLUCOSE], _NOT_TESTED[URINE_PROTEIN], b.coded(NOT_TESTED_REASON, "1")]
+    else:
+        obs.append(b.coded(URINE_GLUCOSE, "1" if hba1c < 6.5 or rng.random() < 0.6 else _pick(rng, _URINE_GLUCOSE_HIGH)))
+        obs.append(b.coded(URINE_PROTEIN, _pick(rng, _URINE_PROTEIN)))
 
     high_bp = sbp >= 130 or dbp >= 85
     very_high_bp = sbp >= 140 or dbp >= 90
@@ -307,7 +314,10 @@ def checkup_results(
     obs.append(b.text(DIAGNOSIS, diagnosis, author=rng.choice(DOCTORS)))
     obs += [b.coded(code, answer) for code, answer in meds.items()]
     obs.append(b.coded(SMOKING, smoker))
-    obs += [b.coded(code, _pick(rng, weights)) for code, weights in _QUESTIONS if rng.random() < 0.9]
+    answers = {code: _pick(rng, weights) for code, weights in _QUESTIONS if rng.random() < 0.9}
+    if answers.get(DRINKING) in ("7", "8"):
+        answers.pop(DRINKING_AMOUNT, None)  # 飲酒量 is asked of those who drink
+    obs += [b.coded(code, answer) for code, answer in answers.items()]
 
     sections = [Section(SECTION_CHECKUP, None, tuple(obs))]
     others = tuple(code for code in other_item_choices if code in OTHER_ITEM_VALUES and rng.random() < 0.5)

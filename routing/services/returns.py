@@ -1,8 +1,9 @@
 """過誤: an insurer returns a routed record to the institution.
 
 ``insurer_return_create`` takes a routed record out of the accepted set and builds a 種別 2 archive
-back to the institution whose claim carries ``insurerAdjudicationResult`` (別表10). The corrected
-resubmission is linked to the returned record by intake when it is accepted.
+back to the institution whose claim carries ``insurerAdjudicationResult`` (別表10) with interactionType
+5 (決済済) when the insurer had already paid the claim, 4 (未決済) otherwise (``routing.settlement``).
+The corrected resubmission is linked to the returned record by intake when it is accepted.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from kenshin.records import AdjudicationResult, IndexRecord
 
 from ..models import MAX_SAME_DAY_COUNT, DeliveryItem, InsurerReturn, InsurerReturnReason
 from ..packing import DeliveryInvalid, agency_code, pack_archive, store_archive, verify_archive
+from ..settlement import return_interaction_type
 
 RETURN_NOTE_MAX = 100  # reason text of insurerAdjudicationResult
-INSURER_RESULT_INTERACTION = "4"  # 保険者 → 代行機関 (未決済データ); the claim is not paid when it is returned
 
 
 def _return_same_day_count(record: Record, day: dt.date) -> int:
@@ -99,7 +100,8 @@ def insurer_return_create(
             raise ValidationError(_("この健診データは既に過誤返戻されています。"), code="already_returned")
         now = timezone.now()
         day = timezone.localdate(now)
-        result = AdjudicationResult(INSURER_RESULT_INTERACTION, day, reason, note or None)
+        interaction = return_interaction_type(locked)  # 5 when the insurer has already paid the claim, else 4
+        result = AdjudicationResult(interaction, day, reason, note or None)
         file_name, data = _return_archive(locked, item, result, code, day)
         returned = InsurerReturn(
             record=locked,
@@ -123,7 +125,8 @@ def insurer_return_create(
             request=request,
             object_type="record",
             object_ids=[locked.pk],
-            detail={"return": returned.pk, "reason": reason, "delivery": item.delivery_id, "archive": file_name},
+            detail={"return": returned.pk, "reason": reason, "delivery": item.delivery_id, "archive": file_name,
+                    "interaction_type": interaction},
         )
         jobs.notify_on_commit(NotificationKind.RETURN.value, returned.pk)
     return returned

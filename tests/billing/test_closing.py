@@ -29,6 +29,7 @@ from billing.models import (
 from billing.services import ClosingTooEarly, MonthOrderError, claim_adjustment_create, month_close, months_close_due
 from billing.tasks import close_due_months_task, close_month_task
 from intake.models import RecordStatus
+from intake.timeline import record_timeline
 
 from ..factories import DeliveryFactory, InsurerFactory, InsurerReturnFactory
 from .conftest import at, make_record
@@ -61,9 +62,12 @@ def month_data(parties: dict[str, Any]) -> dict[str, Any]:
         "r5": make_record(insurer=a, institution=one, claim_amount=5_000, checked_at=at("2025-01-15 10:00"), checkup_date=dt.date(2025, 1, 10)),
         # returned by 事務点検: never billed
         "r6": make_record(insurer=a, institution=two, claim_amount=4_000, checked_at=at("2025-02-11 10:00"), status=RecordStatus.RETURNED),
+        # accepted in February, never delivered to the insurer: held, not billed
+        "r7": make_record(insurer=a, institution=two, claim_amount=3_000, checked_at=at("2025-02-12 10:00"), checkup_date=dt.date(2025, 2, 10)),
     }
     DeliveryFactory(insurer=a, created_at=at("2025-02-27 12:00"), records=[rec["r1"], rec["r2"], rec["r5"]])
     DeliveryFactory(insurer=b, created_at=at("2025-03-04 12:00"), records=[rec["r3"]])
+    DeliveryFactory(insurer=a, created_at=at("2025-03-07 12:00"), records=[rec["r4"]])
     return {"a": a, "b": b, "one": one, "two": two, **rec}
 
 
@@ -72,8 +76,13 @@ def test_february_collects_what_was_accepted_by_its_cutoff(month_data: dict[str,
     summary = month_close(period=FEB, now=AFTER_FEB_CUTOFF)
     assert summary.closed_now and summary.status == "closed"
     statement = ClaimsStatement.objects.get(month__period=FEB, insurer=d["a"])
-    claims = {line.record_id: line for line in statement.lines.all()}
+    claims = {line.record_id: line for line in statement.lines.filter(kind=LineKind.CLAIM)}
     assert set(claims) == {d["r1"].pk, d["r2"].pk, d["r5"].pk}
+    # the record not delivered to A is on the statement at 0, with the reason it is held
+    held = statement.lines.get(kind=LineKind.HELD)
+    assert (held.record_id, held.amount) == (d["r7"].pk, 0) and "送付" in held.note
+    [step] = [step for step in record_timeline(d["r7"]) if step.key == "billed"]
+    assert step.warning and not step.done and statement.number in step.detail and held.note in step.detail
     assert claims[d["r5"].pk].late and not claims[d["r1"].pk].late and not claims[d["r2"].pk].late
     assert statement.total == statement.claims_total == 8_000 + 9_000 + 5_000
     assert statement.record_count == 3 and statement.late_count == 1
@@ -116,9 +125,11 @@ def test_march_takes_the_late_record_and_deducts_the_return(month_data: dict[str
     assert (a_march.claims_total, a_march.returns_total, a_march.total) == (6_500, -8_000, -1_500)
     b_march = ClaimsStatement.objects.get(month__period=MAR, insurer=d["b"])
     assert (b_march.claims_total, b_march.adjustments_total, b_march.total) == (7_000, -1_200, 5_800)
-    # B's per-checkup fee for the checkup delivered on 4 March
+    # the per-checkup fees for the checkups delivered in March: B's of 4 March, A's of 7 March
     assert Invoice.objects.get(month__period=MAR, insurer=d["b"]).lines.get().quantity == 1
-    assert not Invoice.objects.filter(month__period=MAR, insurer=d["a"]).exists()
+    assert Invoice.objects.get(month__period=MAR, insurer=d["a"]).lines.get().quantity == 1
+    # r7 is still not delivered: held again in March, never billed
+    assert lines[(LineKind.HELD, d["r7"].pk)].amount == 0
     # every record billed once over both months; the ledger equals the statements
     assert ClaimsStatementLine.objects.filter(kind=LineKind.CLAIM).count() == 5
     for period in (FEB, MAR):

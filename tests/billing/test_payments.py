@@ -12,7 +12,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from billing import dbguards, selectors
+from agency.models import Institution
+from billing import dbguards, selectors, zengin
 from billing.models import (
     BillingMonth,
     ClaimsStatement,
@@ -105,7 +106,8 @@ def test_the_zengin_file_reads_back_field_by_field(closed: dict[str, Any], bank_
         header = parsed["header"]
         assert header == {
             "data_kind": "1", "kind_code": "21", "code_division": "0", "requester_code": "1234567890",
-            "requester_name": "ﾎｰﾑﾈﾂﾄ(ｶ", "transfer_date": "0325", "bank_code": "0005", "bank_name": "ﾐﾂﾋﾞｼﾕｰｴﾌｼﾞｴｲ",  # small kana made large
+            # small kana made large, the long-vowel mark written as "-" (as banks register names)
+            "requester_name": "ﾎ-ﾑﾈﾂﾄ(ｶ", "transfer_date": "0325", "bank_code": "0005", "bank_name": "ﾐﾂﾋﾞｼﾕ-ｴﾌｼﾞｴｲ",
             "branch_code": "123", "branch_name": "ﾅｶﾉ", "account_type": "1", "account_number": "7654321", "dummy": "",
         }
         records = parsed["data"]
@@ -114,10 +116,10 @@ def test_the_zengin_file_reads_back_field_by_field(closed: dict[str, Any], bank_
             institution = line.institution
             assert record == {
                 "data_kind": "2", "bank_code": institution.bank_code, "bank_name": "", "branch_code": institution.branch_code,
-                "branch_name": "", "clearing_house": "", "account_type": institution.account_type,
-                "account_number": institution.account_number, "holder": institution.account_holder_kana,
+                "branch_name": "", "clearing_house": "0000", "account_type": institution.account_type,
+                "account_number": institution.account_number, "holder": institution.account_holder_kana.replace("ｰ", "-"),
                 "amount": f"{line.amount:010d}", "new_code": "0", "customer_code1": institution.number,
-                "customer_code2": "202502", "transfer_kind": "7", "edi": "", "dummy": "",
+                "customer_code2": "0000202502", "transfer_kind": "7", "edi": "", "dummy": "",
             }
         assert parsed["trailer"] == {"data_kind": "8", "count": "000002", "total": f"{17_000:012d}", "dummy": ""}
         assert parsed["end"] == {"data_kind": "9", "dummy": ""}
@@ -141,6 +143,30 @@ def test_export_zengin_command(closed: dict[str, Any], tmp_path: Path) -> None:
     assert again.read_bytes() == out.read_bytes().replace(b"\r\n", b"")
     with pytest.raises(CommandError, match="not closed"):
         call_command("export_zengin", "2025-05", "--out", str(out))
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [("ｹﾝｼﾝｾﾝﾀｰ", "ｹﾝｼﾝｾﾝﾀ-"), ("ｲｯﾊﾟﾝｼｬﾀﾞﾝ(ﾎｳ", "ｲﾂﾊﾟﾝｼﾔﾀﾞﾝ(ﾎｳ"), ("kenshin.co", "KENSHIN.CO")],
+)
+def test_names_are_written_as_banks_register_them(name: str, written: str) -> None:
+    assert zengin.bank_text(name) == written
+
+
+@pytest.mark.parametrize("name", ["ｹﾝｼﾝ,ｾﾝﾀ", "ｹﾝｼﾝ/ｾﾝﾀ", "ｦｶﾞﾜ", "ｹﾝｼﾝ･ｾﾝﾀ", "健診センター", "ｹﾝｼﾝ｢ｾﾝﾀ｣"])
+def test_characters_banks_refuse_in_names_are_refused(name: str) -> None:
+    with pytest.raises(zengin.ZenginError):
+        zengin.bank_text(name)
+
+
+def test_an_account_name_banks_would_refuse_is_held_with_the_reason(closed: dict[str, Any], bank_account: Any) -> None:
+    d = closed
+    Institution.objects.filter(pk=d["one"].pk).update(account_holder_kana="ｹﾝｼﾝ,ｾﾝﾀ")
+    insurer_payment_record(claims_statement=d["sa"], amount=17_000, received_on=dt.date(2025, 3, 20))
+    result = transfer_batch_create(month=d["month"], transfer_date=dt.date(2025, 3, 25))
+    assert [(h.institution.pk, h.reason) for h in result.held] == [(d["one"].pk, "口座名義に振込データで使えない文字があります。")]
+    parsed = read_zengin(transfer_file(result.batch))
+    assert [r["customer_code1"] for r in parsed["data"]] == [d["two"].number]
 
 
 def test_an_institution_without_an_account_is_held(closed: dict[str, Any]) -> None:

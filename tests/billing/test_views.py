@@ -97,7 +97,8 @@ def test_the_agency_closes_a_month_records_a_payment_and_makes_transfers(
     assert "より前は締められません" in response.content.decode()
     assert not BillingMonth.objects.filter(period=calendar.month_start(timezone.localdate())).exists(), "a refusal leaves nothing"
     preview = response.content.decode()  # the refusal lands on the month's page, which previews the close
-    assert "締めのプレビュー" in preview and "9,000" in preview  # this month's 1,000 and the unbilled 8,000 (月遅れ)
+    assert "締めのプレビュー" in preview and "8,000" in preview  # the delivered 8,000 (月遅れ) is billed now
+    assert "保留" in preview and "1,000" in preview  # this month's 1,000 is not delivered yet: held
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(reverse("billing:month_list"), {"month": calendar.period_label(period)})
     assert response.status_code == 302

@@ -1,23 +1,40 @@
-"""An independent reader of 全銀 総合振込 files for the tests: offsets written out by hand."""
+"""An independent reader of 全銀 総合振込 files for the tests: offsets and field kinds written out by
+hand from the 全銀協 layout (N: digits, right-aligned and zero-filled; C: left-aligned, space-filled,
+only the characters banks accept in names)."""
 
 from __future__ import annotations
 
-HEADER = [("data_kind", 0, 1), ("kind_code", 1, 3), ("code_division", 3, 4), ("requester_code", 4, 14),
-          ("requester_name", 14, 54), ("transfer_date", 54, 58), ("bank_code", 58, 62), ("bank_name", 62, 77),
-          ("branch_code", 77, 80), ("branch_name", 80, 95), ("account_type", 95, 96), ("account_number", 96, 103),
-          ("dummy", 103, 120)]
-DATA = [("data_kind", 0, 1), ("bank_code", 1, 5), ("bank_name", 5, 20), ("branch_code", 20, 23), ("branch_name", 23, 38),
-        ("clearing_house", 38, 42), ("account_type", 42, 43), ("account_number", 43, 50), ("holder", 50, 80),
-        ("amount", 80, 90), ("new_code", 90, 91), ("customer_code1", 91, 101), ("customer_code2", 101, 111),
-        ("transfer_kind", 111, 112), ("edi", 112, 113), ("dummy", 113, 120)]
-TRAILER = [("data_kind", 0, 1), ("count", 1, 7), ("total", 7, 19), ("dummy", 19, 120)]
-END = [("data_kind", 0, 1), ("dummy", 1, 120)]
+import re
+
+HEADER = [("data_kind", 0, 1, "N"), ("kind_code", 1, 3, "N"), ("code_division", 3, 4, "N"), ("requester_code", 4, 14, "N"),
+          ("requester_name", 14, 54, "C"), ("transfer_date", 54, 58, "N"), ("bank_code", 58, 62, "N"), ("bank_name", 62, 77, "C"),
+          ("branch_code", 77, 80, "N"), ("branch_name", 80, 95, "C"), ("account_type", 95, 96, "N"), ("account_number", 96, 103, "N"),
+          ("dummy", 103, 120, "C")]
+DATA = [("data_kind", 0, 1, "N"), ("bank_code", 1, 5, "N"), ("bank_name", 5, 20, "C"), ("branch_code", 20, 23, "N"),
+        ("branch_name", 23, 38, "C"), ("clearing_house", 38, 42, "N"), ("account_type", 42, 43, "N"), ("account_number", 43, 50, "N"),
+        ("holder", 50, 80, "C"), ("amount", 80, 90, "N"), ("new_code", 90, 91, "N"), ("customer_code1", 91, 101, "N"),
+        ("customer_code2", 101, 111, "N"), ("transfer_kind", 111, 112, "N"), ("edi", 112, 113, "C"), ("dummy", 113, 120, "C")]
+TRAILER = [("data_kind", 0, 1, "N"), ("count", 1, 7, "N"), ("total", 7, 19, "N"), ("dummy", 19, 120, "C")]
+END = [("data_kind", 0, 1, "N"), ("dummy", 1, 120, "C")]
+
+# What banks accept in names: half-width katakana ｱ–ﾝ (no ｦ, no small kana), ﾞ ﾟ, A–Z, 0–9, space, ( ) - .
+NAME = re.compile(r"[0-9A-Zｱ-ﾝﾞﾟ ().\-]*")
 
 
-def _fields(record: bytes, layout: list[tuple[str, int, int]]) -> dict[str, str]:
+def _fields(record: bytes, layout: list[tuple[str, int, int, str]]) -> dict[str, str]:
     assert len(record) == 120, len(record)
     assert layout[-1][2] == 120
-    return {name: record[start:end].decode("cp932").rstrip(" ") for name, start, end in layout}
+    values = {}
+    for name, start, end, kind in layout:
+        raw = record[start:end].decode("cp932")
+        if kind == "N":
+            assert re.fullmatch(r"[0-9]+", raw), (name, raw)  # every digit written, zero-filled
+            values[name] = raw
+        else:
+            assert NAME.fullmatch(raw), (name, raw)
+            assert raw == raw.rstrip(" ").ljust(end - start), (name, raw)  # left-aligned
+            values[name] = raw.rstrip(" ")
+    return values
 
 
 def read_zengin(data: bytes) -> dict[str, object]:

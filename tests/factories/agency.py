@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency.demo import AGENCY
-from agency.models import AgencyProfile, Contract, CopayCode, Institution, Insurer, MaintenanceWindow, Role, User
+from agency.models import AgencyProfile, Contract, Institution, Insurer, MaintenanceWindow, Role, User
 from kenshin.checkdigits import luhn_digit
 
 TEST_PASSWORD = "Vq7#pLm2!xRt9z"
@@ -82,7 +82,6 @@ class ContractFactory(factory.django.DjangoModelFactory):
     valid_from = dt.date(2024, 4, 1)
     commission_type = Contract.CommissionType.INDIVIDUAL
     basic_price = 8_000
-    basic_copay_code = CopayCode.NONE
 
 
 class TOTPDeviceFactory(factory.django.DjangoModelFactory):

@@ -40,6 +40,12 @@ INTAKE_RULE_FOR = {
     "ticket_expired": "REC_TICKET_EXPIRED",
     "copay_mismatch": "REC_COPAY_MISMATCH",
     "age_out_of_range": "REC_AGE_OUT_OF_RANGE",
+    "second_checkup_in_fiscal_year": "REC_ONCE_PER_FISCAL_YEAR",
+    "detail_billed_not_performed": "REC_DETAIL_NOT_PERFORMED",
+    "detail_reason_missing": "ITM_DETAIL_REASON_MISSING",
+    "ticket_missing": "REC_TICKET_INVALID",
+    "value_on_input_bound": "ITM_INPUT_RANGE",
+    "questionnaire_inconsistent": "QST_DRINKING_AMOUNT",
 }
 
 
@@ -164,7 +170,13 @@ def test_every_named_defect_is_caught_with_its_code(name: str, make_archive: Cal
     assert any(injected.defect == name for injected in archive.defects), f"{name} was not injected"
     submission = _intake(archive)
     assert expected in _codes(submission), (name, _codes(submission))
-    if defect.stage is Stage.RECORD and name not in {"duplicate_ticket"}:
+    if defect.warning:
+        # A warning: the record is accepted, the finding waits for the clerk's confirmation.
+        assert submission.status == SubmissionStatus.ACCEPTED, _codes(submission)
+        findings = list(Finding.objects.filter(submission=submission, code=expected).select_related("record"))
+        assert findings and all(f.severity == Finding.Severity.WARNING and f.message and f.return_reason for f in findings)
+        assert {f.record.status for f in findings} == {RecordStatus.ACCEPTED}
+    elif defect.stage is Stage.RECORD and name not in {"duplicate_ticket"}:
         returned = Record.objects.filter(submission=submission, status=RecordStatus.RETURNED)
         assert returned.exists() or submission.status == SubmissionStatus.REJECTED
         finding = Finding.objects.filter(submission=submission, code=expected).first()

@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from agency.models import AgencyProfile, Contract, Role
 from agency.permissions import Perm, role_has_perm
@@ -417,7 +418,9 @@ def test_rule_catalogue_follows_the_matrix(role: Role, user_client: Callable[...
         text = response.content.decode()
         for row in catalogue():
             assert row["code"] in text
+            assert escape(row["source"]) in text  # every rule with the source it rests on
         assert "REC_TICKET_EXPIRED" in text and "有効期限外" in text
+        assert "根拠" in text and "REC_ONCE_PER_FISCAL_YEAR" in text
     else:
         assert response.status_code == 403
 

@@ -9,12 +9,16 @@ from datetime import date
 from typing import Any
 
 import pytest
+from lxml import etree
 
+from kenshin import xmlutil
 from kenshin.assemble import agency_party, build_submission, return_to_institution, route_by_insurer
-from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER
+from kenshin.claim_read import read_claim
+from kenshin.claim_write import claim_xml
+from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER, Namespace
 from kenshin.naming import ArchiveName
 from kenshin.reader import ReadResult, read_archive
-from kenshin.records import AdjudicationResult, Member, PartyId, Submission
+from kenshin.records import AdjudicationResult, GuidanceDocument, Member, PartyId, Submission
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, generate
 from kenshin.writer import write_archive
 
@@ -170,3 +174,37 @@ def test_claims_pair_with_their_data_files_whatever_the_member_order(members_of:
     assert result.accepted and "ARC_PAIR_MISSING" not in result.codes()
     assert {m.path: m.record for m in result.claims} == {m.path: m.record for m in archive.submission.claims}
     assert [f"{result.root}/{m.path}" for m in result.claims] == claims  # in the archive's order
+
+
+# --- every defect of a file, the kind of a file from its content ----------------------------------------------------------
+
+
+def _claim_without(mixed: GeneratedArchive, *tags: bytes) -> bytes:
+    data = claim_xml(mixed.submission.claims[0].record)
+    for tag in tags:
+        start = data.index(b"<" + tag)
+        data = data[:start] + data[data.index(b"/>", start) + 2 :]
+    return data
+
+
+def test_every_missing_field_of_a_claim_is_reported_then_counted(mixed: GeneratedArchive, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = etree.fromstring(_claim_without(mixed, b"birthTime", b"unitAmount", b"claimAmount"))
+    with pytest.raises(xmlutil.FieldError) as raised:
+        read_claim(root, "CLAIMS/c.xml", Namespace.MHLW_2024)
+    assert [f.xpath for f in raised.value.findings] == [
+        "/checkupClaim/subjectPerson/birthTime", "/checkupClaim/settlement/unitAmount", "/checkupClaim/settlement/claimAmount",
+    ]
+    monkeypatch.setattr(xmlutil, "MAX_FIELD_ERRORS", 1)
+    with pytest.raises(xmlutil.FieldError) as raised:
+        read_claim(root, "CLAIMS/c.xml", Namespace.MHLW_2024)
+    assert len(raised.value.findings) == 2 and "ほかに2件" in raised.value.findings[-1].message
+
+
+def test_a_guidance_document_named_as_a_checkup_is_read_as_guidance(mixed: GeneratedArchive) -> None:
+    first = mixed.submission.checkups[0]
+    header = replace(first.record.header, report_category="22")
+    guidance = Member(first.path, GuidanceDocument(header=header, section_codes=("90010",)))
+    result = _read(replace(mixed.submission, checkups=mixed.submission.checkups[1:], guidance=(guidance,)))
+    assert {"XML_KIND_PREFIX_MISMATCH", "ARC_MIXED_SERVICE"} <= result.codes()
+    assert [member.path for member in result.guidance] == [first.path]
+    assert first.path not in {member.path for member in result.checkups}

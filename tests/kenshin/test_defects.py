@@ -9,18 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from kenshin.findings import FINDING_KINDS
+from kenshin.findings import FINDING_KINDS, Severity
 from kenshin.items import item_master
 from kenshin.reader import ReadResult, read_archive
 from kenshin.records import CheckupDocument, Claim, Member
 from kenshin.rules import (
     age_eligible,
+    billed_detail_items,
     bmi_inconsistent,
     copay_differences,
+    detail_items_performed,
+    detail_reasons_missing,
     duplicate_tickets,
     fasting_conflicts,
     input_range_violations,
     missing_required_items,
+    questionnaire_inconsistencies,
     ticket_valid_on,
 )
 from kenshin.synth.defects import DEFECTS, Defect
@@ -60,6 +64,10 @@ def test_the_registry_is_complete_and_coherent() -> None:
         "identity_mismatch", "old_namespace_claim", "duplicate_ticket", "ticket_expired", "copay_mismatch",
         "age_out_of_range", "checkup_after_file_date", "malformed_xml", "xxe_entity", "billion_laughs",
         "zip_bomb", "path_traversal_member", "nested_zip", "executable_member",
+        "second_checkup_in_fiscal_year", "not_specific_checkup", "header_code_invalid", "ticket_insurer_mismatch",
+        "detail_billed_not_performed", "detail_reason_missing", "ticket_missing", "value_on_input_bound",
+        "insurer_number_short", "questionnaire_inconsistent", "author_institution_differs", "unknown_item_code",
+        "guidance_in_checkup_archive", "two_fields_missing", "prefix_mismatch", "member_institution_differs",
     }  # fmt: skip
     assert set(DEFECTS) == expected
 
@@ -72,6 +80,7 @@ def test_each_defect_is_caught_or_delegated(defect: Defect) -> None:
     if defect.finding is not None:
         assert defect.finding in FINDING_KINDS
         assert defect.finding in result.codes()
+        assert (FINDING_KINDS[defect.finding].severity is Severity.WARNING) == defect.warning
     else:
         assert defect.intake_rule
         assert result.accepted, [finding for finding in result.findings if finding.blocking]
@@ -116,6 +125,22 @@ _RULE_CHECKS: dict[str, Callable[[CheckupDocument, Claim, Parties, ReadResult], 
     ),
     "age_out_of_range": lambda document, claim, parties, result: (
         document.checkup_date is not None and not age_eligible(claim.subject.birth_date, document.checkup_date)
+    ),
+    "second_checkup_in_fiscal_year": lambda document, claim, parties, result: any(
+        other.record.subject == claim.subject and other.record.checkup_date != document.checkup_date
+        for other in result.checkups
+        if other.record is not document
+    ),
+    "detail_billed_not_performed": lambda document, claim, parties, result: bool(
+        billed_detail_items(claim) - detail_items_performed(document, item_master())
+    ),
+    "detail_reason_missing": lambda document, claim, parties, result: bool(detail_reasons_missing(document, item_master())),
+    "ticket_missing": lambda document, claim, parties, result: document.ticket is None and claim.ticket_number is None,
+    "value_on_input_bound": lambda document, claim, parties, result: (
+        input_range_violations(document, item_master()) == ["9A755000000000001"]
+    ),
+    "questionnaire_inconsistent": lambda document, claim, parties, result: bool(
+        questionnaire_inconsistencies(document, item_master())
     ),
 }
 

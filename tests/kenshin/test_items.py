@@ -85,7 +85,11 @@ def test_format_and_ranges() -> None:
     assert height.fits_format("170.2") and height.fits_format("170")
     assert not height.fits_format("1700.2") and not height.fits_format("170.25") and not height.fits_format("abc")
     assert height.input_range_flag(Decimal("99.9")) == "L"
-    assert height.input_range_flag(Decimal("250")) is None
+    # On the bound itself: 入力最小値以下 → L, 入力最大値以上 → H (MHLW program, ORCA Observation.java).
+    assert height.input_range_flag(Decimal("100")) == "L"
+    assert height.input_range_flag(Decimal("100.1")) is None
+    assert height.input_range_flag(Decimal("249.9")) is None
+    assert height.input_range_flag(Decimal("250")) == "H"
     assert height.input_range_flag(Decimal("250.1")) == "H"
     assert master["3F070000002327101"].reference_flag(Decimal("38"), "1") == "L"
 

@@ -17,7 +17,7 @@ from agency.models import Role
 from audit.models import AuditEvent
 from intake.models import Record, RecordStatus, Submission
 
-from ..factories import FindingFactory, RecordFactory, SubmissionFactory
+from ..factories import DeliveryFactory, FindingFactory, RecordFactory, SubmissionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -69,8 +69,11 @@ def test_admin_home_shows_month_close_and_preview(user_client: Callable[..., Cli
     # Accepted last month: billable in whichever month closes next (its own, or later as 月遅れ).
     last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).replace(day=2)
     received = dt.datetime.combine(last_month, dt.time(10), tzinfo=dt.UTC)
+    record = RecordFactory(submission=SubmissionFactory(institution=contract_a.institution, received_at=received),
+                           insurer=contract_a.insurer, claim_amount=6_500, checkup_date=last_month)
     RecordFactory(submission=SubmissionFactory(institution=contract_a.institution, received_at=received),
-                  insurer=contract_a.insurer, claim_amount=6_500, checkup_date=last_month)
+                  insurer=contract_a.insurer, claim_amount=900, checkup_date=last_month)  # not delivered: held, not billed
+    DeliveryFactory(insurer=contract_a.insurer, created_at=received + dt.timedelta(days=1), records=[record])
     page = _home(user_client(Role.AGENCY_ADMIN))
     assert "月次締め" in page and "締めまで" in page
     assert _figure(page, "請求見込み額（円）") == "6,500"
