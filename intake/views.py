@@ -215,6 +215,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         {
             "submission": submission,
             "receipt": outputs.receipt(submission),
+            "processing": selectors.submission_processing(submission),
             "archive_findings": archive_findings,
             "page": page,
             "timeline": timeline.submission_timeline(submission),
@@ -228,11 +229,15 @@ def submission_progress(request: HttpRequest, submission_id: int) -> JsonRespons
     """Polled by the submission page (with ``X-Portal-Poll: 1``, which does not extend the session)."""
     submission = access_submission(request, submission_id)
     total = submission.records_total
+    processing = selectors.submission_processing(submission)
     return JsonResponse(
         {
             "receipt_number": submission.receipt_number,
             "status": submission.status,
             "status_label": str(SubmissionStatus(submission.status).label),
+            "processing": processing.state,
+            "processing_label": processing.label,
+            "processing_message": processing.message,
             "final": submission.is_final,
             "records_total": total,
             "records_checked": submission.records_checked,

@@ -265,9 +265,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TIMEZONE = TIME_ZONE
+# The queue this portal's tasks go to and its workers read (several portals may share one broker).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Leases on background work (agency.leases): a worker renews its lease every third of
+# WORK_LEASE_SECONDS while it works; an unfinished unit whose lease has expired (its worker died) is
+# queued again by the sweeper, which runs every WORK_SWEEP_SECONDS. A unit queued but not started
+# within WORK_QUEUE_SECONDS is queued again (its message was lost). After WORK_MAX_ATTEMPTS starts
+# without finishing, a unit is given up and the administrators are alerted.
+WORK_LEASE_SECONDS = env_int("WORK_LEASE_SECONDS", 120)
+WORK_SWEEP_SECONDS = env_int("WORK_SWEEP_SECONDS", 60)
+WORK_QUEUE_SECONDS = env_int("WORK_QUEUE_SECONDS", 30 * 60)
+WORK_MAX_ATTEMPTS = env_int("WORK_MAX_ATTEMPTS", 5)
 # First-generation threshold of the cyclic garbage collector in worker processes (0: the default).
 WORKER_GC_THRESHOLD = env_int("WORKER_GC_THRESHOLD", 50_000)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # interrupted work (expired leases: level 0, level-1 chunks, routing runs, month closes) queued again
+    "agency-leases-sweep": {"task": "agency.leases_sweep", "schedule": timedelta(seconds=WORK_SWEEP_SECONDS)},
     # compliance: clock, emergency accounts, maintenance windows, pending reviews — every 10 minutes
     "compliance-probes-frequent": {"task": "compliance.probes_run_frequent", "schedule": timedelta(minutes=10)},
     # compliance: every probe (audit chain verification included), then old results pruned — daily
