@@ -47,7 +47,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # addresses may set X-Forwarded-For and the X-SSL-Client-* headers.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
-# Fernet key for secrets stored encrypted (archive passwords); derived from SECRET_KEY when unset.
+# Fernet key for secrets stored encrypted (archive passwords); derived from SECRET_KEY when unset, which
+# only development may do: `check --deploy` refuses it (agency/checks.py).
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
