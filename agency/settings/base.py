@@ -203,6 +203,10 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGE_DIR = Path(env_str("STORAGE_DIR", str(VAR_DIR / "storage")))
 
 INTAKE_MAX_ARCHIVE_BYTES = env_int("INTAKE_MAX_ARCHIVE_BYTES", 100 * 1024 * 1024)
+# The e-mail channel: larger messages are refused from their header alone (base64 makes an attachment
+# a third larger); refused messages are moved to this folder with their reasons (STORAGE_DIR/mail-quarantine).
+INTAKE_EMAIL_MAX_MESSAGE_BYTES = env_int("INTAKE_EMAIL_MAX_MESSAGE_BYTES", INTAKE_MAX_ARCHIVE_BYTES * 4 // 3 + 4 * 1024 * 1024)
+INTAKE_EMAIL_QUARANTINE_DIR = env_str("INTAKE_EMAIL_QUARANTINE_DIR")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads are streamed to a temporary file
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
