@@ -17,3 +17,4 @@ class AgencyConfig(AppConfig):
         # enqueued by name (``intake.pipeline``) is known where it runs eagerly.
         celery_app.autodiscover_tasks(force=True)
         checks.register(deployment_checks, checks.Tags.security, deploy=True)
+        from . import lockout  # noqa: F401 - connects the lockout alert; uses models, importable only now

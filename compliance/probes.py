@@ -171,9 +171,10 @@ def lockout() -> Measurement:
     enabled = getattr(settings, "AXES_ENABLED", True)
     backend = "axes.backends.AxesStandaloneBackend" in settings.AUTHENTICATION_BACKENDS
     middleware = "axes.middleware.AxesMiddleware" in settings.MIDDLEWARE
-    cooloff = getattr(settings, "AXES_COOLOFF_TIME", None)
+    cooloff = getattr(settings, "AXES_COOLOFF_BASE", None) or getattr(settings, "AXES_COOLOFF_TIME", None)
     detail = {"failure_limit": limit, "enabled": enabled, "backend": backend, "middleware": middleware,
-              "cooloff_minutes": int(cooloff.total_seconds() // 60) if isinstance(cooloff, timedelta) else None}
+              "cooloff_minutes": int(cooloff.total_seconds() // 60) if isinstance(cooloff, timedelta) else None,
+              "parameters": getattr(settings, "AXES_LOCKOUT_PARAMETERS", None)}
     ok = bool(enabled and backend and middleware and isinstance(limit, int) and 1 <= limit <= LOCKOUT_MAX_FAILURES)
     value = _("%(limit)s 回失敗でロック") % {"limit": limit} if ok else _("ロックアウトが有効になっていません")
     return Measurement(ProbeStatus.PASS if ok else ProbeStatus.FAIL, value, detail)

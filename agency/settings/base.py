@@ -170,10 +170,16 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 OTP_BACKUP_CODE_COUNT = 10
 
-# Lockout after five failures per user name, and per user name and address; generic error.
+# Lockout after five failures of one user name from one address (that pair only: nobody can lock
+# another person out from everywhere), for AXES_COOLOFF_MINUTES, doubled for every further lockout
+# of the pair within a day, at most AXES_COOLOFF_MAX_HOURS (agency.lockout); generic error; the
+# administrators are alerted.
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
-AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+AXES_COOLOFF_BASE = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
+AXES_COOLOFF_MAX = timedelta(hours=env_int("AXES_COOLOFF_MAX_HOURS", 24))
+AXES_COOLOFF_TIME = "agency.lockout.cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "core.http.axes_client_ip"
