@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from base64 import b32encode
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 import qrcode
 import qrcode.image.svg
@@ -29,6 +29,7 @@ from audit.services import audit_record
 from .. import services
 from ..forms import LoginForm, PortalPasswordChangeForm, ReauthenticationForm, TokenForm
 from ..middleware import otp_exempt, password_change_exempt
+from ..models import User
 
 SESSION_BACKUP_CODES = "portal_backup_codes"
 SESSION_REAUTH_FAILURES = "portal_reauth_failures"
@@ -125,13 +126,14 @@ def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
     """New backup codes only after the password or a fresh authenticator code: a session left open
     must not be enough to take over the second factor. After REAUTH_ATTEMPTS wrong answers the
     session is ended."""
+    user = cast(User, request.user)  # behind the login and second-factor middleware
     form = ReauthenticationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if services.user_reauthenticate(
-            user=request.user, password=form.cleaned_data["password"], token=form.cleaned_data["token"], request=request
+            user=user, password=form.cleaned_data["password"], token=form.cleaned_data["token"], request=request
         ):
             request.session.pop(SESSION_REAUTH_FAILURES, None)
-            request.session[SESSION_BACKUP_CODES] = services.backup_codes_regenerate(user=request.user)
+            request.session[SESSION_BACKUP_CODES] = services.backup_codes_regenerate(user=user)
             audit_record(action="auth.backup_codes_regenerated", request=request)
             return redirect("accounts:backup_codes")
         failures = request.session.get(SESSION_REAUTH_FAILURES, 0) + 1
