@@ -402,7 +402,7 @@ def _trailing_bytes(handle: IO[bytes]) -> int:
     position = tail.rfind(_EOCD_SIGNATURE)
     if position < 0 or position + _EOCD_SIZE > len(tail):
         return 0
-    (comment_length,) = struct.unpack("<H", tail[position + 20 : position + 22])
+    comment_length = int.from_bytes(tail[position + 20 : position + 22], "little")
     return max(len(tail) - (position + _EOCD_SIZE + comment_length), 0)
 
 
