@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "compliance.middleware.TransportEvidenceMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -216,6 +217,11 @@ INTAKE_EMAIL_QUARANTINE_DIR = env_str("INTAKE_EMAIL_QUARANTINE_DIR")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads are streamed to a temporary file
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
+# How requests reach the portal (compliance.transport: the evidence of the probe tls_served) is written
+# at most this often per kind and process.
+COMPLIANCE_TRANSPORT_RECORD = True
+COMPLIANCE_TRANSPORT_RECORD_SECONDS = env_int("COMPLIANCE_TRANSPORT_RECORD_SECONDS", 60)
+
 # Official MHLW XSD package installed by the operator (never the copies inside uploads).
 KENSHIN_XSD_DIR = env_str("KENSHIN_XSD_DIR")
 
@@ -292,7 +298,7 @@ WORKER_GC_THRESHOLD = env_int("WORKER_GC_THRESHOLD", 50_000)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # interrupted work (expired leases: level 0, level-1 chunks, routing runs, month closes) queued again
     "agency-leases-sweep": {"task": "agency.leases_sweep", "schedule": timedelta(seconds=WORK_SWEEP_SECONDS)},
-    # compliance: clock, emergency accounts, maintenance windows, pending reviews — every 10 minutes
+    # compliance: clock, what is served (tls_served), emergency accounts, maintenance windows, pending reviews — every 10 minutes
     "compliance-probes-frequent": {"task": "compliance.probes_run_frequent", "schedule": timedelta(minutes=10)},
     # compliance: every probe (audit chain verification included), then old results pruned — daily
     "compliance-probes-all": {"task": "compliance.probes_run", "schedule": timedelta(hours=24)},
