@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agency import selectors as agency_selectors
@@ -87,11 +88,14 @@ class _Received:
     error: str = ""
 
 
-def _receive(request: HttpRequest, upload: UploadedFile, *, institution: Institution, channel: str) -> _Received:
+def _receive(
+    request: HttpRequest, upload: UploadedFile, *, institution: Institution, channel: str, password: str = ""
+) -> _Received:
     name = clean_file_name(upload.name or "")
     try:
         result = submission_receive(
-            source=upload, file_name=name, institution=institution, channel=channel, actor=request.user, request=request
+            source=upload, file_name=name, institution=institution, channel=channel, actor=request.user, request=request,
+            password=password,
         )
     except ArchiveOfAnotherInstitution:
         # The same bytes came from another institution: say so without disclosing anything about it.
@@ -140,6 +144,7 @@ def _form_errors(form: Any) -> list[str]:
     return [str(message) for errors in form.errors.values() for message in errors]
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.INTAKE_UPLOAD)
 def upload(request: HttpRequest) -> HttpResponse:
@@ -147,8 +152,13 @@ def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST":
         if form.is_valid():
+            password = form.cleaned_data["password"]
             rows = [
-                _announce(request, _receive(request, item, institution=institution, channel=Channel.UPLOAD), institution=institution)
+                _announce(
+                    request,
+                    _receive(request, item, institution=institution, channel=Channel.UPLOAD, password=password),
+                    institution=institution,
+                )
                 for item in form.cleaned_data["archives"]
             ]
             urls = [row["url"] for row in rows if row["url"]]
@@ -161,6 +171,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/upload.html", {"form": form, "institution": institution})
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.INTAKE_IMPORT)
 def media_import(request: HttpRequest) -> HttpResponse:
@@ -169,7 +180,10 @@ def media_import(request: HttpRequest) -> HttpResponse:
         form = MediaImportForm(request.POST, request.FILES, institutions=institutions)
         if form.is_valid():
             institution = form.cleaned_data["institution"]
-            received = _receive(request, form.cleaned_data["archive"], institution=institution, channel=Channel.MEDIA)
+            received = _receive(
+                request, form.cleaned_data["archive"], institution=institution, channel=Channel.MEDIA,
+                password=form.cleaned_data["password"],
+            )
             row = _announce(request, received, institution=institution)
             return redirect(row["url"] or reverse("intake:media_import"))
     else:
