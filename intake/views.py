@@ -202,6 +202,9 @@ def submission_list(request: HttpRequest) -> HttpResponse:
     if form.is_valid() and form.cleaned_data["status"]:
         submissions = submissions.filter(status=form.cleaned_data["status"])
     page = Paginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
+    for submission in page:
+        # How the check of an unfinished submission really stands (queued, running, interrupted).
+        submission.processing = None if submission.is_final else selectors.submission_processing(submission)  # type: ignore[attr-defined]
     return render(request, "intake/submission_list.html", {"page": page, "form": form, "query": _query(request)})
 
 

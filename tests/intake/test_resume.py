@@ -83,10 +83,12 @@ def test_level_0_of_a_killed_worker_is_resumed_by_the_sweeper(
     with after(settings.WORK_LEASE_SECONDS):
         progress = _progress(staff_a, submission)
         page = staff_a.get(reverse("intake:submission_detail", args=[submission.pk])).content.decode()
+        listed = staff_a.get(reverse("intake:submission_list")).content.decode()
         with capture(execute=True):
             swept = leases_sweep()
 
     assert progress["processing"] == "resuming" and progress["final"] is False
+    assert "中断・自動再開待ち" in listed
     assert progress["status"] == SubmissionStatus.RECEIVED
     assert "自動で再開します" in page and "中断" in progress["processing_label"]
     assert swept.resumed == [lease_key(jobs.CHECK_ARCHIVE, [submission.pk])]
