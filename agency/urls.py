@@ -44,7 +44,7 @@ api_v1_patterns = [
 ]
 
 urlpatterns = [
-    path("", portal.home, name="home"),
+    path("", include("portal.urls")),
     path("healthz", portal.healthz, name="healthz"),
     path("accounts/", include(accounts_patterns)),
     path("parties/", include(parties_patterns)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agency.models import Institution, Insurer
 
-from .calendar import parse_period
+from .calendar import parse_period, period_label
 from .models import AgencyBankAccount, BillingMonth, FixedFeePeriod
 from .selectors import open_items
 
@@ -52,13 +52,19 @@ class BankCsvForm(forms.Form):
 
 
 class CloseMonthForm(forms.Form):
-    month = forms.CharField(label=_("締める月（YYYY-MM）"), max_length=7)
+    """The month to close, picked from the months that have data (``selectors.months_with_data``)."""
+
+    month = forms.ChoiceField(label=_("締める月"))
+
+    def __init__(self, *args: Any, months: list[dt.date], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["month"]).choices = [(m.strftime("%Y-%m"), period_label(m)) for m in months]
 
     def clean_month(self) -> dt.date:
         try:
             return parse_period(self.cleaned_data["month"])
         except ValueError:
-            raise forms.ValidationError(_("YYYY-MM の形で入力してください。")) from None
+            raise forms.ValidationError(_("一覧から月を選んでください。")) from None
 
 
 class AdjustmentForm(forms.Form):

@@ -6,14 +6,19 @@ still lacks and what an institution is owed are sums over ledger rows.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from agency.models import Institution, Insurer, Role
+from intake.models import Record, RecordStatus
 
+from .calendar import month_start
 from .models import (
     BillingMonth,
     ClaimsStatement,
@@ -266,3 +271,26 @@ def month_reconciliation(month: BillingMonth) -> Reconciliation:
         ledger_fees_total=_sum(LedgerEntry.objects.filter(month=month, kind=LedgerKind.FEE_INVOICED)),
     )
 
+
+
+# --- months: which have data, and what one holds ----------------------------------------------------------------
+
+
+def months_with_data() -> list[dt.date]:
+    """Billing months people may pick: every month with a row, and every month in which an accepted checkup
+    took place (up to this month), newest first."""
+    today = timezone.localdate()
+    periods = set(BillingMonth.objects.values_list("period", flat=True))
+    checkups = (
+        Record.objects.filter(status=RecordStatus.ACCEPTED, insurer__isnull=False, checkup_date__isnull=False)
+        .order_by().annotate(month=TruncMonth("checkup_date")).values_list("month", flat=True).distinct()
+    )
+    periods.update(month_start(m if isinstance(m, dt.date) else m.date()) for m in checkups if m is not None)
+    return sorted((p for p in periods if p <= month_start(today)), reverse=True)
+
+
+def late_lines(month: BillingMonth) -> QuerySet[ClaimsStatementLine]:
+    """月遅れ: checkups of earlier months billed in ``month`` (accepted after their own month's cut-off)."""
+    return ClaimsStatementLine.objects.filter(statement__month=month, late=True).select_related(
+        "statement__insurer", "institution", "record__submission"
+    ).order_by("service_month", "statement__insurer__number", "pk")

@@ -27,6 +27,7 @@ urlpatterns = [
     path("receipts/<int:payment_id>/reverse/", views.insurer_payment_reverse, name="insurer_payment_reverse"),
     path("receipts/import/", views.bank_csv_import, name="bank_csv_import"),
     path("months/", views.month_list, name="month_list"),
+    path("months/<str:period>/", views.month_detail, name="month_detail"),
     path("adjustments/", views.adjustment_list, name="adjustment_list"),
     path("transfers/", views.transfer_list, name="transfer_list"),
     path("transfers/<int:batch_id>/zengin.txt", views.transfer_file, name="transfer_file"),

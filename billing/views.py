@@ -12,8 +12,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -32,6 +35,7 @@ from .access import (
     access_payment_statement,
     access_transfer_batch,
 )
+from .calendar import cutoff_for, parse_period
 from .forms import (
     AdjustmentForm,
     BankAccountForm,
@@ -42,7 +46,8 @@ from .forms import (
     TermsForm,
     TransferForm,
 )
-from .models import AgencyBankAccount, ClaimAdjustment, ClaimsStatement, InsurerBillingTerms, Invoice
+from .models import AgencyBankAccount, BillingMonth, ClaimAdjustment, ClaimsStatement, InsurerBillingTerms, Invoice
+from .services import closing
 from .tasks import close_month_task
 
 PAGE_SIZE = 50
@@ -319,26 +324,63 @@ def bank_csv_import(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.BILLING_MANAGE)
 def month_list(request: HttpRequest) -> HttpResponse:
-    form = CloseMonthForm(request.POST or None)
+    form = CloseMonthForm(request.POST or None, months=selectors.months_with_data())
     if request.method == "POST" and form.is_valid():
         period = form.cleaned_data["month"]
         try:
-            month = services.month_close_check(period=period)
+            # A refused attempt leaves nothing behind: the month's row is created only for a month that may close.
+            with transaction.atomic():
+                month = services.month_close_check(period=period)
         except services.BillingError as error:
             messages.error(request, str(error))
+            return redirect("billing:month_detail", period.strftime("%Y-%m"))
+        if month.is_closed:
+            messages.info(request, _("%(month)s は締め済みです。") % {"month": month.label})
         else:
-            if month.is_closed:
-                messages.info(request, _("%(month)s は締め済みです。") % {"month": month.label})
-            else:
-                label, actor_id = month.label, request.user.pk
-                # A unit of work with a lease: if the worker dies during the close, the sweeper runs it again.
-                lease_open(task=close_month_task.name, args=[label, actor_id])
-                messages.success(request, _("%(month)s の締め処理を開始しました。") % {"month": month.label})
-            return redirect("billing:month_list")
+            label, actor_id = month.label, request.user.pk
+            # A unit of work with a lease: if the worker dies during the close, the sweeper runs it again.
+            lease_open(task=close_month_task.name, args=[label, actor_id])
+            messages.success(request, _("%(month)s の締め処理を開始しました。") % {"month": month.label})
+        return redirect("billing:month_detail", month.period.strftime("%Y-%m"))
     months = list(selectors.billing_month_list()[:24])
     for month in months:
         month.reconciliation = selectors.month_reconciliation(month) if month.is_closed else None  # type: ignore[attr-defined]
     return render(request, "billing/month_list.html", {"form": form, "months": months, "due": services.months_due()})
+
+
+@personal_data("billing.month.view")
+@require_GET
+@permission_required_for_role(Perm.BILLING_MANAGE)
+def month_detail(request: HttpRequest, period: str) -> HttpResponse:
+    """One billing month: before its close a preview (what would be billed, per insurer), after it the
+    statements, payment statements, invoices and the 月遅れ it carried."""
+    try:
+        start = parse_period(period)
+    except ValueError:
+        raise Http404 from None
+    month = BillingMonth.objects.filter(period=start).first()
+    if month is None:  # not created yet: show what it would hold, without creating its row
+        month = BillingMonth(period=start, cutoff_at=cutoff_for(start))
+    context: dict[str, Any] = {"month": month, "now": timezone.now(), "due": start in services.months_due()}
+    if month.pk is not None and month.is_closed:
+        statements = list(month.claims_statements.select_related("insurer").order_by("insurer__number"))
+        context.update(
+            statements=_with_paid(statements),
+            payment_statements=list(month.payment_statements.select_related("institution").order_by("institution__number")),
+            invoices=list(Invoice.objects.filter(month=month).order_by("number")),
+            late=list(selectors.late_lines(month)[:200]),
+            reconciliation=selectors.month_reconciliation(month),
+        )
+        _touch(request, "billing_month", [month.label])
+    else:
+        preview = (
+            closing.billable_records(month).values("insurer__number", "insurer__name")
+            .annotate(records=Count("pk"), total=Sum("claim_amount"), late=Count("pk", filter=Q(checkup_date__lt=start)))
+            .order_by("insurer__number")
+        )
+        context.update(preview=list(preview), returns=closing.deductible_returns(month).count())
+        _touch(request, "billing_month", [month.label])
+    return render(request, "billing/month_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])

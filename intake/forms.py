@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -11,7 +12,8 @@ from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from agency.models import Institution
+from agency.models import Institution, Insurer
+from kenshin.codes import ReturnReason
 
 from .models import Finding, RecordStatus, SubmissionStatus
 
@@ -111,6 +113,10 @@ class WorkbenchFilterForm(forms.Form):
         self.fields["code"].choices = [("", _("すべて")), *((code, code) for code in codes)]
 
 
+class RecordStatusFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("レコードの状態"), choices=[("", _("すべて")), *RecordStatus.choices], required=False)
+
+
 class SubmissionFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("状態"), choices=[("", _("すべて")), *SubmissionStatus.choices], required=False)
 
@@ -129,3 +135,79 @@ class WarningOverrideForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["finding"].queryset = warnings
         self.fields["finding"].label_from_instance = lambda f: f"{f.code} — {f.message}"
+
+
+MONTH_FORMAT = "%Y-%m"
+
+
+def _choice(form: forms.Form, name: str) -> forms.ChoiceField:
+    return cast(forms.ChoiceField, form.fields[name])
+
+
+def _model(form: forms.Form, name: str) -> forms.ModelChoiceField[Any]:
+    return cast("forms.ModelChoiceField[Any]", form.fields[name])
+
+
+def _month_choices(months: list[Any]) -> list[tuple[str, Any]]:
+    return [("", _("すべて")), *((m.strftime(MONTH_FORMAT), f"{m.year}年{m.month}月") for m in months)]
+
+
+class ReturnFilterForm(forms.Form):
+    """返戻一覧: by 別表9 reason, insurer, month received, kind, resubmission (and institution for the agency)."""
+
+    reason = forms.ChoiceField(label=_("返戻理由"), required=False)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False)
+    month = forms.ChoiceField(label=_("受付月"), required=False)
+    kind = forms.ChoiceField(
+        label=_("種類"), required=False,
+        choices=[("", _("すべて")), ("check", _("事務点検による返戻")), ("insurer", _("保険者からの過誤返戻"))],
+    )
+    resubmitted = forms.ChoiceField(
+        label=_("再提出"), required=False,
+        choices=[("", _("すべて")), ("no", _("未再提出")), ("yes", _("再提出済"))],
+    )
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False)
+
+    def __init__(self, *args: Any, insurers: QuerySet[Insurer], months: list[Any],
+                 institutions: QuerySet[Institution] | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choice(self, "reason").choices = [("", _("すべて")), *((r.value, f"{r.label}（{r.value}）") for r in ReturnReason)]
+        _model(self, "insurer").queryset = insurers
+        _choice(self, "month").choices = _month_choices(months)
+        if institutions is None:
+            del self.fields["institution"]
+        else:
+            _model(self, "institution").queryset = institutions
+
+    def month_value(self) -> dt.date | None:
+        value = self.cleaned_data.get("month")
+        return dt.datetime.strptime(value, MONTH_FORMAT).date() if value else None  # noqa: DTZ007 - a calendar month
+
+
+class OwnRecordSearchForm(forms.Form):
+    """健診データ検索 of an institution's own records."""
+
+    ticket_number = forms.RegexField(label=_("受診券整理番号"), regex=r"^\d{1,11}$", max_length=11, required=False)
+    name_kana = forms.CharField(label=_("氏名（カナ）"), max_length=50, required=False)
+    birth_date = forms.DateField(label=_("生年月日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    checkup_from = forms.DateField(label=_("健診実施日（から）"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    checkup_to = forms.DateField(label=_("健診実施日（まで）"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(label=_("状態"), choices=[("", _("すべて")), *RecordStatus.choices], required=False)
+
+    def has_criteria(self) -> bool:
+        return any(self.cleaned_data.get(name) for name in self.fields)
+
+
+class WarningQueueFilterForm(forms.Form):
+    """未確認の警告: by institution, insurer and rule."""
+
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False)
+    code = forms.ChoiceField(label=_("点検ルール"), choices=[], required=False)
+
+    def __init__(self, *args: Any, institutions: QuerySet[Institution], insurers: QuerySet[Insurer],
+                 codes: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _model(self, "institution").queryset = institutions
+        _model(self, "insurer").queryset = insurers
+        _choice(self, "code").choices = [("", _("すべて")), *codes]

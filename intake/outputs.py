@@ -30,7 +30,7 @@ from django.db.models import Count, Q
 
 from agency.models import AgencyProfile
 from core.pdf import render_pdf
-from kenshin import assemble
+from kenshin import assemble, labels
 from kenshin import records as standard_records
 from kenshin.codes import ReturnReason
 from kenshin.items import item_master
@@ -38,7 +38,7 @@ from kenshin.reader import ArchiveReading
 from kenshin.records import AdjudicationResult, Member
 from kenshin.writer import write_archive
 
-from . import selectors, storage
+from . import selectors, storage, wording
 from .models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,13 @@ REASON_TEXT_MAX = 100  # agencyAdjudicationResult/reason/text: at most 100 chara
 BLOCKING = (Finding.Severity.FATAL, Finding.Severity.ERROR)
 
 # The CSV header is a fixed interchange format (institutions' systems read it), hence not translated.
-ERROR_LIST_COLUMNS = ("受領番号", "順番", "ファイル", "XPath", "コード", "重大度", "返戻理由コード", "返戻理由", "内容")
+# The person is named as clerks name them; ファイル and XPath (last) locate the defect for the sender's system.
+ERROR_LIST_COLUMNS = (
+    "受領番号", "順番", "受診券整理番号", "保険者番号", "氏名カナ", "生年月日", "健診実施日",
+    "コード", "重大度", "返戻理由コード", "返戻理由", "内容", "対処方法", "ファイル", "XPath",
+)
+# What the HTML and PDF error lists show (the receipt number is in their heading; XPath only in the CSV).
+ERROR_LIST_SHOWN = ERROR_LIST_COLUMNS[1:-1]
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -69,12 +75,7 @@ def _display(moment: datetime | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S") if local is not None else ""
 
 
-def reason_label(code: str) -> str:
-    """別表9 label of a 返戻理由コード ("" for none or an unknown code)."""
-    try:
-        return ReturnReason(code).label
-    except ValueError:
-        return ""
+reason_label = wording.reason_label
 
 
 def _label(choices: Any, value: str) -> str:
@@ -132,7 +133,8 @@ def receipt(submission: Submission) -> dict[str, Any]:
 
 
 def _severity_counts(submission: Submission) -> Iterable[Mapping[str, Any]]:
-    return selectors.finding_list(submission=submission).order_by().values("severity").annotate(n=Count("pk"))
+    findings = selectors.finding_list(submission=submission).exclude(code__in=wording.AGENCY_CONFIGURATION_CODES)
+    return findings.order_by().values("severity").annotate(n=Count("pk"))
 
 
 def receipt_json(submission: Submission) -> bytes:
@@ -148,26 +150,39 @@ def _findings_in_order(submission: Submission) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.record.position if f.record is not None else 0, f.pk))
 
 
+def _date(value: date | None) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else ""
+
+
 def error_list_rows(submission: Submission) -> list[dict[str, str]]:
-    """One row per finding, keyed by `ERROR_LIST_COLUMNS`."""
+    """One row per defect, keyed by `ERROR_LIST_COLUMNS`: who (as clerks name the person), what, why
+    (別表9), what to do; the agency's own configuration and repeated findings are left out."""
     rows = []
-    for finding in _findings_in_order(submission):
+    for finding in wording.shown_to_institutions(_findings_in_order(submission)):
+        record = finding.record
+        rule = wording.rule_of(finding.code)
         values = (
             submission.receipt_number,
-            str(finding.record.position) if finding.record is not None else "",
-            finding.file,
-            finding.xpath,
+            str(record.position) if record is not None else "",
+            record.ticket_number if record is not None else "",
+            record.insurer_number if record is not None else "",
+            record.name_kana if record is not None else "",
+            _date(record.birth_date) if record is not None else "",
+            _date(record.checkup_date) if record is not None else "",
             finding.code,
             _label(Finding.Severity, finding.severity),
             finding.return_reason,
             reason_label(finding.return_reason),
-            finding.message,
+            wording.finding_text(finding.code, finding.message),
+            rule.get("hint") or "",
+            finding.file,
+            finding.xpath,
         )
         rows.append(dict(zip(ERROR_LIST_COLUMNS, values, strict=True)))
     return rows
 
 
-def _cell(value: str) -> str:
+def csv_cell(value: str) -> str:
     """Neutralise spreadsheet formulas: file names and messages can carry text from the upload."""
     return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
 
@@ -178,7 +193,7 @@ def error_list_csv(submission: Submission) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(ERROR_LIST_COLUMNS)
     for row in error_list_rows(submission):
-        writer.writerow([_cell(row[column]) for column in ERROR_LIST_COLUMNS])
+        writer.writerow([csv_cell(row[column]) for column in ERROR_LIST_COLUMNS])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -194,8 +209,8 @@ def error_list_pdf(submission: Submission) -> bytes:
         "intake/pdf/error_list.html",
         {
             "receipt": receipt(submission),
-            # The receipt number is in the heading; the other columns in the order of the CSV.
-            "rows": [[row[column] for column in ERROR_LIST_COLUMNS[1:]] for row in error_list_rows(submission)],
+            "columns": ERROR_LIST_SHOWN,
+            "rows": error_list_rows(submission),
         },
     )
 
@@ -226,7 +241,7 @@ def adjudication_reasons(submission: Submission) -> dict[int, tuple[str, str]]:
     """Per returned record: the 別表9 code of its first blocking finding and the messages (≤100 chars)."""
     blocking = [
         finding
-        for finding in _findings_in_order(submission)
+        for finding in wording.shown_to_institutions(_findings_in_order(submission))
         if finding.record is not None and finding.severity in BLOCKING
     ]
     reasons: dict[int, tuple[str, list[str]]] = {}
@@ -234,8 +249,9 @@ def adjudication_reasons(submission: Submission) -> dict[int, tuple[str, str]]:
         _first_code, messages = reasons.setdefault(
             finding.record_id, (finding.return_reason or ReturnReason.OTHER.value, [])
         )
-        if finding.message not in messages:
-            messages.append(finding.message)
+        text = wording.finding_text(finding.code, finding.message)
+        if text not in messages:
+            messages.append(text)
     return {record_id: (code, _truncate("；".join(messages))) for record_id, (code, messages) in reasons.items()}
 
 
@@ -319,8 +335,6 @@ def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> R
 
 # --- one record's content, for display ---------------------------------------------------------------------
 
-_SEX = {"1": "男", "2": "女"}
-
 
 def _observation_rows(observations: Iterable[Mapping[str, Any]], depth: int = 0) -> Iterable[dict[str, Any]]:
     master = item_master()
@@ -329,7 +343,7 @@ def _observation_rows(observations: Iterable[Mapping[str, Any]], depth: int = 0)
         definition = master.get(code) if code else None
         value = observation.get("value")
         if value is None and observation.get("answer_code"):
-            value = observation["answer_code"]
+            value = labels.answer_text(observation.get("answer_oid"), observation["answer_code"])
         if value is None and observation.get("null_flavor"):
             value = observation["null_flavor"]
         yield {
@@ -355,7 +369,11 @@ def _settlement(settlement: Mapping[str, Any] | None) -> dict[str, Any]:
     if not settlement:
         return {}
     found: dict[str, Any] = {name: settlement.get(name) for name in _SETTLEMENT_FIELDS}
-    found["unit_price_details"] = settlement.get("unit_price_details") or []
+    found["claim_type"] = labels.coded(labels.CLAIM_TYPE, found["claim_type"])
+    found["commission_type"] = labels.coded(labels.COMMISSION, found["commission_type"])
+    found["unit_price_details"] = [
+        {**line, "label": labels.coded(labels.DETAIL_ITEM, line.get("code"))} for line in settlement.get("unit_price_details") or []
+    ]
     found["unit_price_others"] = settlement.get("unit_price_others") or []
     return found
 
@@ -389,7 +407,7 @@ def record_content(record: Record) -> dict[str, Any]:
             "card_number": subject.get("card_number") or record.card_number,
             "card_branch": subject.get("card_branch") or record.card_branch,
             "name_kana": subject.get("name_kana") or record.name_kana,
-            "sex": _SEX.get(subject.get("sex") or record.sex, subject.get("sex") or record.sex),
+            "sex": labels.coded(labels.SEX, subject.get("sex") or record.sex),
             "birth_date": subject.get("birth_date") or (record.birth_date.isoformat() if record.birth_date else ""),
             "postal_code": subject.get("postal_code") or "",
             "address": subject.get("address") or "",

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kenshin import labels
 from kenshin.cda_read import read_checkup
 from kenshin.claim_read import read_claim
 from kenshin.codes import Namespace
@@ -74,29 +75,11 @@ CATEGORY_ORDER = (
     "医師の判断", "採血条件", "質問票", "後期質問票", "生活機能基本チェックリスト",
     "その他医療保険者等が任意に行う検査",
 )
-ANSWER_LABELS: dict[str, dict[str, str]] = {
-    "1.2.392.200119.6.1008": {"1": "基準該当", "2": "予備群該当", "3": "非該当", "4": "判定不能"},
-    "1.2.392.200119.6.3001": {"1": "積極的支援", "2": "動機付け支援", "3": "なし（情報提供）", "4": "判定不能"},
-    "1.2.392.200119.6.2001": {"1": "特記すべきことあり", "2": "特記すべきことなし"},
-    "1.2.392.200119.6.2002": {"1": "所見あり", "2": "所見なし"},
-    "1.2.392.200119.6.2003": {"1": "はい", "2": "いいえ"},
-    "1.2.392.200119.6.2004": {"1": "速い", "2": "ふつう", "3": "遅い"},
-    "1.2.392.200119.6.2102": {"1": "−", "2": "±", "3": "＋", "4": "＋＋", "5": "＋＋＋"},
-    "1.2.392.200119.6.2202": {"2": "食後10時間以上", "3": "食後3.5時間以上10時間未満", "4": "食後3.5時間未満"},
-    "1.2.392.200119.6.24060": {"1": "はい", "2": "以前は吸っていたが最近1か月は吸っていない", "3": "いいえ"},
-}
 UNIT_LABELS = {"mm[Hg]": "mmHg", "kg/m2": "kg/m²", "cm2": "cm²", "10*4/mm3": "万/mm³", "ml/min/1.73m2": "mL/分/1.73m²"}
-SEX_LABELS = {"1": "男", "2": "女"}
-CLAIM_TYPE_LABELS = {"1": "基本的な健診", "2": "基本＋詳細", "3": "基本＋追加", "4": "基本＋詳細＋追加", "5": "人間ドック"}
-COPAY_LABELS = {"1": "負担なし", "2": "定額負担", "3": "定率負担", "4": "保険者負担上限額"}
-COMMISSION_LABELS = {"1": "個別健診", "2": "集団健診"}
-DETAIL_LABELS = {"1": "貧血検査", "2": "心電図検査", "3": "眼底検査", "4": "血清クレアチニン検査"}
 
 
 def _answer(observation: Any) -> str:
-    labels = ANSWER_LABELS.get(observation.answer_oid or "", {})
-    code = observation.answer_code or ""
-    return f"{labels[code]}（{code}）" if code in labels else code
+    return labels.answer_text(observation.answer_oid, observation.answer_code)
 
 
 def _observation_row(observation: Any, definition: Any, sex: str) -> dict[str, Any]:
@@ -138,7 +121,7 @@ def _observation_row(observation: Any, definition: Any, sex: str) -> dict[str, A
 def _charge_text(charge: Any) -> str:
     if charge is None:
         return ""
-    text = COPAY_LABELS.get(charge.code, charge.code)
+    text = labels.coded(labels.COPAY, charge.code)
     if charge.amount is not None:
         text += f" {charge.amount:,}円"
     if charge.rate is not None:
@@ -152,12 +135,12 @@ def _claim_reading(claim: Claim | None) -> dict[str, Any] | None:
     s = claim.settlement
     charges = claim.charges
     return {
-        "claim_type": CLAIM_TYPE_LABELS.get(s.claim_type, s.claim_type),
-        "commission_type": COMMISSION_LABELS.get(s.commission_type, s.commission_type),
+        "claim_type": labels.coded(labels.CLAIM_TYPE, s.claim_type),
+        "commission_type": labels.coded(labels.COMMISSION, s.commission_type),
         "lines": [
             *([{"label": _("基本的な健診"), "price": s.unit_price_basic, "copay": s.payment_basic, "charge": _charge_text(charges.basic)}]
               if s.unit_price_basic is not None else []),
-            *({"label": DETAIL_LABELS.get(line.code, line.code), "price": line.amount, "copay": None, "charge": ""}
+            *({"label": labels.coded(labels.DETAIL_ITEM, line.code), "price": line.amount, "copay": None, "charge": ""}
               for line in s.unit_price_details),
             *({"label": line.item_code or _("人間ドック"), "price": line.amount, "copay": None, "charge": ""}
               for line in s.unit_price_others),
@@ -189,7 +172,7 @@ def record_reading(record: Record) -> dict[str, Any]:
     performer = checkup.header.performer or checkup.header.author
     reading["person"] = {
         "name_kana": subject.name_kana,
-        "sex": SEX_LABELS.get(subject.sex, subject.sex),
+        "sex": labels.coded(labels.SEX, subject.sex),
         "birth_date": subject.birth_date,
         "age": age_on(subject.birth_date, checkup.checkup_date) if checkup.checkup_date else None,
         "insurer_number": subject.insurer_number,

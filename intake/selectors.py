@@ -12,6 +12,7 @@ from typing import Any
 
 import pyzipper
 from django.db.models import Q, QuerySet
+from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from agency.crypto import decrypt_text
@@ -25,7 +26,7 @@ from kenshin.xmlsafe import parse_xml
 
 from . import jobs, storage
 from .checks import as_json
-from .models import EligibilityUpload, Finding, Record, Submission
+from .models import EligibilityUpload, Finding, Record, RecordStatus, Submission
 
 
 def submission_list(*, user: Any) -> QuerySet[Submission]:
@@ -188,3 +189,85 @@ def record_search(records: QuerySet[Record], *, ticket_number: str = "", name_ka
 def eligibility_upload_list(*, insurer: Insurer) -> QuerySet[EligibilityUpload]:
     """The 受診券 uploads of one insurer, newest first."""
     return EligibilityUpload.objects.filter(insurer=insurer).select_related("uploaded_by")
+
+
+# --- returns and the institution's own records ----------------------------------------------------------------
+
+BLOCKING_SEVERITIES = ("fatal", "error")
+
+
+def returned_record_list(*, user: Any) -> QuerySet[Record]:
+    """Returned records (返戻 by the agency's checks, and 過誤 by an insurer) the user may see, newest first."""
+    return (
+        record_list(user=user)
+        .filter(status="returned")
+        .select_related("insurer_return")
+        .prefetch_related("replaced_by__submission")
+        .order_by("-submission__received_at", "-submission_id", "position")
+    )
+
+
+def returns_filter(records: QuerySet[Record], *, reason: str = "", insurer: Any = None, month: dt.date | None = None,
+                   institution: Any = None, kind: str = "", resubmitted: str = "") -> QuerySet[Record]:
+    """Narrow returned records by 別表9 reason, insurer, month received, institution, kind and whether a
+    corrected record has been accepted since."""
+    if reason:
+        records = records.filter(
+            pk__in=Finding.objects.filter(return_reason=reason, severity__in=BLOCKING_SEVERITIES, record__isnull=False)
+            .values("record_id")
+        )
+    if insurer is not None:
+        records = records.filter(insurer=insurer)
+    if month is not None:
+        records = records.filter(submission__received_at__year=month.year, submission__received_at__month=month.month)
+    if institution is not None:
+        records = records.filter(institution=institution)
+    if kind == "check":
+        records = records.filter(insurer_return__isnull=True)
+    elif kind == "insurer":
+        records = records.filter(insurer_return__isnull=False)
+    if resubmitted == "yes":
+        records = records.filter(replaced_by__isnull=False).distinct()
+    elif resubmitted == "no":
+        records = records.filter(replaced_by__isnull=True)
+    return records
+
+
+def months_with(records: QuerySet[Record]) -> list[dt.date]:
+    """The months (first day) in which the given records were received, newest first."""
+    months = records.order_by().annotate(month=TruncMonth("submission__received_at")).values_list("month", flat=True).distinct()
+    return sorted({(m.date() if isinstance(m, dt.datetime) else m) for m in months if m is not None}, reverse=True)
+
+
+def blocking_findings(records: Iterable[Record]) -> dict[int, list[Finding]]:
+    """The blocking findings of each record (why it was returned), in rule order."""
+    ids = [record.pk for record in records]
+    found: dict[int, list[Finding]] = {}
+    for finding in Finding.objects.filter(record_id__in=ids, severity__in=BLOCKING_SEVERITIES).order_by("record_id", "id"):
+        found.setdefault(finding.record_id, []).append(finding)  # type: ignore[arg-type]
+    return found
+
+
+# --- warnings waiting for a clerk's confirmation ------------------------------------------------------------------
+
+# Findings about the agency's own set-up (kept in sync with ``intake.wording.AGENCY_CONFIGURATION_CODES``):
+# they say nothing about the record, so they neither wait for confirmation nor hold a delivery back.
+CONFIGURATION_WARNING_CODES = ("XML_SCHEMA_UNAVAILABLE",)
+
+
+def unconfirmed_warning_list() -> QuerySet[Finding]:
+    """Warnings on records that no clerk has confirmed yet (on accepted and pending records), oldest first."""
+    return (
+        Finding.objects.filter(severity=Finding.Severity.WARNING, overridden_at__isnull=True, record__isnull=False)
+        .exclude(code__in=CONFIGURATION_WARNING_CODES)
+        .exclude(record__status=RecordStatus.RETURNED)
+        .select_related("record__submission", "record__institution", "record__insurer")
+        .order_by("submission__received_at", "record_id", "id")
+    )
+
+
+def records_awaiting_confirmation() -> QuerySet[Record]:
+    """Records whose delivery waits for a clerk: an unconfirmed warning, and an insurer that waits for it."""
+    return Record.objects.filter(
+        pk__in=unconfirmed_warning_list().values("record_id"), insurer__delivery_waits_for_confirmation=True
+    )

@@ -8,6 +8,9 @@ denied); pages and downloads that carry personal data are audited with ``@person
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,18 +27,22 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agency import selectors as agency_selectors
-from agency.models import Institution
+from agency.models import Institution, Role
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
 from core.http import request_audit
 
-from . import checks, outputs, selectors, timeline
+from . import checks, outputs, selectors, timeline, wording
 from .access import access_record, access_submission
 from .forms import (
     MediaImportForm,
+    OwnRecordSearchForm,
+    RecordStatusFilterForm,
+    ReturnFilterForm,
     SubmissionFilterForm,
     UploadForm,
     WarningOverrideForm,
+    WarningQueueFilterForm,
     WorkbenchFilterForm,
     clean_file_name,
 )
@@ -65,12 +72,23 @@ def _query(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _labelled(findings: Any) -> list[Finding]:
-    """The findings with the 別表9 label of their 返戻理由 (for the findings table)."""
+def _labelled(request: HttpRequest, findings: Any) -> list[Finding]:
+    """The findings as the findings table shows them (Japanese text, 別表9 label, 対処方法); an institution
+    sees each defect once and nothing about the agency's own configuration."""
     rows = list(findings)
-    for finding in rows:
-        finding.reason_label = outputs.reason_label(finding.return_reason)
-    return rows
+    if request.user.role == Role.INSTITUTION_STAFF:  # type: ignore[union-attr]
+        rows = wording.shown_to_institutions(rows)
+    return [wording.describe(finding) for finding in rows]
+
+
+def _csv(rows: Iterable[Iterable[Any]], *, header: Iterable[str], filename: str) -> HttpResponse:
+    """A list as CSV for Excel: UTF-8 with a byte-order mark, CRLF, formulas neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(list(header))
+    for row in rows:
+        writer.writerow([outputs.csv_cell("" if value is None else str(value)) for value in row])
+    return _download(buffer.getvalue().encode("utf-8-sig"), filename=filename, content_type="text/csv; charset=utf-8")
 
 
 def _touch(request: HttpRequest, object_type: str, ids: Any) -> None:
@@ -212,25 +230,37 @@ def _with_findings(records: QuerySet[Record]) -> QuerySet[Record]:
     return records.prefetch_related(Prefetch("findings", queryset=Finding.objects.order_by("id")))
 
 
+def _describe_records(request: HttpRequest, records: Iterable[Record]) -> None:
+    """Give each record of a list its findings as the list shows them (``record.shown_findings``)."""
+    for record in records:
+        record.shown_findings = _labelled(request, record.findings.all())  # type: ignore[attr-defined]
+
+
 @personal_data("intake.submission.view")
 @require_GET
 @permission_required_for_role(Perm.INTAKE_VIEW)
 def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access_submission(request, submission_id)
-    records = _with_findings(selectors.record_list(user=request.user).filter(submission=submission).order_by("position"))
-    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    records = selectors.record_list(user=request.user).filter(submission=submission).order_by("position")
+    status_form = RecordStatusFilterForm(request.GET or None)
+    if status_form.is_valid() and status_form.cleaned_data["status"]:
+        records = records.filter(status=status_form.cleaned_data["status"])
+    page = Paginator(_with_findings(records), PAGE_SIZE).get_page(request.GET.get("page"))
+    _describe_records(request, page)
     shown = [record.pk for record in page]
     if shown:
         _touch(request, "record", shown)
     else:
         _touch(request, "submission", [submission.pk])
     request_audit(request).detail["submission"] = submission.pk
-    archive_findings = _labelled(selectors.finding_list(submission=submission).filter(record__isnull=True))
+    archive_findings = _labelled(request, selectors.finding_list(submission=submission).filter(record__isnull=True))
     return render(
         request,
         "intake/submission_detail.html",
         {
             "submission": submission,
+            "status_form": status_form,
+            "query": _query(request),
             "receipt": outputs.receipt(submission),
             "processing": selectors.submission_processing(submission),
             "archive_findings": archive_findings,
@@ -292,6 +322,21 @@ def receipt_json(request: HttpRequest, submission_id: int) -> HttpResponse:
         outputs.receipt_json(submission),
         filename=f"receipt-{submission.receipt_number}.json",
         content_type="application/json; charset=utf-8",
+    )
+
+
+@personal_data("intake.error_list.view")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_VIEW)
+def error_list(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """The 受付エラー連絡表 on screen: the same rows as the CSV and the PDF."""
+    submission = access_submission(request, submission_id)
+    rows = outputs.error_list_rows(submission)
+    _touch(request, "submission", [submission.pk])
+    return render(
+        request,
+        "intake/error_list.html",
+        {"submission": submission, "receipt": outputs.receipt(submission), "rows": rows, "columns": outputs.ERROR_LIST_SHOWN},
     )
 
 
@@ -364,7 +409,7 @@ def _chain(request: HttpRequest, record: Record) -> list[Record]:
 def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
     record = access_record(request, record_id)
     _touch(request, "record", [record.pk])
-    findings = _labelled(record.findings.select_related("overridden_by").order_by("id"))
+    findings = _labelled(request, record.findings.select_related("overridden_by").order_by("id"))
     return render(
         request,
         "intake/record_detail.html",
@@ -399,7 +444,8 @@ def record_override(request: HttpRequest, record_id: int) -> HttpResponse:
                 messages.success(request, _("警告を確認済みにしました。"))
                 return redirect("intake:record_detail", record.pk)
     else:
-        form = WarningOverrideForm(warnings=warnings)
+        chosen = request.GET.get("finding", "")
+        form = WarningOverrideForm(warnings=warnings, initial={"finding": int(chosen)} if chosen.isdigit() else None)
     return render(
         request,
         "intake/record_override.html",
@@ -458,3 +504,197 @@ def rule_catalogue(request: HttpRequest) -> HttpResponse:
         for row in checks.catalogue()
     ]
     return render(request, "intake/rule_catalogue.html", {"rules": rules, "rule_set": checks.RULE_SET_VERSION})
+
+
+# --- returns, the institution's own records, the warnings queue ---------------------------------------------------
+
+RETURN_CSV_HEADER = (
+    "受領番号", "順番", "受付日", "健診機関番号", "受診券整理番号", "保険者番号", "氏名カナ", "生年月日", "健診実施日",
+    "種類", "返戻理由コード", "返戻理由", "内容", "対処方法", "再提出",
+)
+
+
+def _return_rows(request: HttpRequest, records: list[Record]) -> list[dict[str, Any]]:
+    """Per returned record: why (the blocking findings in Japanese with their hints) and what became of it."""
+    findings = selectors.blocking_findings(records)
+    rows = []
+    for record in records:
+        insurer_return = getattr(record, "insurer_return", None)
+        reasons = _labelled(request, findings.get(record.pk, []))
+        corrected = sorted(record.replaced_by.all(), key=lambda r: r.pk)
+        rows.append({
+            "record": record,
+            "kind": _("過誤（保険者）") if insurer_return is not None else _("事務点検"),
+            "insurer_return": insurer_return,
+            "reasons": reasons,
+            "corrected": corrected[-1] if corrected else None,
+        })
+    return rows
+
+
+def _return_csv_values(row: dict[str, Any]) -> list[Any]:
+    record: Record = row["record"]
+    insurer_return = row["insurer_return"]
+    if insurer_return is not None:
+        codes, labels_, texts, hints = insurer_return.reason, insurer_return.get_reason_display(), insurer_return.note, ""
+    else:
+        codes = "・".join(dict.fromkeys(f.return_reason for f in row["reasons"]))
+        labels_ = "・".join(dict.fromkeys(f.reason_label for f in row["reasons"]))
+        texts = "／".join(f.text for f in row["reasons"])
+        hints = "／".join(dict.fromkeys(f.hint for f in row["reasons"] if f.hint))
+    corrected = row["corrected"]
+    return [
+        record.submission.receipt_number, record.position, f"{record.submission.received_at:%Y-%m-%d}",
+        record.institution.number, record.ticket_number, record.insurer_number, record.name_kana,
+        record.birth_date.isoformat() if record.birth_date else "", record.checkup_date.isoformat() if record.checkup_date else "",
+        row["kind"], codes, labels_, texts, hints,
+        f"{corrected.submission.receipt_number}#{corrected.position}" if corrected else "",
+    ]
+
+
+def _filtered_returns(request: HttpRequest) -> tuple[ReturnFilterForm, QuerySet[Record]]:
+    records = selectors.returned_record_list(user=request.user)
+    agency = request.user.role != Role.INSTITUTION_STAFF  # type: ignore[union-attr]
+    insurer_ids = records.order_by().values("insurer_id").distinct()
+    form = ReturnFilterForm(
+        request.GET or None,
+        insurers=agency_selectors.insurer_list(user=request.user).filter(pk__in=insurer_ids)
+        if not agency else agency_selectors.insurer_list(user=request.user),
+        months=selectors.months_with(records),
+        institutions=agency_selectors.institution_list(user=request.user) if agency else None,
+    )
+    if form.is_bound and not form.is_valid():
+        return form, records.none()
+    if form.is_bound:
+        data = form.cleaned_data
+        records = selectors.returns_filter(
+            records, reason=data["reason"], insurer=data["insurer"], month=form.month_value(),
+            institution=data.get("institution"), kind=data["kind"], resubmitted=data["resubmitted"],
+        )
+    return form, records
+
+
+@personal_data("intake.returns.view")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_VIEW)
+def return_list(request: HttpRequest) -> HttpResponse:
+    """返戻一覧: every returned record across submissions, why, what to do, and its resubmission."""
+    form, records = _filtered_returns(request)
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = _return_rows(request, list(page))
+    _touch(request, "record", [row["record"].pk for row in rows])
+    return render(request, "intake/return_list.html", {"form": form, "page": page, "rows": rows, "query": _query(request)})
+
+
+@personal_data("intake.returns.export")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_VIEW)
+def return_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, records = _filtered_returns(request)
+    rows = _return_rows(request, list(records))
+    _touch(request, "record", [row["record"].pk for row in rows])
+    request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
+    return _csv((_return_csv_values(row) for row in rows), header=RETURN_CSV_HEADER, filename="returns.csv")
+
+
+RECORD_CSV_HEADER = ("受領番号", "順番", "受付日", "受診券整理番号", "保険者番号", "氏名カナ", "生年月日", "健診実施日", "状態", "請求額")
+
+
+def _searched_records(request: HttpRequest) -> tuple[OwnRecordSearchForm, QuerySet[Record]]:
+    form = OwnRecordSearchForm(request.GET or None)
+    records = selectors.record_list(user=request.user).order_by("-submission__received_at", "-submission_id", "position")
+    if not form.is_bound or not form.is_valid() or not form.has_criteria():
+        return form, records.none()
+    data = form.cleaned_data
+    records = selectors.record_search(
+        records, ticket_number=data["ticket_number"], name_kana=data["name_kana"], birth_date=data["birth_date"],
+        checkup_from=data["checkup_from"], checkup_to=data["checkup_to"],
+    )
+    if data["status"]:
+        records = records.filter(status=data["status"])
+    return form, records
+
+
+@personal_data("intake.record.search")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_VIEW)
+def record_search(request: HttpRequest) -> HttpResponse:
+    """健診データ検索 over the records the user may see (an institution: its own)."""
+    form, records = _searched_records(request)
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    _touch(request, "record", [record.pk for record in page])
+    return render(request, "intake/record_search.html", {"form": form, "page": page, "query": _query(request)})
+
+
+@personal_data("intake.record.export")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_VIEW)
+def record_search_csv(request: HttpRequest) -> HttpResponse:
+    _form, records = _searched_records(request)
+    found = list(records)
+    _touch(request, "record", [record.pk for record in found])
+    request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
+    rows = (
+        [r.submission.receipt_number, r.position, f"{r.submission.received_at:%Y-%m-%d}", r.ticket_number, r.insurer_number,
+         r.name_kana, r.birth_date.isoformat() if r.birth_date else "", r.checkup_date.isoformat() if r.checkup_date else "",
+         r.get_status_display(), r.claim_amount]
+        for r in found
+    )
+    return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")
+
+
+WARNING_CSV_HEADER = ("受領番号", "順番", "受付日", "健診機関番号", "保険者番号", "受診券整理番号", "氏名カナ", "健診実施日", "コード", "内容", "対処方法")
+
+
+def _filtered_warnings(request: HttpRequest) -> tuple[WarningQueueFilterForm, QuerySet[Finding]]:
+    findings = selectors.unconfirmed_warning_list()
+    codes = sorted(set(findings.order_by().values_list("code", flat=True).distinct()))
+    form = WarningQueueFilterForm(
+        request.GET or None,
+        institutions=agency_selectors.institution_list(user=request.user),
+        insurers=agency_selectors.insurer_list(user=request.user),
+        codes=[(code, f"{code} {wording.rule_of(code).get('message', '')}") for code in codes],
+    )
+    if form.is_bound and not form.is_valid():
+        return form, findings.none()
+    if form.is_bound:
+        data = form.cleaned_data
+        if data["institution"]:
+            findings = findings.filter(record__institution=data["institution"])
+        if data["insurer"]:
+            findings = findings.filter(record__insurer=data["insurer"])
+        if data["code"]:
+            findings = findings.filter(code=data["code"])
+    return form, findings
+
+
+@personal_data("intake.warnings.view")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_OVERRIDE)
+def warning_queue(request: HttpRequest) -> HttpResponse:
+    """未確認の警告: every warning a clerk has not confirmed, oldest first; records whose insurer waits for
+    the confirmation are not delivered until then."""
+    form, findings = _filtered_warnings(request)
+    page = Paginator(findings, PAGE_SIZE).get_page(request.GET.get("page"))
+    for finding in page:
+        wording.describe(finding)
+    _touch(request, "record", sorted({finding.record_id for finding in page}))
+    held = set(selectors.records_awaiting_confirmation().filter(pk__in=[f.record_id for f in page]).values_list("pk", flat=True))
+    return render(request, "intake/warning_queue.html", {"form": form, "page": page, "held": held, "query": _query(request)})
+
+
+@personal_data("intake.warnings.export")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_OVERRIDE)
+def warning_queue_csv(request: HttpRequest) -> HttpResponse:
+    _form, findings = _filtered_warnings(request)
+    found = [wording.describe(finding) for finding in findings]
+    _touch(request, "record", sorted({finding.record_id for finding in found}))
+    request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
+    rows = (
+        [f.record.submission.receipt_number, f.record.position, f"{f.record.submission.received_at:%Y-%m-%d}",
+         f.record.institution.number, f.record.insurer_number, f.record.ticket_number, f.record.name_kana,
+         f.record.checkup_date.isoformat() if f.record.checkup_date else "", f.code, f.text, f.hint]
+        for f in found
+    )
+    return _csv(rows, header=WARNING_CSV_HEADER, filename="warnings.csv")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agency.models import Insurer, Role
+from intake import selectors as intake_selectors
 from intake.models import Record, RecordStatus, Submission, SubmissionStatus
 from kenshin.codes import SERVICE_CHECKUP
 from kenshin.naming import ArchiveName
@@ -23,14 +24,19 @@ ROUTABLE_SUBMISSION_STATUSES = (SubmissionStatus.ACCEPTED, SubmissionStatus.PART
 
 
 def routable_records() -> QuerySet[Record]:
-    """Accepted records of finished submissions that are in no delivery yet, for an active insurer."""
-    return Record.objects.filter(
-        status=RecordStatus.ACCEPTED,
-        submission__status__in=ROUTABLE_SUBMISSION_STATUSES,
-        insurer__isnull=False,
-        insurer__is_active=True,
-        delivery_item__isnull=True,
-    ).exclude(claim_path="")
+    """Accepted records of finished submissions that are in no delivery yet, for an active insurer; a record
+    with a warning no clerk has confirmed waits when its insurer asks for that (``delivery_waits_for_confirmation``)."""
+    return (
+        Record.objects.filter(
+            status=RecordStatus.ACCEPTED,
+            submission__status__in=ROUTABLE_SUBMISSION_STATUSES,
+            insurer__isnull=False,
+            insurer__is_active=True,
+            delivery_item__isnull=True,
+        )
+        .exclude(claim_path="")
+        .exclude(pk__in=intake_selectors.records_awaiting_confirmation().values("pk"))
+    )
 
 
 def next_same_day_count(insurer: Insurer, day: dt.date) -> int:
@@ -73,6 +79,7 @@ def routing_plan(submission: Submission) -> list[PlanRow]:
     records = submission.records.select_related("insurer", "delivery_item__delivery", "insurer_return").order_by("position")
     rows: list[PlanRow] = []
     finished = submission.status in ROUTABLE_SUBMISSION_STATUSES
+    awaiting = set(intake_selectors.records_awaiting_confirmation().filter(submission=submission).values_list("pk", flat=True))
     for record in records:
         item = getattr(record, "delivery_item", None)
         insurer_return = getattr(record, "insurer_return", None)
@@ -97,6 +104,9 @@ def routing_plan(submission: Submission) -> list[PlanRow]:
             row = PlanRow(record, "submission_checking", _("受付全体の点検が終わってから振り分けます。"))
         elif not record.claim_path:
             row = PlanRow(record, "no_claim", _("決済ファイルがないため送付できません。"))
+        elif record.pk in awaiting:
+            row = PlanRow(record, "awaiting_confirmation", _("未確認の警告があるため、代行機関の職員が確認するまで送付しません（保険者 %(number)s の設定）。")
+                          % {"number": insurer.number})
         elif not code:
             row = PlanRow(record, "agency_code_missing", _("代行機関番号が未設定のため送付データを作成できません。"))
         else:

@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency.models import Role, User
 from audit import dbguards
+from billing import dbguards as billing_dbguards
 
 from .factories import ContractFactory, InstitutionFactory, InsurerFactory, TOTPDeviceFactory, UserFactory
 
@@ -24,7 +25,8 @@ _guards_removed = False
 
 @pytest.fixture(autouse=True)
 def _audit_append_only_guards(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
-    """Keep the audit table append-only in every test, yet let transactional tests flush the database.
+    """Keep the audit table append-only (and billing's frozen rows immutable) in every test, yet let
+    transactional tests flush the database.
 
     Transactional tests end with a flush that empties every table, which the guards refuse; for those
     tests the guards are lifted just before the flush and reinstalled before the next test.
@@ -40,12 +42,14 @@ def _audit_append_only_guards(request: pytest.FixtureRequest, django_db_blocker:
     if _guards_removed and (transactional or marker is not None or "db" in request.fixturenames):
         with django_db_blocker.unblock():
             dbguards.install(connection)
+            billing_dbguards.install(connection)
             if not connection.in_atomic_block:
                 _guards_removed = False
     yield
     if transactional:
         with django_db_blocker.unblock():
             dbguards.remove(connection)
+            billing_dbguards.remove(connection)  # a closed month and issued invoices refuse the flush too
         _guards_removed = True
 
 

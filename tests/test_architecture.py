@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("kenshin", "core", "audit", "agency", "intake", "routing", "billing", "compliance", "bench")
+PACKAGES = ("kenshin", "core", "audit", "agency", "intake", "routing", "billing", "compliance", "portal", "bench")
 
 
 def _modules() -> list[Path]:

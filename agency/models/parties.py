@@ -141,6 +141,11 @@ class Insurer(TimeStampedModel):
     billing_contact_name = models.CharField(_("請求先担当者"), max_length=100, blank=True)
     billing_email = models.EmailField(_("請求先メールアドレス"), blank=True)
     billing_phone = models.CharField(_("請求先電話番号"), max_length=20, blank=True)
+    delivery_waits_for_confirmation = models.BooleanField(
+        _("警告の確認後に送付する"),
+        default=True,
+        help_text=_("有効にすると、未確認の警告がある健診データは代行機関の職員が確認するまで送付しません。"),
+    )
     is_active = models.BooleanField(_("有効"), default=True)
 
     class Meta:

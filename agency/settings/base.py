@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "routing",
     "billing",
     "compliance",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,4 @@
-"""The home page per role and the parties pages."""
+"""The parties pages and the health check (the home page is ``portal.views.home``)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,7 @@ from audit.middleware import personal_data
 from core.http import request_audit
 
 from .. import access, selectors
-from ..home import home_figures
 from ..permissions import Perm, permission_required_for_role
-
-
-@require_GET
-@permission_required_for_role(Perm.PORTAL_HOME)
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html", {"figures": home_figures(request.user)})
 
 
 @login_not_required

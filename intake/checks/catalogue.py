@@ -13,6 +13,8 @@ from kenshin import findings as standard_findings
 from kenshin.codes import ReturnReason
 from kenshin.findings import Finding, FindingKind, Severity
 
+from .hints import READER_HINTS
+
 RULE_SET_VERSION = "2026.11-1"
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -61,6 +63,6 @@ def catalogue() -> list[dict[str, Any]]:
     for kind in standard_findings.FINDING_KINDS.values():
         rows.append({
             "code": kind.code, "level": 0 if is_archive_code(kind.code) else 1, "severity": str(kind.severity),
-            "return_reason": str(kind.reason), "message": kind.message, "hint": "",
+            "return_reason": str(kind.reason), "message": kind.message, "hint": READER_HINTS.get(kind.code, ""),
         })
     return sorted(rows, key=lambda row: (row["level"], row["code"]))

@@ -25,7 +25,7 @@ def lease_unfinished(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("intake", "0003_routing_models_moved"),
-        ("agency", "0007_work_leases"),
+        ("agency", "0008_work_leases"),
     ]
 
     operations = [migrations.RunPython(lease_unfinished, migrations.RunPython.noop)]

@@ -98,6 +98,7 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "intake:receipt": lambda o: [o["submission"].pk],
     "intake:receipt_pdf": lambda o: [o["submission"].pk],
     "intake:receipt_json": lambda o: [o["submission"].pk],
+    "intake:error_list": lambda o: [o["submission"].pk],
     "intake:error_list_csv": lambda o: [o["submission"].pk],
     "intake:error_list_pdf": lambda o: [o["submission"].pk],
     "intake:returned_archive": lambda o: [o["submission"].pk],

@@ -76,6 +76,7 @@ def billing_objects(objects: dict[str, Any]) -> dict[str, Any]:
 
 
 SAMPLES = {
+    "billing:month_detail": lambda o: ["2099-01"],
     "billing:statement_detail": lambda o: [o["claims_statement"].pk],
     "billing:statement_csv": lambda o: [o["claims_statement"].pk],
     "billing:statement_pdf": lambda o: [o["claims_statement"].pk],

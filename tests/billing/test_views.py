@@ -88,14 +88,22 @@ def test_the_agency_closes_a_month_records_a_payment_and_makes_transfers(
     accepted = dt.datetime.combine(period + dt.timedelta(days=9), dt.time(10, 0), tzinfo=calendar.JST)
     record = make_record(insurer=a, institution=one, claim_amount=8_000, checked_at=accepted)
     DeliveryFactory(insurer=a, created_at=accepted + dt.timedelta(days=1), records=[record])
+    make_record(insurer=a, institution=one, claim_amount=1_000, checked_at=timezone.now())  # this month has data too
     admin = user_client(Role.AGENCY_ADMIN)
+    page = admin.get(reverse("billing:month_list")).content.decode()
     this_month = calendar.period_label(calendar.month_start(timezone.localdate()))
+    assert f'<option value="{this_month}">' in page and f'<option value="{calendar.period_label(period)}">' in page
     response = admin.post(reverse("billing:month_list"), {"month": this_month}, follow=True)
     assert "より前は締められません" in response.content.decode()
+    assert not BillingMonth.objects.filter(period=calendar.month_start(timezone.localdate())).exists(), "a refusal leaves nothing"
+    preview = response.content.decode()  # the refusal lands on the month's page, which previews the close
+    assert "締めのプレビュー" in preview and "9,000" in preview  # this month's 1,000 and the unbilled 8,000 (月遅れ)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(reverse("billing:month_list"), {"month": calendar.period_label(period)})
     assert response.status_code == 302
     assert BillingMonth.objects.get(period=period).is_closed
+    detail = admin.get(reverse("billing:month_detail", args=[calendar.period_label(period)])).content.decode()
+    assert "8,000" in detail and "事務手数料の請求書" in detail
     statement = ClaimsStatement.objects.get(insurer=a)
     page = admin.get(reverse("billing:statement_detail", args=[statement.pk])).content.decode()
     assert "8,000" in page and record.ticket_number in page

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from django.db.models import Sum
 
 from agency.models import AgencyProfile, Contract, Institution, Role
 from audit.models import AuditEvent
-from intake import checks, outputs
+from intake import checks, outputs, wording
 from intake.models import Channel, Finding, Record, RecordStatus, Submission, SubmissionStatus
 from intake.services.review import finding_override_warning
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION
@@ -87,25 +88,58 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
-def test_error_list_csv_has_one_row_per_finding(submission_a: Submission, archive_a: GeneratedArchive) -> None:
+def test_error_list_csv_names_the_person_the_reason_and_the_fix(submission_a: Submission, archive_a: GeneratedArchive) -> None:
     header, *rows = _csv_rows(outputs.error_list_csv(submission_a))
-    assert header == ["受領番号", "順番", "ファイル", "XPath", "コード", "重大度", "返戻理由コード", "返戻理由", "内容"]
-    findings = Finding.objects.filter(submission=submission_a)
+    assert header == [
+        "受領番号", "順番", "受診券整理番号", "保険者番号", "氏名カナ", "生年月日", "健診実施日", "コード", "重大度",
+        "返戻理由コード", "返戻理由", "内容", "対処方法", "ファイル", "XPath",
+    ]
+    column = {name: index for index, name in enumerate(header)}
+    findings = Finding.objects.filter(submission=submission_a).exclude(code__in=wording.AGENCY_CONFIGURATION_CODES)
     assert len(rows) == findings.count()
     assert {row[0] for row in rows} == {submission_a.receipt_number}
-    assert sorted(row[4] for row in rows) == sorted(findings.values_list("code", flat=True))
+    assert sorted(row[column["コード"]] for row in rows) == sorted(findings.values_list("code", flat=True))
     for record in Record.objects.filter(submission=submission_a, status=RecordStatus.RETURNED):
-        mine = [row for row in rows if row[1] == str(record.position) and row[5] == "エラー"]
+        mine = [row for row in rows if row[1] == str(record.position) and row[column["重大度"]] == "エラー"]
         assert mine, record.position
-        assert mine[0][6] == injected_reason(archive_a, record)
-        assert mine[0][7] in {"有効期限外", "窓口負担金額不備"}
+        row = mine[0]
+        assert row[column["返戻理由コード"]] == injected_reason(archive_a, record)
+        assert row[column["返戻理由"]] in {"有効期限外", "窓口負担金額不備"}
+        assert (row[column["受診券整理番号"]], row[column["保険者番号"]], row[column["氏名カナ"]]) == (
+            record.ticket_number, record.insurer_number, record.name_kana
+        )
+        assert row[column["生年月日"]] == record.birth_date.isoformat()
+        assert row[column["健診実施日"]] == record.checkup_date.isoformat()
+        assert row[column["対処方法"]], "every rule says what to do"
+        assert not re.search(r"[a-z]+_[a-z]+", row[column["内容"]]), row[column["内容"]]
     archive_level = [row for row in rows if row[1] == ""]
     assert len(archive_level) == findings.filter(record__isnull=True).count()
 
 
+def test_error_list_leaves_out_configuration_and_repeats(submission_a: Submission) -> None:
+    record = Record.objects.filter(submission=submission_a, status=RecordStatus.RETURNED).first()
+    FindingFactory(record=record, submission=submission_a, code="XML_SCHEMA_UNAVAILABLE", severity="warning",
+                   message="XMLスキーマが設定されていないためスキーマ検証を行っていません（No such file: /etc/xsd）")
+    blocking = Finding.objects.filter(record=record, severity="error").first()
+    FindingFactory(record=record, submission=submission_a, code=blocking.code, severity="error",
+                   return_reason=blocking.return_reason, message=blocking.message, file=blocking.file)
+    FindingFactory(record=record, submission=submission_a, code="ITM_REQUIRED_MISSING", severity="error", return_reason="02",
+                   message="必須の健診項目（またはいずれか必須の項目群）がありません（hdl, 9N001000000000001）")
+    FindingFactory(record=record, submission=submission_a, code="XML_MALFORMED", severity="error", return_reason="01",
+                   message="XMLとして正しくありません（12行目: Premature end of data in tag observation line 3）")
+    rows = outputs.error_list_rows(submission_a)
+    texts = [row["内容"] for row in rows if row["順番"] == str(record.position)]
+    assert not any("スキーマが設定されていない" in text for text in texts)
+    assert len([row for row in rows if row["順番"] == str(record.position) and row["コード"] == blocking.code]) == 1
+    assert "必須の健診項目（またはいずれか必須の項目群）がありません（HDLコレステロール（いずれか）、身長）" in texts
+    assert "XMLとして正しくありません（12行目）" in texts
+    assert not any(re.search(r"Premature|hdl\b", text) for text in texts)
+
+
 def test_error_list_csv_neutralises_spreadsheet_formulas(submission_a: Submission) -> None:
     record = Record.objects.filter(submission=submission_a).first()
-    FindingFactory(record=record, return_reason="01", file="=cmd|' /C calc'!A0", message="@SUM(1+1)")
+    Record.objects.filter(pk=record.pk).update(name_kana="@SUM(1+1)")  # names and file names come from the upload
+    FindingFactory(record=record, return_reason="01", file="=cmd|' /C calc'!A0")
     _, *rows = _csv_rows(outputs.error_list_csv(submission_a))
     cells = [cell for row in rows for cell in row]
     assert "'=cmd|' /C calc'!A0" in cells

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agency', '0006_credential_reset_guards'),
+        ('agency', '0007_insurer_delivery_waits_for_confirmation'),
     ]
 
     operations = [

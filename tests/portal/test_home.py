@@ -1,0 +1,86 @@
+"""Home pages as work queues: each role sees what waits for it, with figures that follow the data, and charts
+drawn as inline SVG (no script, no inline style)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from agency.models import Role
+from audit.models import AuditEvent
+from intake.models import Record, RecordStatus, Submission
+
+from ..factories import FindingFactory, RecordFactory, SubmissionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _home(client: Client) -> str:
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _figure(page: str, label: str) -> str:
+    match = re.search(rf"<dt>{re.escape(label)}</dt>\s*<dd>(?:<a href=\"[^\"]*\">)?([^<]+)", page)
+    assert match, label
+    return match.group(1).strip()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_home_page_has_panels_and_no_inline_script_or_style(role: Role, user_client: Callable[..., Client]) -> None:
+    page = _home(user_client(role))
+    assert 'data-testid="home-panel"' in page
+    assert "<script>" not in page and " style=" not in page and "<style" not in page
+
+
+def test_institution_home_counts_returns_to_correct(user_client: Callable[..., Client], submission_a: Submission) -> None:
+    client = user_client(Role.INSTITUTION_STAFF)
+    returned = Record.objects.filter(submission=submission_a, status=RecordStatus.RETURNED).count()
+    page = _home(client)
+    assert _figure(page, "訂正・再提出が必要な返戻") == str(returned)
+    assert "<svg" in page and "今年度の受付件数" in page
+    first = Record.objects.filter(submission=submission_a, status=RecordStatus.RETURNED).first()
+    RecordFactory(submission__institution=submission_a.institution, insurer=first.insurer, replaces=first)
+    assert _figure(_home(client), "訂正・再提出が必要な返戻") == str(returned - 1)
+
+
+def test_clerk_home_follows_warnings_and_intake(user_client: Callable[..., Client], contract_a: Any) -> None:
+    client = user_client(Role.AGENCY_CLERK)
+    assert _figure(_home(client), "未確認の警告") == "0"
+    record = RecordFactory(submission=SubmissionFactory(institution=contract_a.institution, status="accepted"),
+                           insurer=contract_a.insurer)
+    FindingFactory(record=record)
+    page = _home(client)
+    assert _figure(page, "未確認の警告") == "1"
+    assert _figure(page, "確認待ちで送付保留中の健診データ") == "1"
+    assert _figure(page, "本日 受理") == "1"
+    assert "直近14日の点検件数" in page
+
+
+def test_admin_home_shows_month_close_and_preview(user_client: Callable[..., Client], contract_a: Any) -> None:
+    # Accepted last month: billable in whichever month closes next (its own, or later as 月遅れ).
+    last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).replace(day=2)
+    received = dt.datetime.combine(last_month, dt.time(10), tzinfo=dt.UTC)
+    RecordFactory(submission=SubmissionFactory(institution=contract_a.institution, received_at=received),
+                  insurer=contract_a.insurer, claim_amount=6_500, checkup_date=last_month)
+    page = _home(user_client(Role.AGENCY_ADMIN))
+    assert "月次締め" in page and "締めまで" in page
+    assert _figure(page, "請求見込み額（円）") == "6,500"
+    assert "安全管理の自動確認" in page
+
+
+def test_auditor_home_shows_anomalies_and_the_review_due(user_client: Callable[..., Client]) -> None:
+    client = user_client(Role.AUDITOR)
+    assert client.get(reverse("intake:warning_queue")).status_code == 403  # a denial: an anomaly
+    page = _home(client)
+    assert int(_figure(page, "拒否されたアクセス")) >= 1
+    assert _figure(page, "前回の確認") == "未実施"
+    assert AuditEvent.objects.filter(outcome="denied").exists()
