@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
 from .celery import app as celery_app
+from .checks import deployment_checks
 
 
 class AgencyConfig(AppConfig):
@@ -14,3 +16,5 @@ class AgencyConfig(AppConfig):
         # Every app's tasks module is imported now, in web processes as in workers, so that a task
         # enqueued by name (``intake.pipeline``) is known where it runs eagerly.
         celery_app.autodiscover_tasks(force=True)
+        checks.register(deployment_checks, checks.Tags.security, deploy=True)
+        from . import lockout  # noqa: F401 - connects the lockout alert; uses models, importable only now

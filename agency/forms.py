@@ -40,6 +40,27 @@ class TokenForm(forms.Form):
     )
 
 
+class ReauthenticationForm(forms.Form):
+    """Proof that the person at the keyboard is the account's holder, before a sensitive change of
+    their own credentials: the password, or a fresh code of the authenticator app."""
+
+    password = forms.CharField(
+        label=_("パスワード"), required=False, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+    token = forms.CharField(
+        label=_("または 認証アプリの確認コード"), required=False, max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text=_("認証アプリに表示されている6桁のコード（バックアップコードは使えません）"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("password") and not (cleaned.get("token") or "").strip():
+            raise ValidationError(_("パスワード、または認証アプリの確認コードを入力してください。"), code="required")
+        return cleaned
+
+
 class PortalPasswordChangeForm(PasswordChangeForm):
     pass
 

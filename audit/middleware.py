@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 
-from core.http import request_audit
+from core.http import is_trusted_proxy, request_audit
 
 from .models import Outcome
 from .services import audit_record
@@ -74,7 +74,9 @@ class AuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        # The TLS proxy's request id joins its access log to the audit log; from any other peer the
+        # header is ignored (a client must not choose what the audit log records for it).
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "") if is_trusted_proxy(request.META.get("REMOTE_ADDR", "")) else ""
         request.request_id = incoming[:64] if incoming.isalnum() else uuid.uuid4().hex  # type: ignore[attr-defined]
         request.audit = RequestAudit()  # type: ignore[attr-defined]
         response = self.get_response(request)

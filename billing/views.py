@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agency.access import access_insurer
+from agency.leases import lease_open
 from agency.models import Insurer, Role
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
@@ -337,7 +338,8 @@ def month_list(request: HttpRequest) -> HttpResponse:
             messages.info(request, _("%(month)s は締め済みです。") % {"month": month.label})
         else:
             label, actor_id = month.label, request.user.pk
-            transaction.on_commit(lambda: close_month_task.delay(label, actor_id))
+            # A unit of work with a lease: if the worker dies during the close, the sweeper runs it again.
+            lease_open(task=close_month_task.name, args=[label, actor_id])
             messages.success(request, _("%(month)s の締め処理を開始しました。") % {"month": month.label})
         return redirect("billing:month_detail", month.period.strftime("%Y-%m"))
     months = list(selectors.billing_month_list()[:24])

@@ -123,9 +123,9 @@ CONTROLS: dict[str, Control] = {
     "emergency-06": Control(("emergency_accounts",), attestation=False),
     "emergency-08": Control(("backup_age", "restore_drill")),
     # 外部と交換
-    "exchange-01": Control(("tls_config",)),
-    "exchange-02": Control(("tls_config", "totp_coverage"), attestation=False),
-    "exchange-12": Control(("tls_config",), attestation=False),
+    "exchange-01": Control(("tls_config", "tls_served")),
+    "exchange-02": Control(("tls_config", "tls_served", "totp_coverage"), attestation=False),
+    "exchange-12": Control(("tls_config", "tls_served"), attestation=False),
 }
 
 

@@ -1,4 +1,4 @@
-"""Per-request expiry of emergency-account sessions.
+"""Per-request expiry of emergency-account sessions, and the record of how requests reach the portal.
 
 At login (``compliance.signals``) an emergency account's session records when its activation ends;
 the first request after that ends the session and disables the account. Normal accounts carry no
@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
 
+from . import transport
 from .services.emergency_access import emergency_expire_due, emergency_login_refused
 
 SESSION_EMERGENCY_UNTIL = "compliance_emergency_until"
@@ -37,4 +38,16 @@ class EmergencyAccessMiddleware:
                 if request.path.startswith("/api/"):
                     return JsonResponse({"detail": "session_expired", "reason": "emergency_activation_expired"}, status=401)
                 return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+        return self.get_response(request)
+
+
+class TransportEvidenceMiddleware:
+    """Records how each request reached the portal (``compliance.transport``), before anything answers
+    it (an HTTPS redirect included): the evidence of the probe ``tls_served``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        transport.observe(request)
         return self.get_response(request)

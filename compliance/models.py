@@ -447,3 +447,35 @@ class DisposalCertificate(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("disposal certificates cannot be deleted")
+
+
+class TransportKind(models.TextChoices):
+    """How a request reached the portal (``compliance.transport``)."""
+
+    SECURE = "secure", _("TLS 1.3・クライアント証明書付きで nginx 経由")
+    PUBLIC = "public", _("公開ページ（TLS 1.3、nginx 経由、証明書不要）")
+    PLAIN_HTTP = "plain_http", _("平文 HTTP")
+    DIRECT = "direct", _("TLS 終端プロキシを経由しない接続")
+    UNCONFIGURED_PROXY = "unconfigured_proxy", _("ポータルの nginx 設定が適用されていないプロキシ経由")
+    OLD_TLS = "old_tls", _("TLS 1.3 以外")
+    NO_CLIENT_CERTIFICATE = "no_client_certificate", _("クライアント証明書なし")
+
+
+class TransportSighting(models.Model):
+    """How many requests reached the portal one way on one day, and when the last one did."""
+
+    day = models.DateField(_("日付"))
+    kind = models.CharField(_("経路"), max_length=24, choices=TransportKind.choices)
+    count = models.PositiveBigIntegerField(_("件数"), default=0)
+    last_seen_at = models.DateTimeField(_("最終確認日時"))
+    last_detail = models.CharField(_("直近の例"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("通信経路の記録")
+        verbose_name_plural = _("通信経路の記録")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["day", "kind"], name="transport_sighting_day_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.count}"

@@ -45,6 +45,8 @@ from .models import (
     ProbeStatus,
     RestoreDrill,
     RetentionPolicy,
+    TransportKind,
+    TransportSighting,
 )
 
 logger = logging.getLogger(__name__)
@@ -171,9 +173,10 @@ def lockout() -> Measurement:
     enabled = getattr(settings, "AXES_ENABLED", True)
     backend = "axes.backends.AxesStandaloneBackend" in settings.AUTHENTICATION_BACKENDS
     middleware = "axes.middleware.AxesMiddleware" in settings.MIDDLEWARE
-    cooloff = getattr(settings, "AXES_COOLOFF_TIME", None)
+    cooloff = getattr(settings, "AXES_COOLOFF_BASE", None) or getattr(settings, "AXES_COOLOFF_TIME", None)
     detail = {"failure_limit": limit, "enabled": enabled, "backend": backend, "middleware": middleware,
-              "cooloff_minutes": int(cooloff.total_seconds() // 60) if isinstance(cooloff, timedelta) else None}
+              "cooloff_minutes": int(cooloff.total_seconds() // 60) if isinstance(cooloff, timedelta) else None,
+              "parameters": getattr(settings, "AXES_LOCKOUT_PARAMETERS", None)}
     ok = bool(enabled and backend and middleware and isinstance(limit, int) and 1 <= limit <= LOCKOUT_MAX_FAILURES)
     value = _("%(limit)s 回失敗でロック") % {"limit": limit} if ok else _("ロックアウトが有効になっていません")
     return Measurement(ProbeStatus.PASS if ok else ProbeStatus.FAIL, value, detail)
@@ -404,6 +407,40 @@ def tls_config() -> Measurement:
     if not detail["ssl_crl"]:
         return Measurement(ProbeStatus.WARN, value + " " + _("（CRL の指定なし）"), detail)
     return Measurement(ProbeStatus.PASS, value, detail)
+
+
+TRANSPORT_WINDOW = timedelta(hours=24)
+
+
+@probe("tls_served", gettext_lazy("通信: 実際の接続が nginx 経由の TLS 1.3・クライアント証明書付き"), frequent=True)
+def tls_served() -> Measurement:
+    """What is actually served, from how requests reached the portal in the last 24 hours
+    (``compliance.transport``): any over plain HTTP, around the TLS proxy, through a proxy without the
+    portal's nginx configuration, with an older TLS or without a client certificate fails; no request
+    through the proxy at all cannot be judged."""
+    since = timezone.now() - TRANSPORT_WINDOW
+    counts: dict[str, int] = {}
+    last: dict[str, Any] = {}
+    for row in TransportSighting.objects.filter(last_seen_at__gte=since).order_by("last_seen_at"):
+        counts[row.kind] = counts.get(row.kind, 0) + row.count
+        last[row.kind] = {"at": timezone.localtime(row.last_seen_at).isoformat(timespec="minutes"), "example": row.last_detail}
+    base_url = str(getattr(settings, "PORTAL_BASE_URL", "") or "")
+    detail: dict[str, Any] = {"window_hours": int(TRANSPORT_WINDOW.total_seconds() // 3600), "counts": counts, "last": last,
+                              "base_url": base_url}
+    unsafe = {kind: n for kind, n in counts.items() if kind not in (TransportKind.SECURE, TransportKind.PUBLIC)}
+    if base_url.startswith("http://"):
+        return Measurement(ProbeStatus.FAIL, _("利用者に案内するアドレスが平文 HTTP です: %(url)s") % {"url": base_url}, detail)
+    if unsafe:
+        value = "、".join(
+            _("%(kind)s %(count)d 件（最終 %(at)s）") % {"kind": TransportKind(kind).label, "count": n, "at": last[kind]["at"]}
+            for kind, n in sorted(unsafe.items())
+        )
+        return Measurement(ProbeStatus.FAIL, _("直近24時間: ") + value, detail)
+    secure = counts.get(TransportKind.SECURE, 0)
+    if not secure:
+        return Measurement(ProbeStatus.UNKNOWN, _("直近24時間に nginx 経由の接続が記録されていません"), detail)
+    return Measurement(ProbeStatus.PASS, _("直近24時間の接続 %(count)d 件すべてが nginx 経由の TLS 1.3・クライアント証明書付き") % {
+        "count": secure + counts.get(TransportKind.PUBLIC, 0)}, detail)
 
 
 # --- Backups ------------------------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 gunicorn sits behind nginx (deploy/nginx/portal.conf.template), which terminates TLS 1.3,
 verifies the client certificate and buffers request bodies. Only nginx may reach it.
 
+Under production settings the server refuses to start while ``manage.py check --deploy`` reports
+an error (``on_starting``; agency/checks.py).
+
 Environment:
     GUNICORN_BIND                 comma-separated addresses to listen on (default 127.0.0.1:8000;
                                   the container listens on its edge-network address, which only
@@ -75,3 +78,16 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = (
     '%(t)s rid=%({x-request-id}i)s client=%({x-forwarded-for}i)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 )
+
+
+def on_starting(server: object) -> None:
+    """Under production settings, refuse to start while ``manage.py check --deploy`` reports an error:
+    an unsafe configuration (no broker, no real e-mail backend, no field-encryption key of its own,
+    no trusted proxy, storage inside the web root) stops the server, naming the setting."""
+    if os.environ.get("DJANGO_SETTINGS_MODULE") != "agency.settings.production":
+        return
+    import django  # Django is set up only when the server starts, not whenever this file is read
+    from django.core.management import call_command  # the same
+
+    django.setup()
+    call_command("check", deploy=True, fail_level="ERROR")

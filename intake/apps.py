@@ -20,3 +20,10 @@ class IntakeConfig(AppConfig):
         # search from the workbench).
         register_condition("insurer:notification_settings", lambda user: bool(notifications.kinds_for(user)))
         register_condition("intake:record_search", lambda user: user.role == Role.INSTITUTION_STAFF)
+
+        from agency.leases import register_reconciler  # uses models: importable once the registry is ready
+
+        from .services.resume import submissions_resume_unleased  # the same
+
+        # Unfinished submissions without a lease get one at each round of the work sweeper.
+        register_reconciler("intake.unleased_submissions", submissions_resume_unleased)

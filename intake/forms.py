@@ -62,11 +62,24 @@ class MultipleArchiveField(forms.FileField):
         return uploads
 
 
+def archive_password_field() -> forms.CharField:
+    """The password of a locked archive (データのパスワードロック); kept encrypted with the submission."""
+    return forms.CharField(
+        label=_("パスワード（パスワード付きアーカイブの場合）"),
+        required=False,
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=_("パスワードでロックしたアーカイブを送るときに入力してください。空欄のときは健診機関に登録されたパスワードで開きます。"),
+    )
+
+
 class UploadForm(forms.Form):
     archives = MultipleArchiveField(
         label=_("送付用ファイルアーカイブ（ZIP）"),
         help_text=_("複数のファイルを一度に選べます。ここにドラッグ＆ドロップすることもできます。"),
     )
+    password = archive_password_field()
 
 
 class MediaImportForm(forms.Form):
@@ -75,6 +88,7 @@ class MediaImportForm(forms.Form):
         label=_("媒体から取り込んだアーカイブ（ZIP）"),
         widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
     )
+    password = archive_password_field()
 
     def __init__(self, *args: Any, institutions: QuerySet[Institution], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

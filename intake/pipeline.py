@@ -4,9 +4,14 @@ receive → (on commit) level 0 → one level-1 task per chunk → verdict → r
 
 The steps themselves are services (``intake.services.check``); the Celery tasks (``intake.tasks``)
 are thin wrappers around the functions here, and the next ones are queued by name (``intake.jobs``).
+Level 0 and every chunk are units of work with a lease (``agency.leases``): the lease of a chunk
+is written before the lease of level 0 is released, so a worker may die anywhere and the sweeper
+finds what is left (a level 0 run again finds its records saved and queues the chunks still pending).
 """
 
 from __future__ import annotations
+
+from agency.leases import run_leased
 
 from . import jobs
 from .models import NotificationKind, Submission
@@ -18,7 +23,7 @@ def check_archive(submission_id: int) -> int:
     and the receipt notice right away). Returns the number of chunks enqueued."""
     chunks = check.submission_check_archive(submission_id=submission_id)
     for first, last in chunks:
-        jobs.enqueue(jobs.CHECK_RECORDS, submission_id, first, last)
+        jobs.check_chunk(submission_id, first, last)
     if not chunks:
         finish(submission_id)
     return len(chunks)
@@ -39,8 +44,17 @@ def finish(submission_id: int) -> Submission:
     return submission
 
 
-def process_inline(submission_id: int) -> Submission:
-    """Every step in this process (the command line and the benchmarks; workers use the tasks)."""
+def _inline(submission_id: int) -> Submission:
     for first, last in check.submission_check_archive(submission_id=submission_id):
         check.records_check(submission_id=submission_id, first=first, last=last)
     return finish(submission_id)
+
+
+def process_inline(submission_id: int) -> Submission:
+    """Every step in this process (the command line and the benchmarks; workers use the tasks),
+    holding the lease of level 0: if this process dies, the sweeper hands the rest to a worker."""
+    run_leased(
+        task=jobs.CHECK_ARCHIVE, args=[submission_id], subject=jobs.subject(submission_id),
+        work=lambda: _inline(submission_id),
+    )
+    return Submission.objects.get(pk=submission_id)

@@ -6,14 +6,17 @@ import datetime as dt
 import io
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import pyzipper
 from django.db.models import Q, QuerySet
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext_lazy as _
 
 from agency.crypto import decrypt_text
+from agency.leases import WorkState, subject_work
 from agency.models import Insurer, Role
 from agency.selectors import institution_archive_password
 from kenshin.cda_read import read_checkup
@@ -21,7 +24,7 @@ from kenshin.claim_read import read_claim
 from kenshin.codes import Namespace
 from kenshin.xmlsafe import parse_xml
 
-from . import storage
+from . import jobs, storage
 from .checks import as_json
 from .models import EligibilityUpload, Finding, Record, RecordStatus, Submission
 
@@ -33,6 +36,54 @@ def submission_list(*, user: Any) -> QuerySet[Submission]:
     if user.role == Role.INSURER_STAFF:
         return qs.none()  # insurers receive routed deliveries, not institutions' submissions
     return qs
+
+
+PROCESSING_DONE = "done"
+PROCESSING_LABELS = {
+    PROCESSING_DONE: (_("点検完了"), ""),
+    WorkState.QUEUED: (_("点検待ち"), _("点検の順番を待っています。この画面は自動で更新されます。")),
+    WorkState.RUNNING: (_("点検中"), _("点検中です。この画面は自動で更新されます。")),
+    WorkState.RESUMING: (
+        _("中断・自動再開待ち"),
+        _("点検を処理していたサーバーが停止したため中断しています。受け付けたデータは保存されており、点検は自動で再開します。再送の必要はありません。"),
+    ),
+    WorkState.FAILED: (
+        _("中断・代行機関が対応中"),
+        _("点検を自動で再開できませんでした。代行機関の担当者に通知済みです。受け付けたデータは保存されており、再送の必要はありません。"),
+    ),
+}
+PROCESSING_STATES = tuple(PROCESSING_LABELS)
+
+
+@dataclass(frozen=True)
+class Processing:
+    """Whether the check of a submission is going on, as it really is (from the leases of its work)."""
+
+    state: str
+    resumed: int = 0
+
+    @property
+    def label(self) -> str:
+        return str(PROCESSING_LABELS[self.state][0])
+
+    @property
+    def message(self) -> str:
+        return str(PROCESSING_LABELS[self.state][1])
+
+    @property
+    def interrupted(self) -> bool:
+        return self.state in (WorkState.RESUMING, WorkState.FAILED)
+
+
+def submission_processing(submission: Submission) -> Processing:
+    """``done`` once the submission has its verdict; otherwise queued, running, resuming (its worker
+    stopped: the sweeper queues it again) or failed (given up, the administrators alerted). An
+    unfinished submission without any open unit is shown as resuming: the sweeper gives it one."""
+    if submission.is_final:
+        return Processing(PROCESSING_DONE)
+    work = subject_work(jobs.subject(submission.pk))
+    state = WorkState.RESUMING if work.state == WorkState.IDLE else work.state
+    return Processing(state, work.resumed)
 
 
 def record_list(*, user: Any) -> QuerySet[Record]:

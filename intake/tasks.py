@@ -1,20 +1,33 @@
-"""Celery tasks of intake: ids in, one pipeline step each, safe to run twice."""
+"""Celery tasks of intake: ids in, one pipeline step each, safe to run twice.
+
+Level 0 and the level-1 chunks run holding their lease (``agency.leases.LeasedTask``).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from agency.leases import LeasedTask
+
 from . import jobs, notifications, pipeline
+
+
+class SubmissionWork(LeasedTask):
+    """Level 0 and level-1 chunks: their leases name the submission (its pages show how it stands)."""
+
+    abstract = True
+    lease_subject = jobs.SUBJECT
+
 
 RETRY = {"acks_late": True, "autoretry_for": (ConnectionError,), "retry_backoff": True, "max_retries": 5}
 
 
-@shared_task(name=jobs.CHECK_ARCHIVE, **RETRY)
+@shared_task(name=jobs.CHECK_ARCHIVE, base=SubmissionWork, acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def intake_check_archive_task(submission_id: int) -> int:
     return pipeline.check_archive(submission_id)
 
 
-@shared_task(name=jobs.CHECK_RECORDS, **RETRY)
+@shared_task(name=jobs.CHECK_RECORDS, base=SubmissionWork, acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def intake_check_records_task(submission_id: int, first: int, last: int) -> int:
     return pipeline.check_records(submission_id, first, last)
 

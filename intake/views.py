@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agency import selectors as agency_selectors
@@ -105,11 +106,14 @@ class _Received:
     error: str = ""
 
 
-def _receive(request: HttpRequest, upload: UploadedFile, *, institution: Institution, channel: str) -> _Received:
+def _receive(
+    request: HttpRequest, upload: UploadedFile, *, institution: Institution, channel: str, password: str = ""
+) -> _Received:
     name = clean_file_name(upload.name or "")
     try:
         result = submission_receive(
-            source=upload, file_name=name, institution=institution, channel=channel, actor=request.user, request=request
+            source=upload, file_name=name, institution=institution, channel=channel, actor=request.user, request=request,
+            password=password,
         )
     except ArchiveOfAnotherInstitution:
         # The same bytes came from another institution: say so without disclosing anything about it.
@@ -158,6 +162,7 @@ def _form_errors(form: Any) -> list[str]:
     return [str(message) for errors in form.errors.values() for message in errors]
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.INTAKE_UPLOAD)
 def upload(request: HttpRequest) -> HttpResponse:
@@ -165,8 +170,13 @@ def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST":
         if form.is_valid():
+            password = form.cleaned_data["password"]
             rows = [
-                _announce(request, _receive(request, item, institution=institution, channel=Channel.UPLOAD), institution=institution)
+                _announce(
+                    request,
+                    _receive(request, item, institution=institution, channel=Channel.UPLOAD, password=password),
+                    institution=institution,
+                )
                 for item in form.cleaned_data["archives"]
             ]
             urls = [row["url"] for row in rows if row["url"]]
@@ -179,6 +189,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/upload.html", {"form": form, "institution": institution})
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.INTAKE_IMPORT)
 def media_import(request: HttpRequest) -> HttpResponse:
@@ -187,7 +198,10 @@ def media_import(request: HttpRequest) -> HttpResponse:
         form = MediaImportForm(request.POST, request.FILES, institutions=institutions)
         if form.is_valid():
             institution = form.cleaned_data["institution"]
-            received = _receive(request, form.cleaned_data["archive"], institution=institution, channel=Channel.MEDIA)
+            received = _receive(
+                request, form.cleaned_data["archive"], institution=institution, channel=Channel.MEDIA,
+                password=form.cleaned_data["password"],
+            )
             row = _announce(request, received, institution=institution)
             return redirect(row["url"] or reverse("intake:media_import"))
     else:
@@ -206,6 +220,9 @@ def submission_list(request: HttpRequest) -> HttpResponse:
     if form.is_valid() and form.cleaned_data["status"]:
         submissions = submissions.filter(status=form.cleaned_data["status"])
     page = Paginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
+    for submission in page:
+        # How the check of an unfinished submission really stands (queued, running, interrupted).
+        submission.processing = None if submission.is_final else selectors.submission_processing(submission)  # type: ignore[attr-defined]
     return render(request, "intake/submission_list.html", {"page": page, "form": form, "query": _query(request)})
 
 
@@ -245,6 +262,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             "status_form": status_form,
             "query": _query(request),
             "receipt": outputs.receipt(submission),
+            "processing": selectors.submission_processing(submission),
             "archive_findings": archive_findings,
             "page": page,
             "timeline": timeline.submission_timeline(submission),
@@ -258,11 +276,15 @@ def submission_progress(request: HttpRequest, submission_id: int) -> JsonRespons
     """Polled by the submission page (with ``X-Portal-Poll: 1``, which does not extend the session)."""
     submission = access_submission(request, submission_id)
     total = submission.records_total
+    processing = selectors.submission_processing(submission)
     return JsonResponse(
         {
             "receipt_number": submission.receipt_number,
             "status": submission.status,
             "status_label": str(SubmissionStatus(submission.status).label),
+            "processing": processing.state,
+            "processing_label": processing.label,
+            "processing_message": processing.message,
             "final": submission.is_final,
             "records_total": total,
             "records_checked": submission.records_checked,

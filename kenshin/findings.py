@@ -106,6 +106,9 @@ _FMT, _MISS, _TICKET, _COPAY = (
 # --- the archive (ZIP) -------------------------------------------------------------------
 ARC_NOT_ZIP = _kind("ARC_NOT_ZIP", _F, "ZIPファイル形式ではありません", _FMT)
 ARC_CORRUPT = _kind("ARC_CORRUPT", _F, "ZIPファイルが破損しているか途中で切れています", _FMT)
+ARC_TRAILING_DATA = _kind(
+    "ARC_TRAILING_DATA", _F, "ZIPファイルの終端（セントラルディレクトリ終端レコード）の後ろに余分なデータがあります", _FMT
+)
 ARC_TOO_LARGE = _kind("ARC_TOO_LARGE", _F, "アーカイブのサイズが上限を超えています", _FMT)
 ARC_TOO_MANY_MEMBERS = _kind("ARC_TOO_MANY_MEMBERS", _F, "アーカイブ内のファイル数が上限を超えています", _FMT)
 ARC_MEMBER_TOO_LARGE = _kind("ARC_MEMBER_TOO_LARGE", _F, "展開後のファイルサイズが上限を超えています", _FMT)

@@ -1,6 +1,7 @@
 """Opening an uploaded ZIP safely.
 
-Checks run on the central directory before anything is extracted: member count, names
+Checks run on the central directory before anything is extracted: nothing after the
+end-of-central-directory record, member count, names
 (absolute paths, drive letters, ``..``, backslashes, control characters, duplicates), symlinks,
 declared sizes and compression ratios, compression methods, encryption. Member contents are then
 sniffed for executables, macro documents and nested archives, and every read goes through a byte
@@ -384,6 +385,27 @@ def _file_object(source: Source, limits: ArchiveLimits) -> tuple[IO[bytes] | Non
     return spooled, None
 
 
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_EOCD_SIZE = 22
+_EOCD_SEARCH = _EOCD_SIZE + 0xFFFF  # the record and the longest comment it may carry
+
+
+def _trailing_bytes(handle: IO[bytes]) -> int:
+    """How many bytes follow the end-of-central-directory record (with its comment) that a ZIP reader
+    would use, the last one in the file; 0 when the record ends the file or is not found (the reader
+    then reports the archive as corrupt)."""
+    size = handle.seek(0, io.SEEK_END)
+    start = max(size - _EOCD_SEARCH, 0)
+    handle.seek(start)
+    tail = handle.read()
+    handle.seek(0)
+    position = tail.rfind(_EOCD_SIGNATURE)
+    if position < 0 or position + _EOCD_SIZE > len(tail):
+        return 0
+    comment_length = int.from_bytes(tail[position + 20 : position + 22], "little")
+    return max(len(tail) - (position + _EOCD_SIZE + comment_length), 0)
+
+
 def open_archive(
     source: Source, *, password: bytes | None = None, limits: ArchiveLimits = DEFAULT_LIMITS
 ) -> tuple[GuardedArchive | None, list[Finding]]:
@@ -396,6 +418,11 @@ def open_archive(
     if not head.startswith(ZIP_MAGIC):
         handle.close()
         return None, [F.ARC_NOT_ZIP.at()]
+    trailing = _trailing_bytes(handle)
+    if trailing:
+        # Data hidden behind the archive is what a reader of the whole file would see and ours would not.
+        handle.close()
+        return None, [F.ARC_TRAILING_DATA.at(detail=f"{trailing} bytes")]
     try:
         archive = pyzipper.AESZipFile(handle)
         infos = archive.infolist()

@@ -1,7 +1,8 @@
 """Celery tasks of 振分: ids in, one service each, safe to run twice.
 
 Routing is idempotent by construction (a record sits in at most one delivery, enforced by the
-database).
+database). A run holds its lease (``agency.leases``): a worker that dies during it leaves each
+insurer's transaction rolled back, and the sweeper runs it again.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from typing import Any
 
 from celery import shared_task
 
+from agency.leases import LeasedTask
+
 from .services.deliveries import deliveries_route
 
 
-@shared_task(name="routing.route_deliveries", acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@shared_task(name="routing.route_deliveries", base=LeasedTask, acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def route_deliveries_task() -> list[dict[str, Any]]:
     """The daily batch: route every accepted, not yet routed record."""
     created = deliveries_route(actor=None)

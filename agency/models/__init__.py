@@ -6,6 +6,7 @@ from .accounts import CredentialReset, MaintenanceWindow, PasswordHistory, Role,
 from .base import TimeStampedModel
 from .clients import ApiClient, ClientCertificate
 from .parties import AgencyProfile, Contract, ContractOtherItem, CopayCode, Institution, InstitutionEmailSender, Insurer
+from .work import LeaseState, WorkLease
 
 __all__ = [
     "AgencyProfile",
@@ -18,9 +19,11 @@ __all__ = [
     "Institution",
     "InstitutionEmailSender",
     "Insurer",
+    "LeaseState",
     "MaintenanceWindow",
     "PasswordHistory",
     "Role",
     "TimeStampedModel",
     "User",
+    "WorkLease",
 ]

@@ -14,6 +14,7 @@ from .accounts import (
     user_create,
     user_has_confirmed_totp,
     user_password_change,
+    user_reauthenticate,
 )
 from .clients import (
     api_client_create,
@@ -61,4 +62,5 @@ __all__ = [
     "user_create",
     "user_has_confirmed_totp",
     "user_password_change",
+    "user_reauthenticate",
 ]

@@ -47,7 +47,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # addresses may set X-Forwarded-For and the X-SSL-Client-* headers.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
-# Fernet key for secrets stored encrypted (archive passwords); derived from SECRET_KEY when unset.
+# Fernet key for secrets stored encrypted (archive passwords); derived from SECRET_KEY when unset, which
+# only development may do: `check --deploy` refuses it (agency/checks.py).
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "compliance.middleware.TransportEvidenceMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,10 +172,16 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 OTP_BACKUP_CODE_COUNT = 10
 
-# Lockout after five failures per user name, and per user name and address; generic error.
+# Lockout after five failures of one user name from one address (that pair only: nobody can lock
+# another person out from everywhere), for AXES_COOLOFF_MINUTES, doubled for every further lockout
+# of the pair within a day, at most AXES_COOLOFF_MAX_HOURS (agency.lockout); generic error; the
+# administrators are alerted.
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
-AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+AXES_COOLOFF_BASE = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
+AXES_COOLOFF_MAX = timedelta(hours=env_int("AXES_COOLOFF_MAX_HOURS", 24))
+AXES_COOLOFF_TIME = "agency.lockout.cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "core.http.axes_client_ip"
@@ -203,8 +211,17 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGE_DIR = Path(env_str("STORAGE_DIR", str(VAR_DIR / "storage")))
 
 INTAKE_MAX_ARCHIVE_BYTES = env_int("INTAKE_MAX_ARCHIVE_BYTES", 100 * 1024 * 1024)
+# The e-mail channel: larger messages are refused from their header alone (base64 makes an attachment
+# a third larger); refused messages are moved to this folder with their reasons (STORAGE_DIR/mail-quarantine).
+INTAKE_EMAIL_MAX_MESSAGE_BYTES = env_int("INTAKE_EMAIL_MAX_MESSAGE_BYTES", INTAKE_MAX_ARCHIVE_BYTES * 4 // 3 + 4 * 1024 * 1024)
+INTAKE_EMAIL_QUARANTINE_DIR = env_str("INTAKE_EMAIL_QUARANTINE_DIR")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads are streamed to a temporary file
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
+# How requests reach the portal (compliance.transport: the evidence of the probe tls_served) is written
+# at most this often per kind and process.
+COMPLIANCE_TRANSPORT_RECORD = True
+COMPLIANCE_TRANSPORT_RECORD_SECONDS = env_int("COMPLIANCE_TRANSPORT_RECORD_SECONDS", 60)
 
 # Official MHLW XSD package installed by the operator (never the copies inside uploads).
 KENSHIN_XSD_DIR = env_str("KENSHIN_XSD_DIR")
@@ -266,10 +283,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TIMEZONE = TIME_ZONE
+# The queue this portal's tasks go to and its workers read (several portals may share one broker).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Leases on background work (agency.leases): a worker renews its lease every third of
+# WORK_LEASE_SECONDS while it works; an unfinished unit whose lease has expired (its worker died) is
+# queued again by the sweeper, which runs every WORK_SWEEP_SECONDS. A unit queued but not started
+# within WORK_QUEUE_SECONDS is queued again (its message was lost). After WORK_MAX_ATTEMPTS starts
+# without finishing, a unit is given up and the administrators are alerted.
+WORK_LEASE_SECONDS = env_int("WORK_LEASE_SECONDS", 120)
+WORK_SWEEP_SECONDS = env_int("WORK_SWEEP_SECONDS", 60)
+WORK_QUEUE_SECONDS = env_int("WORK_QUEUE_SECONDS", 30 * 60)
+WORK_MAX_ATTEMPTS = env_int("WORK_MAX_ATTEMPTS", 5)
 # First-generation threshold of the cyclic garbage collector in worker processes (0: the default).
 WORKER_GC_THRESHOLD = env_int("WORKER_GC_THRESHOLD", 50_000)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # compliance: clock, emergency accounts, maintenance windows, pending reviews — every 10 minutes
+    # interrupted work (expired leases: level 0, level-1 chunks, routing runs, month closes) queued again
+    "agency-leases-sweep": {"task": "agency.leases_sweep", "schedule": timedelta(seconds=WORK_SWEEP_SECONDS)},
+    # compliance: clock, what is served (tls_served), emergency accounts, maintenance windows, pending reviews — every 10 minutes
     "compliance-probes-frequent": {"task": "compliance.probes_run_frequent", "schedule": timedelta(minutes=10)},
     # compliance: every probe (audit chain verification included), then old results pruned — daily
     "compliance-probes-all": {"task": "compliance.probes_run", "schedule": timedelta(hours=24)},

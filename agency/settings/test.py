@@ -18,3 +18,5 @@ STORAGE_DIR = VAR_DIR / "test-storage"  # noqa: F405
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 PORTAL_DEMO = True
+# The test client's requests are not traffic to judge; the tests of compliance.transport switch it on.
+COMPLIANCE_TRANSPORT_RECORD = False

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from base64 import b32encode
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 import qrcode
 import qrcode.image.svg
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import SetPasswordForm
@@ -23,13 +23,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.models import Outcome
 from audit.services import audit_record
 
 from .. import services
-from ..forms import LoginForm, PortalPasswordChangeForm, TokenForm
+from ..forms import LoginForm, PortalPasswordChangeForm, ReauthenticationForm, TokenForm
 from ..middleware import otp_exempt, password_change_exempt
+from ..models import User
 
 SESSION_BACKUP_CODES = "portal_backup_codes"
+SESSION_REAUTH_FAILURES = "portal_reauth_failures"
+REAUTH_ATTEMPTS = 5
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -116,12 +120,30 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/backup_codes.html", {"codes": codes})
 
 
-@require_POST
+@sensitive_post_parameters("password", "token")
+@require_http_methods(["GET", "POST"])
 def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
-    request.session[SESSION_BACKUP_CODES] = services.backup_codes_regenerate(user=request.user)
-
-    audit_record(action="auth.backup_codes_regenerated", request=request)
-    return redirect("accounts:backup_codes")
+    """New backup codes only after the password or a fresh authenticator code: a session left open
+    must not be enough to take over the second factor. After REAUTH_ATTEMPTS wrong answers the
+    session is ended."""
+    user = cast(User, request.user)  # behind the login and second-factor middleware
+    form = ReauthenticationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.user_reauthenticate(
+            user=user, password=form.cleaned_data["password"], token=form.cleaned_data["token"], request=request
+        ):
+            request.session.pop(SESSION_REAUTH_FAILURES, None)
+            request.session[SESSION_BACKUP_CODES] = services.backup_codes_regenerate(user=user)
+            audit_record(action="auth.backup_codes_regenerated", request=request)
+            return redirect("accounts:backup_codes")
+        failures = request.session.get(SESSION_REAUTH_FAILURES, 0) + 1
+        if failures >= REAUTH_ATTEMPTS:
+            audit_record(action="auth.logout_forced", request=request, outcome=Outcome.DENIED, detail={"reason": "reauthentication_failed"})
+            logout(request)
+            return redirect("accounts:login")
+        request.session[SESSION_REAUTH_FAILURES] = failures
+        form.add_error(None, _("パスワードまたは確認コードが正しくありません。"))
+    return render(request, "accounts/backup_codes_regenerate.html", {"form": form})
 
 
 @password_change_exempt

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from ..checks import catalogue
 from ..models import Finding, Submission
+from ..selectors import PROCESSING_STATES, submission_processing
 
 
 class UploadSerializer(serializers.Serializer):
@@ -29,6 +30,17 @@ class UploadSerializer(serializers.Serializer):
 class ProgressSerializer(serializers.Serializer):
     records_checked = serializers.IntegerField(help_text=_("点検済みのレコード数"))
     records_total = serializers.IntegerField(help_text=_("アーカイブ内のレコード数（受診者数）"))
+
+
+class ProcessingSerializer(serializers.Serializer):
+    """Whether the check is really going on: ``queued`` (waiting for a worker), ``running``,
+    ``resuming`` (its worker stopped; it is queued again automatically, nothing to resend),
+    ``failed`` (not resumed automatically any more; the agency has been alerted), ``done``."""
+
+    state = serializers.ChoiceField(choices=[(state, state) for state in PROCESSING_STATES])
+    state_label = serializers.CharField(source="label", help_text=_("状態の表示名"))
+    message = serializers.CharField(help_text=_("利用者への説明（完了時は空）"))
+    resumed = serializers.IntegerField(help_text=_("中断から自動で再開した回数"))
 
 
 class CountsSerializer(serializers.Serializer):
@@ -61,8 +73,13 @@ class SubmissionStatusSerializer(serializers.Serializer):
     sha256 = serializers.CharField(source="archive.sha256")
     rule_set = serializers.CharField(help_text=_("点検ルール版"))
     progress = ProgressSerializer(source="*")
+    processing = serializers.SerializerMethodField()
     counts = CountsSerializer(source="*")
     amounts = AmountsSerializer(source="*")
+
+    @extend_schema_field(ProcessingSerializer)
+    def get_processing(self, submission: Submission) -> dict[str, Any]:
+        return dict(ProcessingSerializer(submission_processing(submission)).data)
 
 
 class PartySerializer(serializers.Serializer):

@@ -1,7 +1,8 @@
 """Receiving an archive: the exact bytes kept once, the submission registered with its receipt number.
 
 A second arrival of the same bytes, or a retry with the same idempotency key, is answered with the
-first submission. Checking starts after commit (``intake.jobs``; ``intake.pipeline`` says what follows).
+first submission; if that one is unfinished and its work stopped (a worker died), checking resumes.
+Checking starts after commit (``intake.jobs``; ``intake.pipeline`` says what follows).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from intake.models import (
     StoredArchive,
     Submission,
 )
+from intake.services.resume import submission_resume_if_stuck
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class IdempotencyKeyReused(ReceiveRefused):
 class ReceiveResult:
     submission: Submission
     duplicate: bool
+    resumed: bool = False  # a repeat of an unfinished submission whose work had stopped: checking restarted
 
 
 def _allocate_receipt_number(now: Any) -> str:
@@ -141,7 +144,8 @@ def submission_receive(
             object_ids=[existing.pk],
             detail={"sha256": stored.sha256, "channel": channel, "file_name": file_name[:255]},
         )
-        return ReceiveResult(existing, duplicate=True)
+        resumed = submission_resume_if_stuck(submission=existing, actor=actor, actor_label=actor_label, request=request)
+        return ReceiveResult(existing, duplicate=True, resumed=resumed)
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -167,8 +171,8 @@ def submission_receive(
                 object_ids=[submission.pk],
                 detail={"sha256": stored.sha256, "size": stored.size, "channel": channel, "file_name": file_name[:255]},
             )
-            if enqueue:
-                jobs.start_checking(submission.pk)
+            # Level 0 is registered as a unit of work in this transaction, whoever runs it.
+            jobs.start_checking(submission.pk, send=enqueue)
     except IntegrityError:
         # The same bytes (or key) arrived concurrently and won the race: answer with that one.
         existing = _existing(institution, stored.sha256, idempotency_key)

@@ -11,6 +11,8 @@
   var bar = card.querySelector("[data-bar]");
   var counter = card.querySelector("[data-counter]");
   var status = card.querySelector("[data-status]");
+  var processing = card.querySelector("[data-processing]");
+  var processingMessage = card.querySelector("[data-processing-message]");
   var template = card.dataset.counterTemplate || "{checked} / {total}";
   var delay = 2000;
   var maxDelay = 15000;
@@ -28,6 +30,12 @@
     bar.value = data.records_checked;
     counter.textContent = template.replace("{checked}", data.records_checked).replace("{total}", data.records_total);
     status.textContent = data.status_label;
+    if (processing && data.processing_label) {
+      processing.textContent = data.processing_label;
+    }
+    if (processingMessage) {
+      processingMessage.textContent = data.processing_message || "";
+    }
   }
 
   function poll() {

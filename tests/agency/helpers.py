@@ -1,4 +1,5 @@
-"""Helpers for accounts and machine clients: maintenance windows, client certificates, API clients."""
+"""Helpers for accounts and machine clients (maintenance windows, client certificates, API clients) and
+for leases on background work (a worker that died holding one, the clock moved past its expiry)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import time_machine
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.utils import timezone
 
-from agency.models import ApiClient, ClientCertificate, MaintenanceWindow
+from agency.leases import lease_claim, lease_key
+from agency.models import ApiClient, ClientCertificate, MaintenanceWindow, WorkLease
 
 from ..factories import MaintenanceWindowFactory
 
@@ -80,3 +83,15 @@ class Machine:
             "HTTP_X_SSL_CLIENT_CERT": quote(self.pem if pem is None else pem, safe=""),
             "HTTP_X_SSL_PROTOCOL": "TLSv1.3",
         }
+
+
+def held_by_dead_worker(task: str, args: list[Any], subject: str = "") -> WorkLease:
+    """The lease of ``task(*args)`` as a worker killed in the middle of it leaves it: running, claimed
+    by a holder that will never renew it or release it (it expires after WORK_LEASE_SECONDS)."""
+    assert lease_claim(task=task, args=args, subject=subject) is not None
+    return WorkLease.objects.get(key=lease_key(task, args))
+
+
+def after(seconds: float) -> Any:
+    """Travel ``seconds`` (plus one) ahead, the clock ticking on: ``with after(settings.WORK_LEASE_SECONDS):``."""
+    return time_machine.travel(timezone.now() + timedelta(seconds=seconds + 1))

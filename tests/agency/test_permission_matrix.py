@@ -67,7 +67,7 @@ ACCOUNT_PAGES = {
     "accounts:backup_codes": 302,  # nothing to show → home
     "accounts:password_change": 200,
     "accounts:logout": 405,  # POST only
-    "accounts:backup_codes_regenerate": 405,
+    "accounts:backup_codes_regenerate": 200,  # asks for the password or a fresh code first
 }
 PUBLIC = {
     "accounts:login": 200,

@@ -253,7 +253,7 @@ def test_frequent_task_runs_the_frequent_probes(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(probes, "run_command", lambda argv: None)
     result = probes_run_frequent_task.delay().get()
-    assert set(result) == {"clock", "emergency_accounts", "maintenance_windows", "access_reviews"}
+    assert set(result) == {"clock", "tls_served", "emergency_accounts", "maintenance_windows", "access_reviews"}
 
 
 def test_clerks_cannot_see_the_dashboard(clerk_client: Client, make_user: Callable[..., Any]) -> None:

@@ -35,11 +35,12 @@ from agency.services.clients import (
 )
 from audit.models import AuditEvent
 from intake.checks import contract_terms
+from intake.jobs import CHECK_ARCHIVE
 from intake.models import Channel, Submission, SubmissionStatus
 from kenshin.synth.generator import GeneratorConfig, generate
 from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
 
-from ..agency.helpers import PROXY, Machine, make_certificate
+from ..agency.helpers import PROXY, Machine, after, held_by_dead_worker, make_certificate
 from ..conftest import login_verified
 
 OUTSIDER = "203.0.113.9"
@@ -336,6 +337,41 @@ def test_idempotency_key_retry_returns_the_same_submission(
     assert Submission.objects.get().idempotency_key == "batch-2024-11-28-001"
     assert AuditEvent.objects.filter(action="intake.received").count() == events
     assert _last("intake.duplicate").object_ids == [str(first.json()["id"])]
+
+
+def test_retry_with_the_key_resumes_a_submission_whose_worker_died(
+    client: Client,
+    machine_a: Machine,
+    contract_a: Any,
+    make_archive: Callable[..., tuple[str, bytes]],
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    name, data = make_archive(contract_a, seed=3)
+    headers = {**machine_a.headers(), "HTTP_IDEMPOTENCY_KEY": "batch-2024-11-28-002"}
+    first = _post_zip(client, name, data, headers)  # its check is queued; the worker that takes it dies
+    submission_id = first.json()["id"]
+    held_by_dead_worker(CHECK_ARCHIVE, [submission_id], f"submission:{submission_id}")
+    detail_url = f"{LIST_URL}{submission_id}/"
+    running = client.get(detail_url, **machine_a.headers()).json()["processing"]
+
+    with after(settings.WORK_LEASE_SECONDS):
+        stuck = client.get(detail_url, **machine_a.headers()).json()
+        with django_capture_on_commit_callbacks(execute=True):
+            retry = _post_zip(client, name, data, headers)
+
+    assert first.json()["processing"]["state"] == "queued"
+    assert running["state"] == "running" and running["resumed"] == 0
+    assert stuck["status"] == SubmissionStatus.RECEIVED and stuck["is_final"] is False
+    assert stuck["processing"]["state"] == "resuming" and "再送の必要はありません" in stuck["processing"]["message"]
+    assert retry.status_code == 200 and retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["processing"]["state"] == "queued"  # answered before the resumed check ran
+    done = client.get(detail_url, **machine_a.headers()).json()
+    assert done["is_final"] and done["status"] == SubmissionStatus.ACCEPTED
+    assert done["processing"] == {"state": "done", "state_label": "点検完了", "message": "", "resumed": 0}
+    assert done["progress"] == {"records_checked": 3, "records_total": 3}
+    assert Submission.objects.count() == 1 and Submission.objects.get().records.count() == 3
+    assert AuditEvent.objects.filter(action="intake.resumed").count() == 1
 
 
 def test_same_bytes_without_key_is_answered_as_duplicate_and_not_counted_twice(

@@ -28,6 +28,8 @@ class Command(BaseCommand):
             summary = close_month_task(f"{period:%Y-%m}")
         except BillingError as error:
             raise CommandError(str(error)) from None
+        if summary is None:
+            raise CommandError(f"{period:%Y-%m} is being closed by a worker now; run this again to see the result", returncode=1)
         if options["json"]:
             self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
             return
