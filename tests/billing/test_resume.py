@@ -18,6 +18,7 @@ from billing.services import ClosingTooEarly
 from billing.tasks import close_month_task
 
 from ..agency.helpers import after, held_by_dead_worker
+from ..factories import DeliveryFactory
 from .conftest import at, make_record, now_is
 
 pytestmark = pytest.mark.django_db
@@ -28,10 +29,13 @@ FEB = dt.date(2025, 2, 1)
 @pytest.fixture
 def february(parties: dict[str, Any]) -> list[Any]:
     (a, b), (one, two) = parties["insurers"], parties["institutions"]
-    return [
+    records = [
         make_record(insurer=a, institution=one, claim_amount=8_000, checked_at=at("2025-02-10 10:00")),
         make_record(insurer=b, institution=two, claim_amount=6_000, checked_at=at("2025-02-12 10:00")),
     ]
+    for record in records:  # billed only once delivered to the insurer
+        DeliveryFactory(insurer=record.insurer, created_at=at("2025-02-20 12:00"), records=[record])
+    return records
 
 
 def test_month_close_of_a_dead_worker_is_resumed_and_bills_each_record_once(

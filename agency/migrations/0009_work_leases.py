@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agency', '0007_insurer_delivery_waits_for_confirmation'),
+        ('agency', '0008_contract_prices_only'),
     ]
 
     operations = [

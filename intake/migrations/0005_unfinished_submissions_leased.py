@@ -24,8 +24,8 @@ def lease_unfinished(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("intake", "0003_routing_models_moved"),
-        ("agency", "0008_work_leases"),
+        ("intake", "0004_once_per_fiscal_year"),
+        ("agency", "0009_work_leases"),
     ]
 
     operations = [migrations.RunPython(lease_unfinished, migrations.RunPython.noop)]
