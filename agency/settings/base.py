@@ -286,6 +286,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 # billing: close every month whose cut-off has passed (idempotent, so hourly is safe) — every hour
 CELERY_BEAT_SCHEDULE["billing-close-due-months"] = {"task": "billing.close_due_months", "schedule": timedelta(hours=1)}
+# Keyed checkpoints of the audit chain's head, written outside the database (append-only file in this
+# directory) hourly and with every backup; the HMAC key also seals every audit row. Keep the key out of
+# the database and its backups (at least 32 random characters; required in production).
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY")
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "audit-checkpoints")))
+# The newest checkpoint may be this old before the compliance probe warns.
+AUDIT_CHECKPOINT_MAX_AGE = timedelta(hours=env_int("AUDIT_CHECKPOINT_MAX_AGE_HOURS", 26))
+# audit: keyed checkpoint of the chain's head, outside the database — hourly
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {"task": "audit.checkpoint_write", "schedule": timedelta(hours=1)}
 # Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
 BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 

@@ -11,4 +11,6 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-3f9a1
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 PORTAL_DEMO = True
+# A development key, so that the demo seals its audit rows and checkpoints like production does.
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "dev-only-audit-hmac-key-5c2e9a1f7b3d8e4a6c0f2b9d")
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")

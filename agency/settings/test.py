@@ -18,3 +18,4 @@ STORAGE_DIR = VAR_DIR / "test-storage"  # noqa: F405
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 PORTAL_DEMO = True
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "test-only-audit-hmac-key-8d4b2f6a0c1e3b5d7f9a")
