@@ -13,6 +13,7 @@ portal session of a human user). Every refusal is audited as ``api.auth_refused`
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import unquote
 
@@ -86,6 +87,7 @@ class ApiClientPrincipal:
     is_staff = False
     is_superuser = False
     is_agency_staff = False
+    is_machine_client = True
     pk = None
     id = None
 
@@ -243,10 +245,18 @@ class ClientCertificateApiMixin:
     with ``WWW-Authenticate: Token`` (401).
     """
 
-    authentication_classes = [ClientCertificateTokenAuthentication, SessionAuthentication]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [ClientCertificateTokenAuthentication, SessionAuthentication]
+    machine_clients = True
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+
+class PortalSessionApiMixin(ClientCertificateApiMixin):
+    """For API views of the portal's own users only (the parties): a machine client is recognised by
+    its certificate and token, then refused with 403 and the refusal audited (``PortalPermission``)."""
+
+    machine_clients = False
 
 
 class ClientCertificateTokenScheme(OpenApiAuthenticationExtension):

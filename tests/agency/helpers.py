@@ -15,6 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.utils import timezone
 
 from agency.models import ApiClient, ClientCertificate, MaintenanceWindow
+from agency.services.clients import api_client_create, client_certificate_register
 
 from ..factories import MaintenanceWindowFactory
 
@@ -80,3 +81,19 @@ class Machine:
             "HTTP_X_SSL_CLIENT_CERT": quote(self.pem if pem is None else pem, safe=""),
             "HTTP_X_SSL_PROTOCOL": "TLSv1.3",
         }
+
+    def http_headers(self) -> dict[str, str]:
+        """The same as HTTP header names, for clients other than Django's (a WSGI or HTTP client)."""
+        return {
+            "Authorization": f"Token {self.token}",
+            "X-SSL-Client-Verify": "SUCCESS",
+            "X-SSL-Client-Cert": quote(self.pem, safe=""),
+            "X-SSL-Protocol": "TLSv1.3",
+        }
+
+
+def machine_for(*, actor: Any, institution: Any = None, insurer: Any = None, name: str = "受付システム") -> Machine:
+    """An API client of ``institution`` or ``insurer`` with its token and one registered certificate."""
+    client, token = api_client_create(name=name, institution=institution, insurer=insurer, actor=actor)
+    pem = make_certificate(f"client-{client.pk}")
+    return Machine(client, token, pem, client_certificate_register(api_client=client, pem=pem, actor=actor))

@@ -71,7 +71,8 @@ def test_password_only_session_reaches_nothing_but_the_second_factor(insurer_a: 
         assert response["Location"].startswith(OTP) or "/admin/login/" in response["Location"], url
     api = client.get("/api/v1/insurers/")
     assert api.status_code == 403
-    assert api.json()["detail"] == "otp_required"
+    assert api.json()["code"] == "otp_required"
+    assert api.json()["detail"] == "二要素認証が済んでいません。"
 
 
 @pytest.mark.django_db
