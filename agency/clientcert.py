@@ -31,9 +31,11 @@ from rest_framework.settings import api_settings
 
 from audit.models import Outcome
 from audit.services import audit_record
+from core import tenancy
 from core.http import is_trusted_proxy
 
 from .models import ApiClient, ClientCertificate, Institution, Insurer, Role
+from .scoping import tenant_scope
 from .services.clients import api_client_mark_used, certificate_fingerprint, token_digest
 
 KEYWORD = "Token"
@@ -192,7 +194,11 @@ class ClientCertificateTokenAuthentication(BaseAuthentication):
         if not token or not hmac.compare_digest(token_digest(token), client.token_hash):
             self._refuse(http, Refusal.TOKEN_MISMATCH, fingerprint=fingerprint, registered=registered)
         api_client_mark_used(api_client=client, now=now)
-        return ApiClientPrincipal(client, registered), registered
+        principal = ApiClientPrincipal(client, registered)
+        # From here on the request reads the tenant tables as this client's institution or insurer
+        # (restored with the rest of the request's scope by TenantScopeMiddleware).
+        tenancy.activate(tenant_scope(principal))
+        return principal, registered
 
     @staticmethod
     def _refuse(

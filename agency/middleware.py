@@ -16,9 +16,11 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
 from audit.signals import SESSION_LAST_ACTIVITY, SESSION_LOGIN_AT
+from core import tenancy
 from core.api import api_error_response, is_api
 
 from .models import Role
+from .scoping import tenant_scope
 from .services import maintenance_window_open_for
 
 PASSIVE_REQUEST_HEADER = "HTTP_X_PORTAL_POLL"
@@ -35,6 +37,21 @@ def _end_session(request: HttpRequest, reason: str) -> HttpResponse:
         return api_error_response(_("セッションの有効期限が切れました。もう一度ログインしてください。"), "session_expired", 401,
                                   reason=reason)
     return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+
+
+class TenantScopeMiddleware:
+    """The request's tenant scope for row-level security (``core.tenancy``): the logged-in user's,
+    set before the view's transaction begins and restored when the response is done."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = tenancy.activate(tenant_scope(request.user))
+        try:
+            return self.get_response(request)
+        finally:
+            tenancy.restore(token)
 
 
 class SessionTimeoutMiddleware:

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "agency.middleware.TenantScopeMiddleware",
     "audit.middleware.AuditMiddleware",
     "agency.middleware.SessionTimeoutMiddleware",
     "agency.middleware.PortalLoginRequiredMiddleware",
@@ -127,6 +128,9 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, which also sets the tenant scope of row-level security in every transaction.
+    DATABASES["default"]["ENGINE"] = "core.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time, decided when the transaction starts: keeps the audit chain linear.
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
