@@ -14,3 +14,6 @@ class AgencyConfig(AppConfig):
         # Every app's tasks module is imported now, in web processes as in workers, so that a task
         # enqueued by name (``intake.pipeline``) is known where it runs eagerly.
         celery_app.autodiscover_tasks(force=True)
+        from . import otp_storage  # django-otp's models are ready only now
+
+        otp_storage.install()
