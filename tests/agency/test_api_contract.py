@@ -11,6 +11,7 @@ success), and never a server error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import io
@@ -25,7 +26,9 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, assume, given, settings
 from schemathesis.generation.modes import GenerationMode
@@ -60,6 +63,20 @@ CONDITIONAL_REQUIREMENTS = {"POST /api/v1/submissions/": [positive_data_acceptan
 def _trusted_proxy() -> Iterator[None]:
     with override_settings(TRUSTED_PROXIES=[f"{PROXY}/32"]):
         yield
+
+
+@contextlib.contextmanager
+def _keep_the_test_connection() -> Iterator[None]:
+    """The WSGI application is called directly, not through Django's test client: keep it from closing
+    the database connection at the end of each request (the test's transaction lives on it), as the
+    test client does for its own requests (and reconnects after each, hence around the calls)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
@@ -122,7 +139,8 @@ def _failures(headers: dict[str, str]) -> list[str]:
     assert len(operations) >= 16
     for operation, mode in itertools.product(operations, GenerationMode):
         try:
-            _exercise(operation, mode, headers)
+            with _keep_the_test_connection():
+                _exercise(operation, mode, headers)
         except (Exception, BaseExceptionGroup) as exc:  # every failing operation is reported, not only the first
             failures.append(f"{operation.label} ({mode}): {exc}")
     return failures
@@ -168,7 +186,8 @@ def _typed_client(package: Any, machine: Machine) -> Any:
 @pytest.fixture
 def generated_client(db: Any, tmp_path: Path) -> Iterator[Any]:
     package = _generate_client(tmp_path)
-    yield package
+    with _keep_the_test_connection():
+        yield package
     for name in [name for name in sys.modules if name == "portal_client" or name.startswith("portal_client.")]:
         del sys.modules[name]
 
