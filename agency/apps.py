@@ -17,4 +17,9 @@ class AgencyConfig(AppConfig):
         # enqueued by name (``intake.pipeline``) is known where it runs eagerly.
         celery_app.autodiscover_tasks(force=True)
         checks.register(deployment_checks, checks.Tags.security, deploy=True)
-        from . import lockout  # noqa: F401 - connects the lockout alert; uses models, importable only now
+        # Imported here, not at module level: both use models, importable only once the apps are ready
+        # (lockout connects its alert; otp_storage patches django-otp's models).
+        from . import lockout, otp_storage  # noqa: F401
+
+
+        otp_storage.install()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from django.conf import settings
 
+from core import tenancy
 from kenshin.reader import prepare
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency.settings.dev")
@@ -38,3 +40,22 @@ def prepare_worker_process() -> None:
 @worker_process_init.connect
 def _prepare_worker_process(**_kwargs: object) -> None:
     prepare_worker_process()
+
+
+# Tasks act for the agency: each one reads and writes every tenant's rows (row-level security,
+# core.tenancy), and the caller's scope comes back afterwards (a task run eagerly inside a request).
+_task_scopes: dict[str, list[Any]] = {}
+
+
+@task_prerun.connect
+def _task_scope_enter(task_id: str = "", **_kwargs: object) -> None:
+    _task_scopes.setdefault(task_id, []).append(tenancy.activate(tenancy.AGENCY))
+
+
+@task_postrun.connect
+def _task_scope_exit(task_id: str = "", **_kwargs: object) -> None:
+    tokens = _task_scopes.get(task_id)
+    if tokens:
+        tenancy.restore(tokens.pop())
+        if not tokens:
+            del _task_scopes[task_id]

@@ -13,6 +13,7 @@ portal session of a human user). Every refusal is audited as ``api.auth_refused`
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import unquote
 
@@ -30,9 +31,11 @@ from rest_framework.settings import api_settings
 
 from audit.models import Outcome
 from audit.services import audit_record
+from core import tenancy
 from core.http import is_trusted_proxy
 
 from .models import ApiClient, ClientCertificate, Institution, Insurer, Role
+from .scoping import tenant_scope
 from .services.clients import api_client_mark_used, certificate_fingerprint, token_digest
 
 KEYWORD = "Token"
@@ -86,6 +89,7 @@ class ApiClientPrincipal:
     is_staff = False
     is_superuser = False
     is_agency_staff = False
+    is_machine_client = True
     pk = None
     id = None
 
@@ -190,7 +194,11 @@ class ClientCertificateTokenAuthentication(BaseAuthentication):
         if not token or not hmac.compare_digest(token_digest(token), client.token_hash):
             self._refuse(http, Refusal.TOKEN_MISMATCH, fingerprint=fingerprint, registered=registered)
         api_client_mark_used(api_client=client, now=now)
-        return ApiClientPrincipal(client, registered), registered
+        principal = ApiClientPrincipal(client, registered)
+        # From here on the request reads the tenant tables as this client's institution or insurer
+        # (restored with the rest of the request's scope by TenantScopeMiddleware).
+        tenancy.activate(tenant_scope(principal))
+        return principal, registered
 
     @staticmethod
     def _refuse(
@@ -243,10 +251,18 @@ class ClientCertificateApiMixin:
     with ``WWW-Authenticate: Token`` (401).
     """
 
-    authentication_classes = [ClientCertificateTokenAuthentication, SessionAuthentication]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [ClientCertificateTokenAuthentication, SessionAuthentication]
+    machine_clients = True
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+
+class PortalSessionApiMixin(ClientCertificateApiMixin):
+    """For API views of the portal's own users only (the parties): a machine client is recognised by
+    its certificate and token, then refused with 403 and the refusal audited (``PortalPermission``)."""
+
+    machine_clients = False
 
 
 class ClientCertificateTokenScheme(OpenApiAuthenticationExtension):

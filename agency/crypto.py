@@ -25,6 +25,17 @@ def _fernet(configured: str, secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
+@lru_cache(maxsize=8)
+def _derived(configured: str, secret_key: str, purpose: bytes, length: int) -> bytes:
+    material = base64.urlsafe_b64decode(configured.encode("ascii")) if configured else secret_key.encode("utf-8")
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=b"portal:" + purpose).derive(material)
+
+
+def derived_key(purpose: bytes, length: int) -> bytes:
+    """A key of its own for one purpose (TOTP keys, backup codes), derived from the same secret."""
+    return _derived(settings.FIELD_ENCRYPTION_KEY, settings.SECRET_KEY, purpose, length)
+
+
 def _current() -> Fernet:
     return _fernet(settings.FIELD_ENCRYPTION_KEY, settings.SECRET_KEY)
 

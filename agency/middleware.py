@@ -9,29 +9,49 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 from audit.signals import SESSION_LAST_ACTIVITY, SESSION_LOGIN_AT
+from core import tenancy
+from core.api import api_error_response, is_api
 
 from .models import Role
+from .scoping import tenant_scope
 from .services import maintenance_window_open_for
 
 PASSIVE_REQUEST_HEADER = "HTTP_X_PORTAL_POLL"
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return is_api(request)
 
 
 def _end_session(request: HttpRequest, reason: str) -> HttpResponse:
     request.logout_reason = reason  # type: ignore[attr-defined]
     logout(request)
     if _is_api(request):
-        return JsonResponse({"detail": "session_expired", "reason": reason}, status=401)
+        return api_error_response(_("セッションの有効期限が切れました。もう一度ログインしてください。"), "session_expired", 401,
+                                  reason=reason)
     return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+
+
+class TenantScopeMiddleware:
+    """The request's tenant scope for row-level security (``core.tenancy``): the logged-in user's,
+    set before the view's transaction begins and restored when the response is done."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = tenancy.activate(tenant_scope(request.user))
+        try:
+            return self.get_response(request)
+        finally:
+            tenancy.restore(token)
 
 
 class SessionTimeoutMiddleware:
@@ -87,7 +107,7 @@ class RequireOTPMiddleware(_ViewGate):
         if not user.is_authenticated or user.is_verified() or getattr(view_func, "otp_exempt", False):
             return None
         if _is_api(request):
-            return JsonResponse({"detail": "otp_required"}, status=403)
+            return api_error_response(_("二要素認証が済んでいません。"), "otp_required", 403)
         return redirect_to_login(request.get_full_path(), resolve_url(settings.OTP_VERIFY_URL))
 
 
@@ -108,7 +128,7 @@ class PasswordChangeRequiredMiddleware(_ViewGate):
         if getattr(view_func, "password_change_exempt", False) or getattr(view_func, "otp_exempt", False):
             return None
         if _is_api(request):
-            return JsonResponse({"detail": "password_change_required"}, status=403)
+            return api_error_response(_("仮のパスワードを変更するまで利用できません。"), "password_change_required", 403)
         return redirect_to_login(request.get_full_path(), resolve_url("accounts:password_change"))
 
 

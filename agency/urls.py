@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
+from core.api import api_or_page_404
+
 from .views import accounts, portal
+
+# Errors under /api/ answer in the API's error shape (JSON), everywhere else with the pages.
+handler404 = "core.api.api_or_page_404"
+handler500 = "core.api.api_or_page_500"
 
 accounts_patterns = (
     [
@@ -41,6 +47,8 @@ api_v1_patterns = [
     path("", include("intake.api.urls")),
     path("", include("routing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api_schema"),
+    # Anything else under /api/v1/ (an id that is not a number, a misspelt path): the JSON 404, also with DEBUG on.
+    re_path(r"^", api_or_page_404, name="api_not_found"),
 ]
 
 urlpatterns = [

@@ -1,8 +1,15 @@
-"""The hash chain over audit events: one canonical form, used when writing and when verifying."""
+"""The hash chain over audit events: one canonical form, used when writing and when verifying.
+
+``row_hash`` links each row to the previous one with plain SHA-256, so anyone can recompute it:
+it proves order and content only together with something an intruder cannot recompute. That is
+``row_mac``, an HMAC of the row hash under ``AUDIT_HMAC_KEY`` (a key kept outside the database),
+and the keyed checkpoints of the chain head written outside the database (``audit.checkpoints``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -53,6 +60,16 @@ def canonical(fields: Mapping[str, Any]) -> bytes:
 
 def row_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical(fields)).hexdigest()
+
+
+def row_mac(key: bytes, row_hash_hex: str) -> str:
+    """The keyed seal of one row: HMAC-SHA256 of its row hash (which covers its content and its predecessor)."""
+    return hmac.new(key, b"audit-row\x00" + row_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of a key, so that a checkpoint says which key sealed it without revealing it."""
+    return hashlib.sha256(b"audit-key-id\x00" + key).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

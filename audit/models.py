@@ -30,7 +30,9 @@ class AuditEvent(models.Model):
     """One audited action. Rows are only ever inserted (the database rejects UPDATE and DELETE).
 
     ``row_hash`` = SHA-256 over ``prev_hash`` and the canonical form of the row (see ``audit.chain``),
-    so any row altered or removed behind the application's back breaks the chain.
+    so any row altered or removed behind the application's back breaks the chain; ``row_mac`` seals
+    the row with a key the database does not hold, and checkpoints outside the database record the
+    head (``audit.checkpoints``), so that recomputed hashes, forged rows and a cut-off tail show too.
     """
 
     seq = models.PositiveBigIntegerField(_("連番"), unique=True)
@@ -51,6 +53,8 @@ class AuditEvent(models.Model):
     detail = models.JSONField(_("詳細"), default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     row_hash = models.CharField(max_length=64)
+    # HMAC of row_hash under AUDIT_HMAC_KEY (not in the database): only the portal can seal a row.
+    row_mac = models.CharField(max_length=64, blank=True, default="")
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.http import client_ip
 
 from . import chain
+from .checkpoints import Checkpoint, CheckpointError, CheckpointFile, configured_key
 from .models import AuditEvent, Outcome
 
 if TYPE_CHECKING:
@@ -112,6 +113,44 @@ def audit_record(
         last = AuditEvent.objects.order_by("-seq").values("seq", "row_hash").first()
         fields["seq"] = last["seq"] + 1 if last else 1
         prev_hash = last["row_hash"] if last else chain.GENESIS_HASH
-        event = AuditEvent(**fields, prev_hash=prev_hash, row_hash=chain.row_hash(prev_hash, fields))
+        digest = chain.row_hash(prev_hash, fields)
+        key = configured_key()
+        event = AuditEvent(**fields, prev_hash=prev_hash, row_hash=digest, row_mac=chain.row_mac(key, digest) if key else "")
         event.save(force_insert=True)
     return event
+
+
+def _first_sealed_seq() -> int | None:
+    return AuditEvent.objects.exclude(row_mac="").order_by("seq").values_list("seq", flat=True).first()
+
+
+def audit_checkpoint_write(
+    *, reason: str, note: str = "", head: tuple[int, str] | None = None, directory: Any = None,
+) -> Checkpoint:
+    """Seal the chain's head into the checkpoint file outside the database, and log it.
+
+    Without ``head`` the event ``audit.checkpoint`` is written first and the head sealed is that
+    event itself, so the checkpoint covers every row up to and including the record of its writing.
+    With ``head`` (seq and hash taken elsewhere, e.g. in a backup's snapshot) that head is sealed and
+    the event names it. The file is written inside the event's transaction, after the insert: a
+    failure leaves neither. Raises ``CheckpointError`` without a key (``AUDIT_HMAC_KEY``) or a
+    writable directory.
+    """
+    key = configured_key()
+    if key is None:
+        raise CheckpointError("AUDIT_HMAC_KEY is not set: audit checkpoints cannot be sealed")
+    store = CheckpointFile(directory)
+    detail: dict[str, Any] = {"reason": reason, "file": str(store.path)}
+    if note:
+        detail["note"] = note[:200]
+    with transaction.atomic():
+        if head is not None:
+            detail["sealed_seq"] = head[0]
+        event = audit_record(action="audit.checkpoint", actor_label="system", object_type="audit_event",
+                             object_ids=[head[0] if head else "self"], detail=detail)
+        sealed = head if head is not None else (event.seq, event.row_hash)
+        checkpoint = store.append(
+            key=key, seq=sealed[0], row_hash=sealed[1], mac_from=_first_sealed_seq(), reason=reason, note=note,
+            at=timezone.now(),
+        )
+    return checkpoint

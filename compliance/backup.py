@@ -151,6 +151,8 @@ class PgTarget:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
+        # the tenant scope of every row (core.tenancy), for the session of pg_dump / pg_restore
+        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c portal.scope=agency".strip()
         if self.password:
             env["PGPASSWORD"] = self.password
         if self.sslmode:
@@ -166,7 +168,9 @@ def _stderr_text(handle: IO[bytes]) -> str:
 def dump_encrypted(target: PgTarget, path: Path, key: bytes, *, snapshot: str | None = None) -> tuple[int, str]:
     """``pg_dump -Fc`` of ``target`` encrypted into ``path`` (atomically); return size and SHA-256 of the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    argv = ["pg_dump", "--format=custom", *target.args()]
+    # Run as the application's role (not the tables' owner), pg_dump would stop at the first table with
+    # row-level security; it reads them with the policies on and the agency's scope, i.e. every row.
+    argv = ["pg_dump", "--format=custom", "--enable-row-security", *target.args()]
     if snapshot:
         argv.insert(2, f"--snapshot={snapshot}")
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".backup-")

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
+
+from core.api import api_error_response
 
 from . import transport
 from .services.emergency_access import emergency_expire_due, emergency_login_refused
@@ -36,7 +38,8 @@ class EmergencyAccessMiddleware:
                 request.logout_reason = "emergency_activation_expired"  # type: ignore[attr-defined]
                 logout(request)
                 if request.path.startswith("/api/"):
-                    return JsonResponse({"detail": "session_expired", "reason": "emergency_activation_expired"}, status=401)
+                    return api_error_response("非常時アクセスの期限が切れました。", "session_expired", 401,
+                                              reason="emergency_activation_expired")
                 return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
         return self.get_response(request)
 

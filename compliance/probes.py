@@ -6,6 +6,7 @@ Probes only read. ``services.probes_run`` stores their results. A probe that can
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import shutil
@@ -30,8 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from agency import dbguards as agency_dbguards
 from agency.models import MaintenanceWindow
 from audit import dbguards as audit_dbguards
-from audit.models import AuditEvent
-from audit.selectors import audit_chain_verify
+from audit.selectors import audit_integrity_verify
 
 from . import dbguards
 from .models import (
@@ -185,14 +185,38 @@ def lockout() -> Measurement:
 # --- Audit log --------------------------------------------------------------------------------------
 
 
-@probe("audit_chain", gettext_lazy("監査ログのハッシュチェーン検証"))
+@probe("audit_chain", gettext_lazy("監査ログのハッシュチェーン・封印・チェックポイントの検証"))
 def audit_chain() -> Measurement:
-    broken = audit_chain_verify()
-    count = AuditEvent.objects.count()
-    if broken is not None:
-        return Measurement(ProbeStatus.FAIL, _("連番 %(seq)d で不整合: %(reason)s") % {"seq": broken.seq, "reason": broken.reason},
-                           {"seq": broken.seq, "reason": broken.reason, "events": count})
-    return Measurement(ProbeStatus.PASS, _("%(count)d 件、改ざんなし") % {"count": count}, {"events": count})
+    report = audit_integrity_verify()
+    detail: dict[str, Any] = report.as_dict()
+    detail["problems"] = detail["problems"][:20]
+    first = report.first
+    if first is not None:
+        kinds = sorted({p.kind for p in report.problems})
+        return Measurement(ProbeStatus.FAIL, _("改ざんを検出（%(kinds)s）: %(message)s") % {
+            "kinds": "・".join(str(PROBLEM_LABELS.get(k, k)) for k in kinds), "message": first.message}, detail)
+    checkpoint = report.checkpoint
+    if report.warnings or checkpoint is None:
+        return Measurement(ProbeStatus.WARN, _("%(count)d 件、改ざんなし。ただし %(warning)s") % {
+            "count": report.events, "warning": "、".join(report.warnings)}, detail)
+    written = dt.datetime.fromisoformat(checkpoint.at)
+    age = timezone.now() - written
+    value = _("%(count)d 件、改ざんなし（最新チェックポイント: 連番 %(seq)d、%(date)s）") % {
+        "count": report.events, "seq": checkpoint.seq, "date": f"{timezone.localtime(written):%Y-%m-%d %H:%M}"}
+    detail["checkpoint_age_seconds"] = int(age.total_seconds())
+    if age > settings.AUDIT_CHECKPOINT_MAX_AGE:
+        return Measurement(ProbeStatus.WARN, value + _("。チェックポイントが古くなっています（%(age)s）") % {"age": _age_text(age)},
+                           detail)
+    return Measurement(ProbeStatus.PASS, value, detail)
+
+
+PROBLEM_LABELS = {
+    "deleted": gettext_lazy("削除"),
+    "rewritten": gettext_lazy("書き換え"),
+    "forged": gettext_lazy("偽造"),
+    "truncated": gettext_lazy("末尾の削除"),
+    "checkpoint": gettext_lazy("チェックポイントの改変"),
+}
 
 
 @probe("audit_review", gettext_lazy("監査ログの定期確認（31日以内）"))

@@ -426,10 +426,12 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
     )
 
 
+@personal_data("intake.warning_override.view")
 @require_http_methods(["GET", "POST"])
 @permission_required_for_role(Perm.INTAKE_OVERRIDE)
 def record_override(request: HttpRequest, record_id: int) -> HttpResponse:
     record = access_record(request, record_id)
+    _touch(request, "record", [record.pk])
     warnings = record.findings.filter(severity=Finding.Severity.WARNING, overridden_at__isnull=True).order_by("id")
     if request.method == "POST":
         form = WarningOverrideForm(request.POST, warnings=warnings)

@@ -55,9 +55,10 @@ def _audit_append_only_guards(request: pytest.FixtureRequest, django_db_blocker:
 
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Each test keeps received archives and evidence in a directory of its own (parallel test
-    workers must not see each other's files in flight)."""
+    """Each test keeps received archives, evidence and audit checkpoints in directories of its own
+    (parallel test workers must not see each other's files in flight)."""
     settings.STORAGE_DIR = tmp_path_factory.mktemp("storage")
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path_factory.mktemp("audit-checkpoints")
 
 
 @pytest.fixture

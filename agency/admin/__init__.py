@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_otp.admin import OTPAdminSite
 
 from agency import services
@@ -23,10 +25,28 @@ from agency.models import (
     MaintenanceWindow,
     User,
 )
+from audit.admin import PersonalDataAdmin
+from core.http import request_audit
 
 from . import clients  # noqa: F401 - registers the admin pages of machine clients and their certificates
 
-admin.site.__class__ = OTPAdminSite
+
+class PortalAdminSite(OTPAdminSite):
+    """The admin behind the second factor; its search-as-you-type answers (people's names) are audited."""
+
+    def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
+        trail = request_audit(request)
+        trail.action = "admin.autocomplete"
+        trail.detail["model"] = request.GET.get("model_name", "")[:64]
+        response = super().autocomplete_view(request)
+        if isinstance(response, JsonResponse):
+            results = json.loads(response.content).get("results", [])
+            trail.touch(f"{request.GET.get('app_label', '')}.{request.GET.get('model_name', '')}"[:64],
+                        [row.get("id") for row in results])
+        return response
+
+
+admin.site.__class__ = PortalAdminSite
 admin.site.site_header = "代行機関ポータル 管理"
 
 
@@ -65,7 +85,7 @@ class InstitutionAdminForm(forms.ModelForm):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(ServiceSaveAdmin):
+class InstitutionAdmin(PersonalDataAdmin, ServiceSaveAdmin):
     form = InstitutionAdminForm
     list_display = ("number", "name", "is_active")
     search_fields = ("number", "name")
@@ -99,7 +119,7 @@ class AgencyProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(admin.ModelAdmin):
+class MaintenanceWindowAdmin(PersonalDataAdmin):
     list_display = ("ticket", "user", "approved_by", "starts_at", "ends_at", "closed_at")
 
 
@@ -123,7 +143,7 @@ class TemporaryPasswordCreationForm(_TemporaryPassword, AdminUserCreationForm):
 
 
 @admin.register(User)
-class PortalUserAdmin(UserAdmin):
+class PortalUserAdmin(PersonalDataAdmin, UserAdmin):
     list_display = ("username", "role", "insurer", "institution", "is_active", "must_change_password", "last_login")
     list_filter = ("role", "is_active", "must_change_password")
     fieldsets = (
@@ -141,7 +161,7 @@ class CredentialResetForm(forms.ModelForm):
 
 
 @admin.register(CredentialReset)
-class CredentialResetAdmin(admin.ModelAdmin):
+class CredentialResetAdmin(PersonalDataAdmin):
     """本人確認記録: adding one sends the person a one-time reset link; records are never changed."""
 
     form = CredentialResetForm

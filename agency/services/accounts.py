@@ -26,6 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency.links import absolute_url
 from agency.models import CredentialReset, Institution, Insurer, MaintenanceWindow, Role, User
+from agency.otp_storage import backup_code_tag
 from audit.models import Outcome
 from audit.services import audit_record
 
@@ -169,7 +170,8 @@ def backup_codes_regenerate(*, user: User) -> list[str]:
     static, _created = StaticDevice.objects.get_or_create(user=user, name="backup")
     static.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(settings.OTP_BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
+    # bulk_create sends no pre_save: each code is stored as its keyed hash here (agency.otp_storage)
+    StaticToken.objects.bulk_create([StaticToken(device=static, token=backup_code_tag(code)) for code in codes])
     return codes
 
 

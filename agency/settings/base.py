@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "agency.middleware.TenantScopeMiddleware",
     "audit.middleware.AuditMiddleware",
     "agency.middleware.SessionTimeoutMiddleware",
     "agency.middleware.PortalLoginRequiredMiddleware",
@@ -130,6 +131,9 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, which also sets the tenant scope of row-level security in every transaction.
+    DATABASES["default"]["ENGINE"] = "core.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time, decided when the transaction starts: keeps the audit chain linear.
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
@@ -232,6 +236,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "core.api.csrf_failure"  # JSON under /api/
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -250,7 +255,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["agency.api.permissions.PortalPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # limit 1..1000 (default PAGE_SIZE), offset 0..2^31-1; other values answer 400 invalid_paging
+    "DEFAULT_PAGINATION_CLASS": "core.api.PortalPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
@@ -259,6 +265,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "代行機関ポータル API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, so that an upload's file is declared as binary.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "CopayCodeEnum": "agency.models.CopayCode",
         "SubmissionStatusEnum": "intake.models.SubmissionStatus",
@@ -317,6 +325,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 # billing: close every month whose cut-off has passed (idempotent, so hourly is safe) — every hour
 CELERY_BEAT_SCHEDULE["billing-close-due-months"] = {"task": "billing.close_due_months", "schedule": timedelta(hours=1)}
+# Keyed checkpoints of the audit chain's head, written outside the database (append-only file in this
+# directory) hourly and with every backup; the HMAC key also seals every audit row. Keep the key out of
+# the database and its backups (at least 32 random characters; required in production).
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY")
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "audit-checkpoints")))
+# The newest checkpoint may be this old before the compliance probe warns.
+AUDIT_CHECKPOINT_MAX_AGE = timedelta(hours=env_int("AUDIT_CHECKPOINT_MAX_AGE_HOURS", 26))
+# audit: keyed checkpoint of the chain's head, outside the database — hourly
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {"task": "audit.checkpoint_write", "schedule": timedelta(hours=1)}
 # Key of the backup files (32 bytes, URL-safe base64 as printed by Fernet.generate_key()); no backup without it.
 BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 

@@ -20,3 +20,4 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 PORTAL_DEMO = True
 # The test client's requests are not traffic to judge; the tests of compliance.transport switch it on.
 COMPLIANCE_TRANSPORT_RECORD = False
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "test-only-audit-hmac-key-8d4b2f6a0c1e3b5d7f9a")

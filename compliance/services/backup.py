@@ -22,9 +22,11 @@ from django.db import connection, connections, transaction
 from django.db.utils import load_backend
 from django.utils import timezone
 
-from audit import chain
-from audit.models import AuditEvent, Outcome
-from audit.services import audit_record
+from audit import chain, integrity
+from audit.checkpoints import CheckpointError, CheckpointFile, configured_key
+from audit.models import Outcome
+from audit.selectors import audit_chain_rows
+from audit.services import audit_checkpoint_write, audit_record
 from compliance import backup
 from compliance.backup import BackupError, PgTarget
 from compliance.models import BackupGeneration, ProbeResult, RestoreDrill
@@ -117,8 +119,29 @@ def _backup_create(key: bytes, *, directory: Path | None, keep: int | None) -> B
         generation.save()
         audit_record(action="compliance.backup.created", actor_label="system", object_type="backup",
                      object_ids=[generation.pk], detail={"size": size, "sha256": sha256, "tables": len(counts)})
+    _checkpoint_backup(generation, path)
     backup_prune(keep=keep if keep is not None else backup_keep())
     return generation
+
+
+def checkpoint_sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".audit-checkpoint.json")
+
+
+def _checkpoint_backup(generation: BackupGeneration, path: Path) -> None:
+    """Seal the audit head the dump contains into the checkpoint file, with a copy beside the dump.
+
+    A failure is logged and audited but does not undo the backup: the probe then reports the
+    checkpoint as missing or old.
+    """
+    head = (generation.audit_head_seq or 0, generation.audit_head_hash or chain.GENESIS_HASH)
+    try:
+        checkpoint = audit_checkpoint_write(reason="backup", note=path.name, head=head)
+        CheckpointFile().write_copy(checkpoint_sidecar(path), checkpoint)
+    except (CheckpointError, OSError) as exc:
+        logger.error("audit checkpoint of backup %s failed: %s", path.name, exc)
+        audit_record(action="audit.checkpoint.failed", actor_label="system", outcome=Outcome.FAILURE,
+                     object_type="backup", object_ids=[generation.pk], detail={"error": str(exc)[:500]})
 
 
 def backup_prune(*, keep: int) -> int:
@@ -127,6 +150,7 @@ def backup_prune(*, keep: int) -> int:
     stale = list(BackupGeneration.objects.filter(pruned_at__isnull=True).order_by("-taken_at", "-id")[keep:])
     for generation in stale:
         Path(generation.path).unlink(missing_ok=True)
+        checkpoint_sidecar(Path(generation.path)).unlink(missing_ok=True)
         with transaction.atomic():
             generation.pruned_at = timezone.now()
             generation.save(update_fields=["pruned_at"])
@@ -162,8 +186,8 @@ def _detach(scratch: Any) -> None:
 def _verify_scratch(name: str, expected_counts: dict[str, int]) -> dict[str, Any]:
     scratch = _attach(name)
     try:
-        rows = AuditEvent.objects.using(DRILL_ALIAS).order_by("seq").values("seq", "prev_hash", "row_hash", *chain.CHAINED_FIELDS)
-        broken = chain.verify(rows.iterator(chunk_size=2000))
+        # The restored rows' chain and seals; the checkpoint file describes the live log, not this copy.
+        verified = integrity.verify(audit_chain_rows(using=DRILL_ALIAS), key=configured_key())
         with scratch.cursor() as cursor:
             restored = _table_counts(cursor, sorted(scratch.introspection.table_names(cursor)))
     finally:
@@ -174,8 +198,8 @@ def _verify_scratch(name: str, expected_counts: dict[str, int]) -> dict[str, Any
         if restored.get(table) != expected
     }
     return {
-        "chain_intact": broken is None,
-        "chain_break": None if broken is None else {"seq": broken.seq, "reason": broken.reason},
+        "chain_intact": verified.intact,
+        "chain_break": None if verified.first is None else {"seq": verified.first.seq, "reason": verified.first.message},
         "counts_match": not mismatches,
         "mismatches": mismatches,
         "tables": len(restored),

@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api import ErrorSerializer
+
 from ..checks import catalogue
 from ..models import Finding, Submission
 from ..selectors import PROCESSING_STATES, submission_processing
@@ -128,11 +130,7 @@ class FindingSerializer(serializers.Serializer):
         return finding.overridden_at is not None
 
 
-class ErrorSerializer(serializers.Serializer):
-    """Error body of this API."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
+__all__ = ["ErrorSerializer"]  # the API's one error shape, re-exported for the intake and routing views
 
 
 def hints() -> dict[str, Any]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -87,6 +89,7 @@ class PersonalDataApiMixin:
 
 
 BAD_REQUEST = {400: OpenApiResponse(ErrorSerializer, description=_("リクエストの形式が不正です。"))}
+BAD_PAGING = {400: OpenApiResponse(ErrorSerializer, description=_("limit・offset が範囲外です（invalid_paging）。"))}
 ERRORS = {
     401: OpenApiResponse(
         ErrorSerializer, description=_("トークンがありません、または証明書のクライアントのものではありません。")
@@ -99,8 +102,20 @@ ERRORS = {
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description=_("受付が見つかりません（他機関の受付を含む）。"))}
 
 
+class ArchiveUploadSchema(AutoSchema):
+    """The upload's body is required in every one of its forms (drf-spectacular cannot tell for a binary body)."""
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
 class SubmissionListCreateApi(ClientCertificateApiMixin, GenericAPIView):
     """GET: the own institution's submissions (newest first). POST: send an archive."""
+
+    schema = ArchiveUploadSchema()
 
     parser_classes = [MultiPartParser, ZipBodyParser, OctetStreamBodyParser]
     permission = Perm.INTAKE_VIEW
@@ -114,7 +129,7 @@ class SubmissionListCreateApi(ClientCertificateApiMixin, GenericAPIView):
     @extend_schema(
         operation_id="submissions_list",
         summary="受付の一覧",
-        responses={200: SubmissionStatusSerializer(many=True), **ERRORS},
+        responses={200: SubmissionStatusSerializer(many=True), **BAD_PAGING, **ERRORS},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -138,7 +153,7 @@ class SubmissionListCreateApi(ClientCertificateApiMixin, GenericAPIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "pattern": r"^[!-~]{1,128}$", "minLength": 1, "maxLength": 128},
                 OpenApiParameter.HEADER,
                 description="再送時に同じ値を送ると、同じ受付が返ります（1〜128文字の印字可能ASCII）。",
             ),
@@ -162,17 +177,26 @@ class SubmissionListCreateApi(ClientCertificateApiMixin, GenericAPIView):
             ),
             409: OpenApiResponse(ErrorSerializer, description=_("同じ内容のアーカイブが他の機関から受付済みです。")),
             413: OpenApiResponse(ErrorSerializer, description=_("アーカイブが大きすぎます。")),
+            415: OpenApiResponse(
+                ErrorSerializer,
+                description=_("本文の Content-Type が multipart/form-data・application/zip・application/octet-stream のいずれでもありません。"),
+            ),
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description=_("この Idempotency-Key は別の内容のアーカイブに使用済みです（idempotency_key_reused）。"),
+            ),
             **BAD_REQUEST,
             **ERRORS,
         },
         examples=[
-            OpenApiExample("duplicate", value={"detail": "…", "code": "duplicate_archive"}, status_codes=["409"])
+            OpenApiExample("duplicate", value={"detail": "…", "code": "duplicate_archive"}, status_codes=["409"]),
+            OpenApiExample("key reused", value={"detail": "…", "code": "idempotency_key_reused"}, status_codes=["422"]),
         ],
     )
     def post(self, request: Request) -> Response:
         institution = request.user.institution
         key = request.headers.get("Idempotency-Key", "").strip()
-        if key and not IDEMPOTENCY_KEY.match(key):
+        if (key or "Idempotency-Key" in request.headers) and not IDEMPOTENCY_KEY.match(key):
             raise ApplicationError(_("Idempotency-Key は1〜128文字の印字可能なASCII文字で指定してください。"), code="invalid_idempotency_key", status=400)
         limit = settings.INTAKE_MAX_ARCHIVE_BYTES
         data = request.data
@@ -185,6 +209,11 @@ class SubmissionListCreateApi(ClientCertificateApiMixin, GenericAPIView):
             source: Any = data.stream
             password = request.headers.get("X-Archive-Password", "")
         elif request.content_type.startswith("multipart/form-data"):
+            repeated = [name for name in ("file", "password") if len(cast(QueryDict, data).getlist(name)) > 1]
+            if repeated:
+                raise ApplicationError(
+                    _("%(fields)s は1つだけ送ってください。") % {"fields": "・".join(repeated)}, code="repeated_field", status=400
+                )
             upload = UploadSerializer(data=data)
             if not upload.is_valid():
                 raise ApplicationError(_("file フィールドにアーカイブを添付してください。"), code="file_required", status=400)
@@ -264,7 +293,7 @@ class SubmissionErrorsApi(PersonalDataApiMixin, ClientCertificateApiMixin, Gener
     @extend_schema(
         operation_id="submissions_errors",
         summary="点検結果（エラー・警告）の一覧",
-        responses={200: FindingSerializer(many=True), **ERRORS, **NOT_FOUND},
+        responses={200: FindingSerializer(many=True), **BAD_PAGING, **ERRORS, **NOT_FOUND},
     )
     def get(self, request: Request, submission_id: int) -> Response:
         http = request._request

@@ -19,6 +19,7 @@ from agency.crypto import encrypt_text
 from agency.models import Institution, User
 from audit.models import Outcome
 from audit.services import audit_record
+from core import tenancy
 from core.exceptions import ApplicationError
 from intake import checks, jobs, storage
 from intake.models import (
@@ -85,7 +86,10 @@ def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Su
             if found.archive.sha256 != sha256:
                 raise IdempotencyKeyReused("この冪等キーは別の内容のアーカイブに使用済みです。")
             return found
-    found = Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
+    # The same bytes from another institution must be found although that institution's rows are not
+    # the caller's to see (row-level security, core.tenancy): only the fact is used, never shown.
+    with tenancy.scope(tenancy.AGENCY):
+        found = Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
     if found is not None and found.institution_id != institution.pk:
         raise ArchiveOfAnotherInstitution("同じ内容のアーカイブが既に受付済みです。")
     return found

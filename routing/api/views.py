@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from agency.clientcert import ClientCertificateApiMixin
 from agency.permissions import Perm
+from core.api import choice_param
 from core.http import request_audit
 from intake.api.serializers import ErrorSerializer
 from intake.api.views import ERRORS, PersonalDataApiMixin
@@ -76,8 +77,8 @@ class DeliveryListApi(ClientCertificateApiMixin, GenericAPIView):
 
     def get_queryset(self) -> Any:
         deliveries = selectors.delivery_list(user=self.request.user)
-        status = self.request.query_params.get("status", "")
-        if status in DeliveryStatus.values:
+        status = choice_param(self.request, "status", list(DeliveryStatus.values))
+        if status:
             deliveries = deliveries.filter(status=status)
         return deliveries
 
@@ -85,7 +86,12 @@ class DeliveryListApi(ClientCertificateApiMixin, GenericAPIView):
         operation_id="deliveries_list",
         summary="送付データの一覧",
         parameters=[OpenApiParameter("status", str, enum=DeliveryStatus.values, description="状態で絞り込みます。")],
-        responses={200: DeliverySerializer(many=True), **ERRORS},
+        responses={
+            200: DeliverySerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description=_(
+                "status が一覧にない値（invalid_status）、または limit・offset が範囲外（invalid_paging）です。")),
+            **ERRORS,
+        },
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -93,6 +99,8 @@ class DeliveryListApi(ClientCertificateApiMixin, GenericAPIView):
 
 
 class DeliveryDetailApi(ClientCertificateApiMixin, GenericAPIView):
+    """One delivery of the insurer: counts, totals and where it stands."""
+
     permission = Perm.DELIVERIES_VIEW
     serializer_class = DeliverySerializer
     queryset = Delivery.objects.none()

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from agency.leases import lease_claim, lease_key
 from agency.models import ApiClient, ClientCertificate, MaintenanceWindow, WorkLease
+from agency.services.clients import api_client_create, client_certificate_register
 
 from ..factories import MaintenanceWindowFactory
 
@@ -84,6 +85,21 @@ class Machine:
             "HTTP_X_SSL_PROTOCOL": "TLSv1.3",
         }
 
+    def http_headers(self) -> dict[str, str]:
+        """The same as HTTP header names, for clients other than Django's (a WSGI or HTTP client)."""
+        return {
+            "Authorization": f"Token {self.token}",
+            "X-SSL-Client-Verify": "SUCCESS",
+            "X-SSL-Client-Cert": quote(self.pem, safe=""),
+            "X-SSL-Protocol": "TLSv1.3",
+        }
+
+
+def machine_for(*, actor: Any, institution: Any = None, insurer: Any = None, name: str = "受付システム") -> Machine:
+    """An API client of ``institution`` or ``insurer`` with its token and one registered certificate."""
+    client, token = api_client_create(name=name, institution=institution, insurer=insurer, actor=actor)
+    pem = make_certificate(f"client-{client.pk}")
+    return Machine(client, token, pem, client_certificate_register(api_client=client, pem=pem, actor=actor))
 
 def held_by_dead_worker(task: str, args: list[Any], subject: str = "") -> WorkLease:
     """The lease of ``task(*args)`` as a worker killed in the middle of it leaves it: running, claimed

@@ -62,7 +62,8 @@ def test_api_rejects_a_bad_check_digit(user_client: Callable[..., Client]) -> No
     client = user_client(Role.AGENCY_ADMIN)
     bad = client.post("/api/v1/insurers/", {"number": "33120016", "name": "x", "contract_start": "2024-04-01"}, content_type="application/json")
     assert bad.status_code == 400
-    assert "検証番号" in bad.json()["number"][0]
+    assert bad.json()["code"] == "invalid"  # the API's one error shape, the fields' messages under "errors"
+    assert "検証番号" in bad.json()["errors"]["number"][0]
     good = client.post("/api/v1/insurers/", {"number": "280081", "name": "国保", "contract_start": "2024-04-01"}, content_type="application/json")
     assert good.status_code == 201
     assert good.json()["number"] == "00280081"

@@ -32,15 +32,18 @@ SAFE = {
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "FIELD_ENCRYPTION_KEY": FERNET_KEY,
     "TRUSTED_PROXIES": "172.30.250.2",
+    "AUDIT_HMAC_KEY": "deploy-check-audit-key-0123456789abcdef0123456789abcdef",
 }
 
 
 def _production(tmp_path: Path, command: list[str], **changes: str | None) -> subprocess.CompletedProcess[str]:
     """Run ``command`` with production settings: the safe configuration with ``changes`` (None unsets)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "CELERY_", "EMAIL_"))}
-    for key in ("DATABASE_URL", "FIELD_ENCRYPTION_KEY", "TRUSTED_PROXIES", "STORAGE_DIR", "STATIC_ROOT"):
+    for key in ("DATABASE_URL", "FIELD_ENCRYPTION_KEY", "TRUSTED_PROXIES", "STORAGE_DIR", "STATIC_ROOT", "AUDIT_HMAC_KEY",
+                "AUDIT_CHECKPOINT_DIR"):
         env.pop(key, None)
-    env.update(SAFE, STATIC_ROOT=str(tmp_path / "static"), STORAGE_DIR=str(tmp_path / "storage"), PORTAL_VAR_DIR=str(tmp_path / "var"))
+    env.update(SAFE, STATIC_ROOT=str(tmp_path / "static"), STORAGE_DIR=str(tmp_path / "storage"), PORTAL_VAR_DIR=str(tmp_path / "var"),
+               AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
     for key, value in changes.items():
         if value is None:
             env.pop(key, None)

@@ -76,6 +76,7 @@ PUBLIC = {
     "accounts:password_reset_complete": 200,
     "healthz": 200,
     "api_schema": 200,
+    "api_not_found": 404,  # anything else under /api/v1/: the API's JSON 404
 }
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import json
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
 from agency.models import Role
-from audit import dbguards
+from audit import chain, dbguards
+from audit.checkpoints import CheckpointFile
 from audit.models import AppendOnlyError, AuditEvent, Outcome
-from audit.selectors import audit_chain_verify
-from audit.services import audit_record
+from audit.selectors import audit_chain_rows, audit_chain_verify, audit_integrity_verify
+from audit.services import audit_checkpoint_write, audit_record
 
 from ..conftest import login_verified
 from ..factories import TEST_PASSWORD, UserFactory
@@ -74,34 +78,160 @@ def test_chain_links_every_row(events: list[AuditEvent]) -> None:
     call_command("verify_audit_chain")
 
 
-def _tamper(sql: str) -> None:
+def _tamper(sql: str, params: list[Any] | None = None) -> None:
     """Change the table behind the application's back, as a database superuser could."""
     dbguards.remove(connection)
     try:
-        _raw(sql)
+        _raw(sql, params)
     finally:
         dbguards.install(connection)
 
 
-def test_verify_names_the_first_altered_row(events: list[AuditEvent]) -> None:
-    _tamper("UPDATE audit_auditevent SET detail = '{\"n\": 99}' WHERE seq = 3")
-    broken = audit_chain_verify()
-    assert broken is not None
-    assert broken.seq == 3
-    with pytest.raises(CommandError, match="seq 3"):
-        call_command("verify_audit_chain")
+@pytest.fixture
+def sealed(db: Any) -> list[AuditEvent]:
+    """Seven events and the checkpoint that seals them (its own event is row 8, the head it seals)."""
+    rows = [audit_record(action="test.event", actor_label="system", detail={"n": n}) for n in range(7)]
+    audit_checkpoint_write(reason="schedule")
+    assert audit_integrity_verify().intact
+    return rows
 
 
-def test_verify_finds_a_removed_row(events: list[AuditEvent]) -> None:
-    _tamper("DELETE FROM audit_auditevent WHERE seq = 2")
-    broken = audit_chain_verify()
-    assert broken is not None
-    assert broken.seq == 2
+def _problems() -> set[tuple[str, int | None]]:
+    return {(p.kind, p.seq) for p in audit_integrity_verify().problems}
 
 
-def test_verify_finds_a_changed_actor(events: list[AuditEvent]) -> None:
-    _tamper("UPDATE audit_auditevent SET actor_label = 'someone-else' WHERE seq = 5")
-    assert audit_chain_verify().seq == 5  # type: ignore[union-attr]
+def _verify_fails(kind: str) -> str:
+    out = StringIO()
+    with pytest.raises(CommandError, match=f"first: {kind}"):
+        call_command("verify_audit_chain", stderr=out)
+    return out.getvalue()
+
+
+# The nine tamper cases. UPDATE and DELETE are refused by the guards (tests above); with the guards
+# removed, every other change is detected by verify_audit_chain and the compliance probe.
+
+
+def test_tamper_middle_edit_is_detected(sealed: list[AuditEvent]) -> None:
+    _tamper("UPDATE audit_auditevent SET detail = '{\"n\": 99}' WHERE seq = 4")
+    assert ("rewritten", 4) in _problems()
+    assert "連番 4 の内容がハッシュと一致しません" in _verify_fails("rewritten")
+
+
+def test_tamper_middle_deletion_is_detected(sealed: list[AuditEvent]) -> None:
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 4")
+    assert _problems() == {("deleted", 4)}
+    assert "連番 4 の行がありません" in _verify_fails("deleted")
+
+
+def test_tamper_last_row_edit_is_detected(sealed: list[AuditEvent]) -> None:
+    _tamper("UPDATE audit_auditevent SET actor_label = 'someone-else' WHERE seq = 8")
+    assert ("rewritten", 8) in _problems()
+    _verify_fails("rewritten")
+
+
+def test_tamper_tail_truncation_of_one_row_is_detected(sealed: list[AuditEvent]) -> None:
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 8")
+    assert _problems() == {("truncated", 8)}
+    assert "末尾の 1 行が削除" in _verify_fails("truncated")
+
+
+def test_tamper_tail_truncation_of_many_rows_is_detected(sealed: list[AuditEvent]) -> None:
+    _tamper("DELETE FROM audit_auditevent WHERE seq >= 3")
+    assert _problems() == {("truncated", 3)}
+    assert "末尾の 6 行が削除" in _verify_fails("truncated")
+
+
+def _recompute_from(seq: int) -> None:
+    """Recompute prev_hash and row_hash of every row from ``seq`` on, as an intruder would."""
+    rows = list(audit_chain_rows())
+    prev = rows[seq - 2]["row_hash"] if seq > 1 else chain.GENESIS_HASH
+    dbguards.remove(connection)
+    try:
+        for row in rows[seq - 1 :]:
+            digest = chain.row_hash(prev, row)
+            _raw("UPDATE audit_auditevent SET prev_hash = %s, row_hash = %s WHERE seq = %s", [prev, digest, row["seq"]])
+            prev = digest
+    finally:
+        dbguards.install(connection)
+
+
+def test_tamper_recomputed_tail_is_detected(sealed: list[AuditEvent]) -> None:
+    _tamper("UPDATE audit_auditevent SET actor_label = 'someone-else' WHERE seq = 3")
+    _recompute_from(3)
+    problems = _problems()
+    # the plain chain holds again, but the seals of rows 3..8 and the checkpoint's head do not
+    assert {seq for kind, seq in problems if kind == "forged"} == {3, 4, 5, 6, 7, 8}
+    assert ("rewritten", 8) in problems
+    assert chain.verify(audit_chain_rows()) is None
+    _verify_fails("forged")
+
+
+def test_tamper_forged_append_is_detected(sealed: list[AuditEvent]) -> None:
+    head = AuditEvent.objects.get(seq=8)
+    fields = {"seq": 9, "occurred_at": head.occurred_at, "actor_id": None, "actor_label": "forger", "actor_role": "",
+              "tenant": "", "action": "auth.login", "outcome": "success", "object_type": "", "object_ids": [], "ip": None,
+              "method": "", "path": "", "request_id": "", "session_hash": "", "detail": {}}
+    digest = chain.row_hash(head.row_hash, fields)
+    forged_mac = chain.row_mac(b"a key the intruder made up", digest)
+    _tamper(
+        "INSERT INTO audit_auditevent (seq, occurred_at, actor_id, actor_label, actor_role, tenant, action, outcome, "
+        "object_type, object_ids, ip, method, path, request_id, session_hash, detail, prev_hash, row_hash, row_mac) "
+        "VALUES (9, %s, NULL, 'forger', '', '', 'auth.login', 'success', '', '[]', NULL, '', '', '', '', '{}', %s, %s, %s)",
+        [fields["occurred_at"], head.row_hash, digest, forged_mac],
+    )
+    assert _problems() == {("forged", 9)}
+    assert "連番 9 の封印（HMAC）が一致しません" in _verify_fails("forged")
+    # without any seal it is refused as well
+    _tamper("UPDATE audit_auditevent SET row_mac = '' WHERE seq = 9")
+    assert _problems() == {("forged", 9)}
+
+
+def test_checkpoint_file_changes_are_detected(sealed: list[AuditEvent]) -> None:
+    audit_checkpoint_write(reason="schedule")
+    path = CheckpointFile().path
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    path.write_text(lines[1] + "\n", encoding="utf-8")  # the first checkpoint removed
+    kinds = {p.kind for p in audit_integrity_verify().problems}
+    assert kinds == {"checkpoint"}
+    path.write_text("", encoding="utf-8")  # every checkpoint removed: the log still names them
+    assert {p.kind for p in audit_integrity_verify().problems} == {"checkpoint"}
+    edited = json.loads(lines[0])
+    edited["seq"] = 3
+    path.write_text(json.dumps(edited) + "\n" + lines[1] + "\n", encoding="utf-8")
+    assert any("封印が一致しません" in p.message for p in audit_integrity_verify().problems)
+
+
+def test_checkpoint_seals_the_head_outside_the_database(sealed: list[AuditEvent]) -> None:
+    entry = json.loads(CheckpointFile().path.read_text(encoding="utf-8").splitlines()[0])
+    head = AuditEvent.objects.order_by("-seq").first()
+    assert head is not None
+    assert head.action == "audit.checkpoint"
+    assert (entry["seq"], entry["row_hash"]) == (head.seq, head.row_hash)
+    assert entry["reason"] == "schedule"
+    assert settings.AUDIT_HMAC_KEY not in json.dumps(entry)
+    assert all(event.row_mac for event in AuditEvent.objects.all())
+    out = StringIO()
+    call_command("verify_audit_chain", stdout=out)
+    assert "checkpoint seq 8" in out.getvalue()
+
+
+def test_checkpoint_needs_a_key(db: Any, settings: Any) -> None:
+    settings.AUDIT_HMAC_KEY = ""
+    with pytest.raises(CommandError, match="AUDIT_HMAC_KEY"):
+        call_command("audit_checkpoint")
+    report = audit_integrity_verify()
+    assert report.intact
+    assert report.warnings
+
+
+def test_checkpoint_task_runs_on_the_beat_schedule(db: Any, settings: Any) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
+    assert entry["task"] == "audit.checkpoint_write"
+    from agency.celery import app  # the Celery app knows every task once Django is ready
+
+    seq = app.tasks["audit.checkpoint_write"].apply().get()
+    assert CheckpointFile().read(settings.AUDIT_HMAC_KEY.encode()).latest.seq == seq  # type: ignore[union-attr]
 
 
 def test_guards_are_in_place_after_migrations(db: Any) -> None:

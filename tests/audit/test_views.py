@@ -15,7 +15,7 @@ from django.urls import reverse
 from agency.models import Role, User
 from audit import dbguards
 from audit.models import AuditEvent, Outcome
-from audit.services import audit_record
+from audit.services import audit_checkpoint_write, audit_record
 from compliance.models import ProbeResult, ProbeStatus
 
 from ..conftest import login_verified
@@ -124,7 +124,15 @@ def test_csv_neutralises_formulas(auditor_client: Client, make_user: Callable[..
     assert "'=HYPERLINK" in text.decode("utf-8-sig")
 
 
+def test_verify_chain_button_warns_until_a_checkpoint_exists(auditor_client: Client, events: dict[str, Any]) -> None:
+    auditor_client.post(reverse("audit:verify_chain"))
+    result = ProbeResult.objects.get(probe="audit_chain")
+    assert result.status == ProbeStatus.WARN
+    assert "チェックポイントがまだありません" in result.value
+
+
 def test_verify_chain_button(auditor_client: Client, events: dict[str, Any]) -> None:
+    audit_checkpoint_write(reason="manual")
     response = auditor_client.post(reverse("audit:verify_chain"))
     assert response.status_code == 302
     result = ProbeResult.objects.get(probe="audit_chain")

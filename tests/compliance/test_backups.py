@@ -17,10 +17,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from audit.checkpoints import CheckpointFile
+from audit.selectors import audit_integrity_verify
 from audit.services import audit_record
 from compliance import backup, probes
 from compliance.backup import BackupError
 from compliance.models import BackupGeneration, ProbeStatus, RestoreDrill
+from compliance.services.backup import checkpoint_sidecar
 
 KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
 
@@ -118,6 +121,13 @@ def test_backup_generations_and_restore_drill(settings: Any, tmp_path: Path, mak
     assert oct(Path(latest.path).stat().st_mode & 0o777) == "0o600"
     assert latest.row_counts["agency_user"] == 1
     assert latest.audit_head_seq is not None
+    # each backup sealed the audit head its dump contains, outside the database and beside the dump
+    checkpoints = CheckpointFile().read(settings.AUDIT_HMAC_KEY.encode()).checkpoints
+    assert [c.reason for c in checkpoints] == ["backup"] * 3
+    assert (checkpoints[-1].seq, checkpoints[-1].row_hash) == (latest.audit_head_seq, latest.audit_head_hash)
+    assert checkpoint_sidecar(Path(latest.path)).read_text(encoding="utf-8").count(latest.audit_head_hash) == 1
+    assert not checkpoint_sidecar(Path(generations[0].path)).exists()
+    assert audit_integrity_verify().intact
 
     call_command("restore_drill")
     drill = RestoreDrill.objects.get()

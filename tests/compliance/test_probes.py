@@ -15,7 +15,7 @@ from django.utils import timezone
 from agency import dbguards as agency_dbguards
 from agency.models import MaintenanceWindow, Role, User
 from audit import dbguards as audit_dbguards
-from audit.services import audit_record
+from audit.services import audit_checkpoint_write, audit_record
 from compliance import dbguards, probes
 from compliance.models import (
     AuditReviewSignoff,
@@ -89,6 +89,8 @@ def test_lockout(settings: Any) -> None:
 def test_audit_chain_detects_a_changed_row() -> None:
     for n in range(3):
         audit_record(action="test.event", actor_label="system", detail={"n": n})
+    assert probes.measure("audit_chain").status == ProbeStatus.WARN  # no checkpoint yet
+    audit_checkpoint_write(reason="manual")
     assert probes.measure("audit_chain").status == ProbeStatus.PASS
     audit_dbguards.remove(connection)
     try:
@@ -98,7 +100,19 @@ def test_audit_chain_detects_a_changed_row() -> None:
         audit_dbguards.install(connection)
     result = probes.measure("audit_chain")
     assert result.status == ProbeStatus.FAIL
-    assert result.detail["seq"] == 2
+    assert result.detail["problems"][0]["seq"] == 2
+    assert result.detail["problems"][0]["kind"] == "rewritten"
+    assert "書き換え" in result.value
+
+
+def test_audit_chain_warns_when_the_newest_checkpoint_is_old(settings: Any) -> None:
+    audit_record(action="test.event", actor_label="system")
+    audit_checkpoint_write(reason="schedule")
+    assert probes.measure("audit_chain").status == ProbeStatus.PASS
+    with time_machine.travel(timezone.now() + settings.AUDIT_CHECKPOINT_MAX_AGE + dt.timedelta(hours=1)):
+        result = probes.measure("audit_chain")
+    assert result.status == ProbeStatus.WARN
+    assert "チェックポイントが古くなっています" in result.value
 
 
 def test_audit_review_must_be_signed_within_31_days(auditor: User) -> None:

@@ -127,6 +127,20 @@ def test_django_services_use_production_settings_and_the_env_file(
     assert services["beat"]["command"][:4] == ["celery", "-A", "agency", "beat"]
 
 
+def test_migrations_run_as_the_owner_and_everything_else_as_the_application_role(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    migrate = services["migrate"]
+    assert _environment(migrate)["DATABASE_URL"] == "${DATABASE_OWNER_URL:?set DATABASE_OWNER_URL in .env}"
+    command = " ".join(migrate["command"])
+    assert command.index("migrate --noinput") < command.index('db_grant_app_role "$$DATABASE_APP_ROLE" --create')
+    for name in ("web", "worker", "beat"):
+        assert "DATABASE_URL" not in _environment(services[name]), name  # from .env: the application's role
+    example = _env_example()
+    assert example["DATABASE_URL"].startswith(f"postgres://{example['DATABASE_APP_ROLE']}:")
+    assert example["DATABASE_OWNER_URL"].startswith(f"postgres://{example['POSTGRES_USER']}:")
+
+
 def test_only_nginx_publishes_ports(services: dict[str, dict[str, Any]]) -> None:
     assert [name for name, service in services.items() if service.get("ports")] == ["nginx"]
 

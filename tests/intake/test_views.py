@@ -382,6 +382,10 @@ def test_clerk_overrides_a_warning_with_a_reason(clerk: Client, submission_a: Su
     event = AuditEvent.objects.filter(action="intake.finding.override").get()
     assert event.object_ids == [str(warning.pk)]
     assert "健診機関独自の追加項目で請求対象外" in clerk.get(record_url).content.decode()
+    # the page shows the person's record and warnings: every request to it is audited
+    shown = AuditEvent.objects.filter(action="intake.warning_override.view").order_by("seq")
+    assert [(e.method, e.object_ids, e.outcome) for e in shown] == [
+        ("GET", [str(warning.record_id)], "success"), ("POST", [str(warning.record_id)], "success")]
 
 
 def test_errors_cannot_be_overridden_from_the_page(clerk: Client, submission_a: Submission) -> None:
@@ -405,6 +409,9 @@ def test_institution_staff_cannot_override(staff_a: Client, submission_a: Submis
     assert staff_a.post(url, {"finding": warning.pk, "reason": "理由です"}).status_code == 403
     warning.refresh_from_db()
     assert warning.overridden_at is None
+    refused = AuditEvent.objects.filter(action="intake.warning_override.view")
+    assert refused.count() == 2
+    assert {e.outcome for e in refused} == {"denied"}
 
 
 # --- rule catalogue and navigation ----------------------------------------------------------------------------------

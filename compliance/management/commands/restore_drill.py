@@ -20,5 +20,6 @@ class Command(BaseCommand):
                    f"audit chain {'intact' if drill.chain_intact else 'NOT verified'}, "
                    f"row counts {'match' if drill.counts_match else 'DO NOT match'}")
         if not drill.succeeded:
-            raise CommandError(f"{summary}: {drill.detail.get('error', '')}".rstrip(": "))
+            reason = drill.detail.get("error") or (drill.detail.get("chain_break") or {}).get("reason", "")
+            raise CommandError(f"{summary}: {reason}".rstrip(": "))
         self.stdout.write(self.style.SUCCESS(summary))
