@@ -161,6 +161,19 @@ def _fasting_tg_without_fasting_code(case: RecordCase) -> RecordPair | None:
     return _map_observations(case.document, change), case.claim
 
 
+UNKNOWN_ITEM_CODE = "9N999999900000001"  # 17 characters, not in the item master
+
+
+def _unknown_item_code(case: RecordCase) -> RecordPair | None:
+    """An item of the institution's own (院内独自項目) the item master does not know: a warning only."""
+    if not case.document.sections:
+        return None
+    first, *rest = case.document.sections
+    extra = Observation(code=UNKNOWN_ITEM_CODE, xml_type="ST", value="院内独自項目", display_name="院内独自項目")
+    sections = (Section(first.code, first.title, (*first.observations, extra)), *rest)
+    return replace(case.document, sections=sections), case.claim
+
+
 def _identity_mismatch(case: RecordCase) -> RecordPair | None:
     subject = case.claim.subject
     return case.document, replace(
@@ -372,6 +385,7 @@ _RECORD_DEFECTS: tuple[tuple[Defect, RecordApplier], ...] = (
         ),
         _fasting_tg_without_fasting_code,
     ),
+    (_D("unknown_item_code", _R, "項目マスタにない項目コード（警告）", F.OBS_UNKNOWN_CODE.code), _unknown_item_code),
     (_D("identity_mismatch", _R, "データと決済で生年月日が異なる", F.PAIR_IDENTITY_MISMATCH.code), _identity_mismatch),
     (_D("old_namespace_claim", _R, "第4期の決済ファイルに旧名前空間", F.XML_NAMESPACE_OLD.code), _old_namespace_claim),
     (
