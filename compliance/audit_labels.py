@@ -19,7 +19,7 @@ ACTIONS = {
     "access.denied": "アクセス拒否",
     "account.created": "利用者の登録", "account.list": "利用者一覧の閲覧", "account.password_changed": "パスワード変更",
     "account.reset_link_issued": "パスワード再設定リンクの発行", "account.updated": "利用者の変更",
-    "account.disabled": "利用者の無効化", "account.enabled": "利用者の有効化",
+    "account.disabled": "利用者の無効化", "account.enabled": "利用者の有効化", "account.view": "利用者の閲覧",
     "api.auth_refused": "API認証の拒否", "api_client.created": "APIクライアントの登録", "api_client.deactivated": "APIクライアントの無効化",
     "audit.anomalies.viewed": "要確認事項の閲覧", "audit.chain.verified": "ハッシュチェーンの検証", "audit.event.viewed": "監査記録の閲覧",
     "audit.events.exported": "監査ログのCSV出力", "audit.events.searched": "監査ログの検索", "audit.review.signed": "定期確認の署名",
@@ -55,7 +55,8 @@ ACTIONS = {
     "intake.returns.export": "返戻一覧のCSV出力", "intake.returns.view": "返戻一覧の閲覧", "intake.submission.view": "受付の閲覧",
     "intake.warnings.export": "未確認の警告のCSV出力", "intake.warnings.view": "未確認の警告の閲覧", "intake.workbench.view": "点検ワークベンチの閲覧",
     "notification.preference.changed": "通知設定の変更",
-    "party.contract": "契約の保存", "party.institution": "健診機関の保存", "party.institution.archive_password_set": "アーカイブのパスワード設定",
+    "party.contract": "契約の保存", "party.contract.ended": "契約の終了", "party.contract.other_items_set": "追加健診項目単価の変更",
+    "party.institution.sender_added": "送信元アドレスの登録", "party.institution.sender_removed": "送信元アドレスの削除", "party.institution": "健診機関の保存", "party.institution.archive_password_set": "アーカイブのパスワード設定",
     "party.institution.archive_password_cleared": "アーカイブのパスワード削除", "party.institution.view": "健診機関の閲覧", "party.insurer": "保険者の保存",
     "routing.delivery.acknowledged": "送付データの受領確認", "routing.delivery.created": "送付データの作成",
     "routing.delivery.downloaded": "送付データの取得", "routing.delivery.export": "送付データのダウンロード",
@@ -91,6 +92,7 @@ TARGET_PAGES = {
     "record": "intake:record_detail", "submission": "intake:submission_detail", "delivery": "insurer:delivery_detail",
     "institution": "parties:institution_detail", "insurer": "parties:insurer_detail", "audit_event": "audit:event_detail",
     "billing_month": "billing:month_detail", "invoice": "billing:invoice_detail", "contract": "parties:contract_detail",
+    "user": "parties:user_detail", "api_client": "parties:api_client_detail",
 }
 ROLES = dict(Role.choices)
 

@@ -1,4 +1,6 @@
-"""The Django admin, behind the same second factor as the portal; party writes go through services."""
+"""The Django admin, for superusers only (made with ``manage.py createsuperuser``), behind the same second
+factor as the portal; party writes go through services. People, including the agency's administrators, do
+their work in the portal's pages (設定: ``agency.views.administration``)."""
 
 from __future__ import annotations
 
@@ -26,8 +28,17 @@ from agency.models import (
 
 from . import clients  # noqa: F401 - registers the admin pages of machine clients and their certificates
 
-admin.site.__class__ = OTPAdminSite
-admin.site.site_header = "代行機関ポータル 管理"
+
+class SuperuserAdminSite(OTPAdminSite):
+    """The admin answers only active superusers who passed the second factor; everyone else, agency
+    administrators included, is sent to its login page, which refuses them."""
+
+    def has_permission(self, request: Any) -> bool:
+        return bool(super().has_permission(request) and request.user.is_superuser)
+
+
+admin.site.__class__ = SuperuserAdminSite
+admin.site.site_header = "代行機関ポータル 管理（システム管理者専用）"
 
 
 class ServiceSaveAdmin(admin.ModelAdmin):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import ClassVar
 
 from django.core.exceptions import ValidationError
@@ -287,6 +288,24 @@ class Contract(TimeStampedModel):
 
     def is_valid_on(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    @staticmethod
+    def _percent(rate: int) -> str:
+        """A rate stored as percent × 1000, as people write it: 30000 → "30", 33333 → "33.333"."""
+        text = f"{Decimal(rate) / 1000:f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    @property
+    def basic_copay_percent(self) -> str:
+        return self._percent(self.basic_copay_rate)
+
+    @property
+    def detail_copay_percent(self) -> str:
+        return self._percent(self.detail_copay_rate)
+
+    @property
+    def other_copay_percent(self) -> str:
+        return self._percent(self.other_copay_rate)
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

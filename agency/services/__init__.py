@@ -13,7 +13,10 @@ from .accounts import (
     otp_verify,
     user_create,
     user_has_confirmed_totp,
+    user_invite,
     user_password_change,
+    user_set_active,
+    user_update,
 )
 from .clients import (
     api_client_create,
@@ -27,9 +30,12 @@ from .clients import (
     token_digest,
 )
 from .parties import (
+    contract_end,
     contract_from_terms,
     contract_save,
     institution_archive_password_set,
+    institution_email_sender_add,
+    institution_email_sender_remove,
     institution_save,
     insurer_save,
     synthetic_parties_load,
@@ -44,11 +50,14 @@ __all__ = [
     "client_certificate_inspect",
     "client_certificate_register",
     "client_certificate_revoke",
+    "contract_end",
     "contract_from_terms",
     "contract_save",
     "credential_reset_check",
     "credential_reset_issue",
     "institution_archive_password_set",
+    "institution_email_sender_add",
+    "institution_email_sender_remove",
     "institution_save",
     "insurer_save",
     "maintenance_window_open_for",
@@ -60,5 +69,8 @@ __all__ = [
     "token_digest",
     "user_create",
     "user_has_confirmed_totp",
+    "user_invite",
     "user_password_change",
+    "user_set_active",
+    "user_update",
 ]
