@@ -169,11 +169,11 @@ class UserCreateForm(_PersonFields):
     )
     password1 = forms.CharField(label=_("仮パスワード"), required=False, strip=False,
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-                                help_text=_("13文字以上で、英字・数字・記号を含めてください。"))
+                                help_text=_("「仮パスワードを設定する」ときだけ入力します。13文字以上で、英字・数字・記号を含めてください。"))
     password2 = forms.CharField(label=_("仮パスワード（確認）"), required=False, strip=False,
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     method = forms.ChoiceField(label=_("本人確認の方法"), choices=[("", "---------"), *CredentialReset.Method.choices],
-                               required=False)
+                               required=False, help_text=_("「パスワード設定リンクを送る」ときは、本人確認の記録を入力します。"))
     field_order = ["username", "last_name", "first_name", "full_name_kana", "email", "phone", "role", "insurer",
                    "institution", "password_mode", "password1", "password2", "method", "document_reference", "verified_at"]
 
@@ -272,6 +272,7 @@ class ContractForm(forms.ModelForm):
             "valid_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "valid_to": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
+        labels = {"insurer": _("保険者"), "institution": _("健診機関")}
         help_texts = {"valid_to": _("空欄なら終了日なし。終了するときは「契約を終了」から終了日を入れます。")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
