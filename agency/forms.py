@@ -53,7 +53,7 @@ class _NumberFixedOnChange:
     """The identifying number is typed once, when the party is registered; afterwards it is shown, not edited."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         instance = getattr(self, "instance", None)
         if instance is not None and instance.pk is not None:
             field = self.fields["number"]  # type: ignore[attr-defined]
@@ -308,7 +308,7 @@ class ContractForm(forms.ModelForm):
                 (name.replace("_copay_rate", "_copay_percent") if name.endswith("_copay_rate") else name): found
                 for name, found in errors.error_dict.items()
             })
-        super()._update_errors(errors)
+        super()._update_errors(errors)  # type: ignore[misc]
 
 
 class OtherItemForm(forms.ModelForm):

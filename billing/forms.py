@@ -110,10 +110,10 @@ class ListFilterForm(forms.Form):
 
     def __init__(
         self, data: Any = None, *, months: list[dt.date], insurers: Any = None, institutions: Any = None,
-        statuses: list[tuple[str, str]] | None = None,
+        statuses: list[tuple[str, Any]] | None = None,
     ) -> None:
         super().__init__(data)
-        self.fields["month"].choices = [("", _("すべて")), *((period_label(m), period_label(m)) for m in months)]
+        cast(forms.ChoiceField, self.fields["month"]).choices = [("", _("すべて")), *((period_label(m), period_label(m)) for m in months)]
         for name, queryset in (("insurer", insurers), ("institution", institutions)):
             if queryset is None:
                 del self.fields[name]

@@ -7,7 +7,7 @@ of people's details are audited as personal data. The Django admin is for superu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -38,11 +38,16 @@ from ..forms import (
     UserCreateForm,
     UserEditForm,
 )
-from ..models import Contract, Institution, Insurer
+from ..models import Contract, Institution, Insurer, User
 from ..permissions import Perm, permission_required_for_role, user_has_perm
 from ..services.accounts import USER_FIELDS
 
 FORM = "parties/settings_form.html"
+
+
+def _actor(request: HttpRequest) -> User:
+    """The administrator acting (the permission check before every view has refused anyone else)."""
+    return cast(User, request.user)
 
 
 def _refused(form: BaseForm, error: ValidationError) -> None:
@@ -87,13 +92,13 @@ def user_create(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 if data["password_mode"] == UserCreateForm.TEMPORARY:
                     person = services.user_create(
-                        username=data["username"], password=data["password1"], role=data["role"], actor=request.user,
+                        username=data["username"], password=data["password1"], role=data["role"], actor=_actor(request),
                         fields=form.person_fields(), temporary=True, request=request, **tenant,
                     )
                     done = _("利用者 %(name)s を登録しました。仮パスワードを本人に安全な方法で伝えてください（最初のログインで変更が必要です）。")
                 else:
                     person, _entry = services.user_invite(
-                        username=data["username"], role=data["role"], actor=request.user, method=data["method"],
+                        username=data["username"], role=data["role"], actor=_actor(request), method=data["method"],
                         document_reference=data["document_reference"], verified_at=data["verified_at"], request=request,
                         fields=form.person_fields(), **tenant,
                     )
@@ -123,7 +128,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.user_update(user=person, actor=request.user, role=data["role"], insurer=data["insurer"],
+            services.user_update(user=person, actor=_actor(request), role=data["role"], insurer=data["insurer"],
                                  institution=data["institution"], fields=form.person_fields(), request=request)
         except ValidationError as error:
             person.refresh_from_db()
@@ -143,7 +148,7 @@ def user_status(request: HttpRequest, user_id: int) -> HttpResponse:
     enable = not person.is_active
     if request.method == "POST" and form.is_valid():
         try:
-            services.user_set_active(user=person, active=enable, reason=form.cleaned_data["reason"], actor=request.user,
+            services.user_set_active(user=person, active=enable, reason=form.cleaned_data["reason"], actor=_actor(request),
                                      request=request)
         except ValidationError as error:
             person.refresh_from_db()
@@ -167,7 +172,7 @@ def user_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.credential_reset_issue(user=person, actor=request.user, method=data["method"],
+            services.credential_reset_issue(user=person, actor=_actor(request), method=data["method"],
                                             document_reference=data["document_reference"], verified_at=data["verified_at"],
                                             request=request)
         except ValidationError as error:
@@ -202,7 +207,7 @@ def _insurer_form(request: HttpRequest, insurer: Insurer) -> HttpResponse:
     form = InsurerForm(request.POST or None, instance=insurer)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.insurer_save(insurer=form.save(commit=False), actor=request.user, request=request)
+            saved = services.insurer_save(insurer=form.save(commit=False), actor=_actor(request), request=request)
         except ValidationError as error:
             _refused(form, error)
         else:
@@ -233,7 +238,7 @@ def _institution_form(request: HttpRequest, institution: Institution) -> HttpRes
     form = InstitutionForm(request.POST or None, instance=institution)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.institution_save(institution=form.save(commit=False), actor=request.user, request=request)
+            saved = services.institution_save(institution=form.save(commit=False), actor=_actor(request), request=request)
         except ValidationError as error:
             _refused(form, error)
         else:
@@ -251,7 +256,7 @@ def institution_archive_password(request: HttpRequest, number: str) -> HttpRespo
     form = ArchivePasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         password = "" if form.cleaned_data["clear"] else form.cleaned_data["password"]
-        services.institution_archive_password_set(institution=institution, password=password, actor=request.user,
+        services.institution_archive_password_set(institution=institution, password=password, actor=_actor(request),
                                                   request=request)
         messages.success(request, _("アーカイブのパスワードを登録しました。") if password else _("アーカイブのパスワードを削除しました。"))
         return redirect("parties:institution_detail", institution.number)
@@ -270,7 +275,7 @@ def institution_senders(request: HttpRequest, number: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             sender = services.institution_email_sender_add(institution=institution, address=form.cleaned_data["address"],
-                                                           actor=request.user, request=request)
+                                                           actor=_actor(request), request=request)
         except ValidationError as error:
             _refused(form, error)
         else:
@@ -287,7 +292,7 @@ def institution_sender_delete(request: HttpRequest, number: str, sender_id: int)
     institution = access.access_institution(request, number)
     sender = access.access_email_sender(request, institution, sender_id)
     if request.method == "POST":
-        services.institution_email_sender_remove(sender=sender, actor=request.user, request=request)
+        services.institution_email_sender_remove(sender=sender, actor=_actor(request), request=request)
         messages.success(request, _("送信元アドレス %(address)s の登録を削除しました。") % {"address": sender.address})
         return redirect("parties:institution_senders", institution.number)
     return render(request, "parties/confirm.html", {
@@ -331,7 +336,7 @@ def _contract_form(request: HttpRequest, contract: Contract, initial: dict[str, 
             form.add_error(None, _("同じ項目コードが2回入力されています。"))
         else:
             try:
-                saved = services.contract_save(contract=form.save(commit=False), other_items=items, actor=request.user,
+                saved = services.contract_save(contract=form.save(commit=False), other_items=items, actor=_actor(request),
                                                request=request)
             except ValidationError as error:
                 _refused(form, error)
@@ -352,7 +357,7 @@ def contract_end(request: HttpRequest, contract_id: int) -> HttpResponse:
     form = ContractEndForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.contract_end(contract=contract, valid_to=form.cleaned_data["valid_to"], actor=request.user,
+            services.contract_end(contract=contract, valid_to=form.cleaned_data["valid_to"], actor=_actor(request),
                                   request=request)
         except ValidationError as error:
             contract.refresh_from_db()
@@ -386,7 +391,7 @@ def api_client_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             client, token = services.api_client_create(name=data["name"], institution=data["institution"],
-                                                       insurer=data["insurer"], actor=request.user, request=request)
+                                                       insurer=data["insurer"], actor=_actor(request), request=request)
         except ValidationError as error:
             _refused(form, error)
         else:
@@ -412,7 +417,7 @@ def api_client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
 def api_client_deactivate(request: HttpRequest, client_id: int) -> HttpResponse:
     client = access.access_api_client(request, client_id)
     if request.method == "POST" and client.is_active:
-        services.api_client_deactivate(api_client=client, actor=request.user, request=request)
+        services.api_client_deactivate(api_client=client, actor=_actor(request), request=request)
         messages.success(request, _("APIクライアント %(name)s を無効にしました。") % {"name": client.name})
         return redirect("parties:api_client_detail", client.pk)
     return render(request, "parties/confirm.html", {
@@ -431,7 +436,7 @@ def certificate_create(request: HttpRequest, client_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             registered = services.client_certificate_register(api_client=client, pem=form.cleaned_data["pem"],
-                                                              actor=request.user, request=request)
+                                                              actor=_actor(request), request=request)
         except ValidationError as error:
             _refused(form, ValidationError({"pem": error.messages}))
         else:
@@ -451,7 +456,7 @@ def certificate_revoke(request: HttpRequest, certificate_id: int) -> HttpRespons
     if request.method == "POST" and form.is_valid():
         try:
             services.client_certificate_revoke(certificate=certificate, reason=form.cleaned_data["reason"],
-                                               actor=request.user, request=request)
+                                               actor=_actor(request), request=request)
         except ValidationError as error:
             _refused(form, error)
         else:
