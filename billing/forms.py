@@ -104,8 +104,8 @@ class ListFilterForm(forms.Form):
     the list has one. Fields a list does not use are left out."""
 
     month = forms.ChoiceField(label=_("請求年月"), required=False)
-    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False)
-    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False, empty_label=_("すべて"))
     status = forms.ChoiceField(label=_("状態"), required=False)
 
     def __init__(
@@ -134,7 +134,7 @@ class PaymentFilterForm(forms.Form):
 
     received_from = forms.DateField(label=_("入金日（から）"), required=False, widget=DateInput)
     received_to = forms.DateField(label=_("入金日（まで）"), required=False, widget=DateInput)
-    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
     source = forms.ChoiceField(label=_("登録方法"), required=False)
 
     def __init__(self, data: Any = None, *, insurers: Any) -> None:

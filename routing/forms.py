@@ -145,8 +145,8 @@ class ReturnFilterForm(forms.Form):
                                     choices=[("", _("すべて")), (YES, _("再提出済")), (NO, _("未再提出"))])
     returned_from = forms.DateField(label=_("過誤返戻日（から）"), required=False, widget=DATE_INPUT)
     returned_to = forms.DateField(label=_("過誤返戻日（まで）"), required=False, widget=DATE_INPUT)
-    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False)
-    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False, empty_label=_("すべて"))
 
     def __init__(self, *args: Any, insurers: QuerySet[Insurer] | None, institutions: QuerySet[Institution] | None,
                  **kwargs: Any) -> None:
@@ -167,7 +167,7 @@ class ReturnFilterForm(forms.Form):
 class DeliveryListFilterForm(DeliveryFilterForm):
     created_from = forms.DateField(label=_("作成日（から）"), required=False, widget=DATE_INPUT)
     created_to = forms.DateField(label=_("作成日（まで）"), required=False, widget=DATE_INPUT)
-    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
 
     def __init__(self, *args: Any, insurers: QuerySet[Insurer] | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
