@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from core.access import get_or_deny
 
 from . import selectors
-from .models import Contract, Institution, Insurer
+from .models import ApiClient, ClientCertificate, Contract, Institution, InstitutionEmailSender, Insurer, User
 
 
 def access_insurer(request: HttpRequest, number: str) -> Insurer:
@@ -24,3 +24,19 @@ def access_institution(request: HttpRequest, number: str) -> Institution:
 
 def access_contract(request: HttpRequest, contract_id: int) -> Contract:
     return get_or_deny(selectors.contract_list(user=request.user), request, "contract", contract_id, pk=contract_id)
+
+
+def access_user(request: HttpRequest, user_id: int) -> User:
+    return get_or_deny(selectors.user_list(user=request.user), request, "user", user_id, pk=user_id)
+
+
+def access_api_client(request: HttpRequest, client_id: int) -> ApiClient:
+    return get_or_deny(selectors.api_client_list(), request, "api_client", client_id, pk=client_id)
+
+
+def access_client_certificate(request: HttpRequest, certificate_id: int) -> ClientCertificate:
+    return get_or_deny(selectors.client_certificate_list(), request, "client_certificate", certificate_id, pk=certificate_id)
+
+
+def access_email_sender(request: HttpRequest, institution: Institution, sender_id: int) -> InstitutionEmailSender:
+    return get_or_deny(selectors.email_sender_list(institution=institution), request, "email_sender", sender_id, pk=sender_id)

@@ -1,6 +1,7 @@
 """Demo data: the seed disclosure form's agency, a few parties and one login per role.
 
-Only for the embedded demo and the tests (``settings.PORTAL_DEMO``); idempotent.
+Only for the embedded demo and the tests (``settings.PORTAL_DEMO``); idempotent. The months of history the
+``seed_demo`` command adds on top, through the services of every app, are ``portal.demo``'s.
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 class Perm(StrEnum):
     PORTAL_HOME = "portal.home"
     PARTIES_VIEW = "agency.view_parties"
-    PARTIES_MANAGE = "agency.manage_parties"
+    PARTIES_MANAGE = "agency.manage_parties"  # insurers, institutions, contracts, senders, API clients (設定)
     CONTRACTS_VIEW = "agency.view_contracts"
     USERS_VIEW = "agency.view_users"
+    USERS_MANAGE = "agency.manage_users"  # create, change, disable accounts; identity-verified reset links
     AUDIT_VIEW = "audit.view_events"
     INTAKE_UPLOAD = "intake.upload"  # an institution sends its own archives
     INTAKE_IMPORT = "intake.import_media"  # clerks register archives received on media or by e-mail
@@ -70,7 +71,7 @@ _ROUTING_INSURER = {
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.AGENCY_ADMIN: frozenset(
         {*_AGENCY_READ, *_INTAKE_CLERK, *_COMPLIANCE_ADMIN, *_ROUTING_AGENCY, Perm.PARTIES_MANAGE, Perm.USERS_VIEW,
-         Perm.AUDIT_VIEW}
+         Perm.USERS_MANAGE, Perm.AUDIT_VIEW}
     ),
     Role.AGENCY_CLERK: frozenset({*_AGENCY_READ, *_INTAKE_CLERK, *_ROUTING_AGENCY}),
     Role.AUDITOR: frozenset(

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .crypto import decrypt_text
-from .models import Contract, Institution, Insurer, Role, User
+from .models import (
+    ApiClient,
+    ClientCertificate,
+    Contract,
+    CredentialReset,
+    Institution,
+    InstitutionEmailSender,
+    Insurer,
+    Role,
+    User,
+)
 
 
 def insurer_list(*, user: Any) -> QuerySet[Insurer]:
@@ -44,3 +54,23 @@ def user_list(*, user: Any) -> QuerySet[User]:
 def institution_archive_password(*, institution: Institution) -> str:
     """The password the institution registered for its locked archives ("" when none)."""
     return decrypt_text(institution.archive_password) if institution.archive_password else ""
+
+
+def api_client_list() -> QuerySet[ApiClient]:
+    """Every machine client of the API with its party and how many certificates it has (agency staff only)."""
+    return ApiClient.objects.select_related("institution", "insurer", "created_by").annotate(
+        certificate_count=Count("certificates", filter=Q(certificates__revoked_at__isnull=True))
+    ).order_by("-is_active", "name", "pk")
+
+
+def client_certificate_list() -> QuerySet[ClientCertificate]:
+    return ClientCertificate.objects.select_related("api_client__institution", "api_client__insurer")
+
+
+def credential_reset_list(*, person: User) -> QuerySet[CredentialReset]:
+    """The 本人確認記録 of one person, newest first."""
+    return CredentialReset.objects.filter(user=person).select_related("verified_by")
+
+
+def email_sender_list(*, institution: Institution) -> QuerySet[InstitutionEmailSender]:
+    return InstitutionEmailSender.objects.filter(institution=institution).order_by("address")

@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 
 from core.api import api_or_page_404
 
-from .views import accounts, portal
+from .views import accounts, administration, portal
 
 # Errors under /api/ answer in the API's error shape (JSON), everywhere else with the pages.
 handler404 = "core.api.api_or_page_404"
@@ -32,12 +32,35 @@ accounts_patterns = (
 parties_patterns = (
     [
         path("insurers/", portal.insurer_list, name="insurer_list"),
+        path("insurers/new/", administration.insurer_create, name="insurer_create"),
         path("insurers/<str:number>/", portal.insurer_detail, name="insurer_detail"),
+        path("insurers/<str:number>/edit/", administration.insurer_edit, name="insurer_edit"),
         path("institutions/", portal.institution_list, name="institution_list"),
+        path("institutions/new/", administration.institution_create, name="institution_create"),
         path("institutions/<str:number>/", portal.institution_detail, name="institution_detail"),
+        path("institutions/<str:number>/edit/", administration.institution_edit, name="institution_edit"),
+        path("institutions/<str:number>/archive-password/", administration.institution_archive_password,
+             name="institution_archive_password"),
+        path("institutions/<str:number>/senders/", administration.institution_senders, name="institution_senders"),
+        path("institutions/<str:number>/senders/<int:sender_id>/delete/", administration.institution_sender_delete,
+             name="institution_sender_delete"),
         path("contracts/", portal.contract_list, name="contract_list"),
+        path("contracts/new/", administration.contract_create, name="contract_create"),
         path("contracts/<int:contract_id>/", portal.contract_detail, name="contract_detail"),
+        path("contracts/<int:contract_id>/edit/", administration.contract_edit, name="contract_edit"),
+        path("contracts/<int:contract_id>/end/", administration.contract_end, name="contract_end"),
         path("users/", portal.user_list, name="user_list"),
+        path("users/new/", administration.user_create, name="user_create"),
+        path("users/<int:user_id>/", administration.user_detail, name="user_detail"),
+        path("users/<int:user_id>/edit/", administration.user_edit, name="user_edit"),
+        path("users/<int:user_id>/status/", administration.user_status, name="user_status"),
+        path("users/<int:user_id>/reset/", administration.user_reset, name="user_reset"),
+        path("api-clients/", administration.api_client_list, name="api_client_list"),
+        path("api-clients/new/", administration.api_client_create, name="api_client_create"),
+        path("api-clients/<int:client_id>/", administration.api_client_detail, name="api_client_detail"),
+        path("api-clients/<int:client_id>/deactivate/", administration.api_client_deactivate, name="api_client_deactivate"),
+        path("api-clients/<int:client_id>/certificates/new/", administration.certificate_create, name="certificate_create"),
+        path("certificates/<int:certificate_id>/revoke/", administration.certificate_revoke, name="certificate_revoke"),
     ],
     "parties",
 )

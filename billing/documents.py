@@ -141,3 +141,64 @@ def payment_statement_csv(payment: PaymentStatement) -> bytes:
         for line in payment_statement_lines(payment)
     ]
     return _csv([_(column) for column in PAYMENT_COLUMNS], rows)
+
+
+# --- the lists people filter, as CSV ------------------------------------------------------------------------------
+
+STATEMENT_LIST_COLUMNS = ("請求書番号", "請求年月", "保険者番号", "保険者名", "件数", "うち月遅れ", "過誤件数", "請求額", "過誤調整額",
+                          "その他の調整額", "請求合計", "入金済", "状態")
+INVOICE_LIST_COLUMNS = ("請求書番号", "種類", "請求年月", "保険者番号", "宛先", "発行日", "お支払期限", "合計（税込）", "うち消費税",
+                        "未入金", "取消対象の請求書")
+PAYMENT_STATEMENT_LIST_COLUMNS = ("支払通知番号", "請求年月", "機関番号", "機関名", "件数", "過誤件数", "請求額", "過誤調整額",
+                                  "その他の調整額", "支払予定額")
+PAYMENT_LIST_COLUMNS = ("入金日", "保険者番号", "保険者名", "対象", "登録方法", "振込依頼人", "摘要", "入金額", "登録日時", "登録者")
+TRANSFER_LIST_COLUMNS = ("作成日時", "請求年月", "取組日", "件数", "合計金額", "作成者")
+
+
+def statement_list_csv(statements: Iterable[ClaimsStatement]) -> bytes:
+    """Statements with ``paid`` and ``settled`` attached (as the list page shows them)."""
+    rows = (
+        [s.number, s.month.label, s.insurer_number, s.insurer_name, s.record_count, s.late_count, s.return_count,
+         s.claims_total, s.returns_total, s.adjustments_total, s.total, getattr(s, "paid", 0),
+         _("入金済") if getattr(s, "settled", False) else _("入金待ち")]
+        for s in statements
+    )
+    return _csv([_(column) for column in STATEMENT_LIST_COLUMNS], rows)
+
+
+def invoice_list_csv(invoices: Iterable[Invoice]) -> bytes:
+    """Invoices with ``outstanding`` attached."""
+    rows = (
+        [i.number or "", i.get_kind_display(), i.month.label if i.month else "", i.recipient_number, i.recipient_name,
+         _date(i.issue_date), _date(i.due_date), i.total, i.tax_total, getattr(i, "outstanding", 0),
+         i.refers.number if i.refers and i.refers.number else ""]
+        for i in invoices
+    )
+    return _csv([_(column) for column in INVOICE_LIST_COLUMNS], rows)
+
+
+def payment_statement_list_csv(payments: Iterable[PaymentStatement]) -> bytes:
+    rows = (
+        [p.number, p.month.label, p.institution_number, p.institution_name, p.record_count, p.return_count, p.claims_total,
+         p.returns_total, p.adjustments_total, p.total]
+        for p in payments
+    )
+    return _csv([_(column) for column in PAYMENT_STATEMENT_LIST_COLUMNS], rows)
+
+
+def insurer_payment_list_csv(payments: Iterable[Any]) -> bytes:
+    rows = (
+        [_date(p.received_on), p.insurer.number, p.insurer.name,
+         p.claims_statement.number if p.claims_statement else (p.invoice.number or "" if p.invoice else ""),
+         p.get_source_display(), p.payer_name, p.reference, p.amount, _moment(p.recorded_at), p.recorded_label]
+        for p in payments
+    )
+    return _csv([_(column) for column in PAYMENT_LIST_COLUMNS], rows)
+
+
+def transfer_list_csv(batches: Iterable[Any]) -> bytes:
+    rows = (
+        [_moment(b.created_at), b.month.label, _date(b.transfer_date), b.line_count, b.total_amount, b.created_label]
+        for b in batches
+    )
+    return _csv([_(column) for column in TRANSFER_LIST_COLUMNS], rows)

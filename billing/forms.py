@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from agency.models import Institution, Insurer
 
 from .calendar import parse_period, period_label
-from .models import AgencyBankAccount, BillingMonth, FixedFeePeriod
+from .models import AgencyBankAccount, BillingMonth, FixedFeePeriod, PaymentSource
 from .selectors import open_items
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
@@ -97,3 +97,53 @@ class BankAccountForm(forms.ModelForm):
         model = AgencyBankAccount
         fields = ["requester_code", "requester_name_kana", "bank_code", "bank_name_kana", "branch_code", "branch_name_kana",
                   "account_type", "account_number"]
+
+
+class ListFilterForm(forms.Form):
+    """Filters of the billing lists: the month; for the agency's staff the insurer or institution; a status where
+    the list has one. Fields a list does not use are left out."""
+
+    month = forms.ChoiceField(label=_("請求年月"), required=False)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False, empty_label=_("すべて"))
+    status = forms.ChoiceField(label=_("状態"), required=False)
+
+    def __init__(
+        self, data: Any = None, *, months: list[dt.date], insurers: Any = None, institutions: Any = None,
+        statuses: list[tuple[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["month"]).choices = [("", _("すべて")), *((period_label(m), period_label(m)) for m in months)]
+        for name, queryset in (("insurer", insurers), ("institution", institutions)):
+            if queryset is None:
+                del self.fields[name]
+            else:
+                cast(forms.ModelChoiceField, self.fields[name]).queryset = queryset
+        if statuses is None:
+            del self.fields["status"]
+        else:
+            cast(forms.ChoiceField, self.fields["status"]).choices = [("", _("すべて")), *statuses]
+
+    def clean_month(self) -> dt.date | None:
+        text = self.cleaned_data.get("month") or ""
+        return parse_period(text) if text else None
+
+
+class PaymentFilterForm(forms.Form):
+    """Filters of the insurer payments: the day received, the insurer, how it was entered."""
+
+    received_from = forms.DateField(label=_("入金日（から）"), required=False, widget=DateInput)
+    received_to = forms.DateField(label=_("入金日（まで）"), required=False, widget=DateInput)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
+    source = forms.ChoiceField(label=_("登録方法"), required=False)
+
+    def __init__(self, data: Any = None, *, insurers: Any) -> None:
+        super().__init__(data)
+        cast(forms.ModelChoiceField, self.fields["insurer"]).queryset = insurers
+        cast(forms.ChoiceField, self.fields["source"]).choices = [("", _("すべて")), *PaymentSource.choices]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("received_from") and data.get("received_to") and data["received_from"] > data["received_to"]:
+            self.add_error("received_to", _("終了日は開始日以降にしてください。"))
+        return data

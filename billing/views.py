@@ -13,13 +13,16 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from agency import selectors as agency_selectors
 from agency.access import access_insurer
 from agency.leases import lease_open
 from agency.models import Insurer, Role
@@ -41,12 +44,22 @@ from .forms import (
     BankAccountForm,
     BankCsvForm,
     CloseMonthForm,
+    ListFilterForm,
+    PaymentFilterForm,
     PaymentForm,
     ReasonForm,
     TermsForm,
     TransferForm,
 )
-from .models import AgencyBankAccount, BillingMonth, ClaimAdjustment, ClaimsStatement, InsurerBillingTerms, Invoice
+from .models import (
+    AgencyBankAccount,
+    BillingMonth,
+    ClaimAdjustment,
+    ClaimsStatement,
+    InsurerBillingTerms,
+    Invoice,
+    InvoiceKind,
+)
 from .services import closing
 from .tasks import close_month_task
 
@@ -80,6 +93,93 @@ def _with_outstanding(invoices: list[Invoice]) -> list[Invoice]:
     for invoice in invoices:
         invoice.outstanding = selectors.invoice_outstanding(invoice)  # type: ignore[attr-defined]
     return invoices
+
+
+# --- filters of the lists, and their CSV ----------------------------------------------------------------------
+
+CSV = "text/csv; charset=utf-8"
+SETTLED, UNSETTLED = "settled", "unsettled"
+
+
+def _filters(request: HttpRequest, form: Any, csv_name: str) -> dict[str, Any]:
+    """What the lists' filter bar needs: the form, the CSV link and the query both keep."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"filter_form": form, "csv_url": reverse(csv_name), "query": query.urlencode()}
+
+
+def _exported(request: HttpRequest, object_type: str, ids: list[int]) -> None:
+    """A CSV export is audited with what it holds and the filters that chose it."""
+    _touch(request, object_type, ids)
+    request_audit(request).detail["filters"] = {key: value for key, value in request.GET.items() if value}
+
+
+def _months(queryset: Any) -> list[Any]:
+    return sorted({p for p in queryset.order_by().values_list("month__period", flat=True).distinct() if p}, reverse=True)
+
+
+def _apply(form: Any, queryset: Any, **fields: str) -> Any:
+    """Narrow ``queryset`` by the form's filled fields (``fields``: form field → lookup); nothing when it is invalid."""
+    if not form.is_bound:
+        return queryset
+    if not form.is_valid():
+        return queryset.none()
+    for name, lookup in fields.items():
+        value = form.cleaned_data.get(name)
+        if value:
+            queryset = queryset.filter(**{lookup: value})
+    return queryset
+
+
+def _staff(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_agency_staff", False))
+
+
+def _filtered_statements(request: HttpRequest) -> tuple[ListFilterForm, Any]:
+    statements = selectors.claims_statement_list(user=request.user)
+    form = ListFilterForm(
+        request.GET or None, months=_months(statements),
+        insurers=agency_selectors.insurer_list(user=request.user) if _staff(request) else None,
+        statuses=[(SETTLED, _("入金済")), (UNSETTLED, _("入金待ち"))],
+    )
+    statements = _apply(form, statements, month="month__period", insurer="insurer")
+    if form.is_bound and form.is_valid() and form.cleaned_data.get("status"):
+        paid = statements.annotate(paid_sum=Coalesce(Sum("payments__amount"), 0))
+        settled = Q(paid_sum__gte=F("total"))
+        statements = paid.filter(settled) if form.cleaned_data["status"] == SETTLED else paid.exclude(settled)
+    return form, statements
+
+
+def _filtered_invoices(request: HttpRequest) -> tuple[ListFilterForm, Any]:
+    invoices = selectors.invoice_list(user=request.user)
+    form = ListFilterForm(
+        request.GET or None, months=_months(invoices),
+        insurers=agency_selectors.insurer_list(user=request.user) if _staff(request) else None,
+        statuses=list(InvoiceKind.choices),
+    )
+    return form, _apply(form, invoices, month="month__period", insurer="insurer", status="kind")
+
+
+def _filtered_payment_statements(request: HttpRequest) -> tuple[ListFilterForm, Any]:
+    payments = selectors.payment_statement_list(user=request.user)
+    form = ListFilterForm(
+        request.GET or None, months=_months(payments),
+        institutions=agency_selectors.institution_list(user=request.user) if _staff(request) else None,
+    )
+    return form, _apply(form, payments, month="month__period", institution="institution")
+
+
+def _filtered_payments(request: HttpRequest) -> tuple[PaymentFilterForm, Any]:
+    payments = selectors.insurer_payment_list(user=request.user)
+    form = PaymentFilterForm(request.GET or None, insurers=agency_selectors.insurer_list(user=request.user))
+    return form, _apply(form, payments, received_from="received_on__gte", received_to="received_on__lte",
+                        insurer="insurer", source="source")
+
+
+def _filtered_transfers(request: HttpRequest) -> tuple[ListFilterForm, Any]:
+    batches = selectors.transfer_batch_list(user=request.user)
+    form = ListFilterForm(request.GET or None, months=_months(batches))
+    return form, _apply(form, batches, month="month__period")
 
 
 # --- overview ------------------------------------------------------------------------------------------------
@@ -117,9 +217,20 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.BILLING_INSURER_DOCS)
 def statement_list(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.claims_statement_list(user=request.user))
+    form, statements = _filtered_statements(request)
+    page = _page(request, statements)
     _with_paid(list(page.object_list))
-    return render(request, "billing/statement_list.html", {"page": page})
+    return render(request, "billing/statement_list.html", {"page": page, **_filters(request, form, "billing:statement_list_csv")})
+
+
+@personal_data("billing.statements.export")
+@require_GET
+@permission_required_for_role(Perm.BILLING_INSURER_DOCS)
+def statement_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, statements = _filtered_statements(request)
+    found = _with_paid(list(statements))
+    _exported(request, "claims_statement", [s.pk for s in found])
+    return _download(documents.statement_list_csv(found), filename="statements.csv", content_type=CSV)
 
 
 @personal_data("billing.statement.view")
@@ -167,9 +278,20 @@ def statement_pdf(request: HttpRequest, statement_id: int) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.BILLING_INSURER_DOCS)
 def invoice_list(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.invoice_list(user=request.user))
+    form, invoices = _filtered_invoices(request)
+    page = _page(request, invoices)
     _with_outstanding(list(page.object_list))
-    return render(request, "billing/invoice_list.html", {"page": page})
+    return render(request, "billing/invoice_list.html", {"page": page, **_filters(request, form, "billing:invoice_list_csv")})
+
+
+@personal_data("billing.invoices.export")
+@require_GET
+@permission_required_for_role(Perm.BILLING_INSURER_DOCS)
+def invoice_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, invoices = _filtered_invoices(request)
+    found = _with_outstanding(list(invoices))
+    _exported(request, "invoice", [i.pk for i in found])
+    return _download(documents.invoice_list_csv(found), filename="invoices.csv", content_type=CSV)
 
 
 @require_GET
@@ -224,8 +346,20 @@ def invoice_cancel(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.BILLING_PAYMENT_STATEMENTS)
 def payment_statement_list(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.payment_statement_list(user=request.user))
-    return render(request, "billing/payment_statement_list.html", {"page": page})
+    form, payments = _filtered_payment_statements(request)
+    page = _page(request, payments)
+    return render(request, "billing/payment_statement_list.html",
+                  {"page": page, **_filters(request, form, "billing:payment_statement_list_csv")})
+
+
+@personal_data("billing.payment_statements.export")
+@require_GET
+@permission_required_for_role(Perm.BILLING_PAYMENT_STATEMENTS)
+def payment_statement_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, payments = _filtered_payment_statements(request)
+    found = list(payments)
+    _exported(request, "payment_statement", [p.pk for p in found])
+    return _download(documents.payment_statement_list_csv(found), filename="payment-statements.csv", content_type=CSV)
 
 
 @personal_data("billing.payment_statement.view")
@@ -282,8 +416,20 @@ def insurer_payment_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("入金を登録しました。"))
             return redirect("billing:insurer_payment_list")
-    page = _page(request, selectors.insurer_payment_list(user=request.user))
-    return render(request, "billing/insurer_payment_list.html", {"form": form, "page": page})
+    filters, payments = _filtered_payments(request)
+    page = _page(request, payments)
+    return render(request, "billing/insurer_payment_list.html",
+                  {"form": form, "page": page, **_filters(request, filters, "billing:insurer_payment_list_csv")})
+
+
+@personal_data("billing.payments.export")
+@require_GET
+@permission_required_for_role(Perm.BILLING_PAYMENTS)
+def insurer_payment_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, payments = _filtered_payments(request)
+    found = list(payments)
+    _exported(request, "insurer_payment", [p.pk for p in found])
+    return _download(documents.insurer_payment_list_csv(found), filename="payments.csv", content_type=CSV)
 
 
 @require_http_methods(["GET", "POST"])
@@ -426,9 +572,21 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
                     "count": result.batch.line_count, "total": f"{result.batch.total_amount:,}",
                 })
             return redirect("billing:transfer_list")
-    page = _page(request, selectors.transfer_batch_list(user=request.user))
+    filters, batches = _filtered_transfers(request)
+    page = _page(request, batches)
     return render(request, "billing/transfer_list.html", {"form": form, "page": page,
+                                                          **_filters(request, filters, "billing:transfer_list_csv"),
                                                           "account": AgencyBankAccount.objects.filter(is_active=True).first()})
+
+
+@personal_data("billing.transfers.export")
+@require_GET
+@permission_required_for_role(Perm.BILLING_MANAGE)
+def transfer_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, batches = _filtered_transfers(request)
+    found = list(batches)
+    _exported(request, "transfer_batch", [b.pk for b in found])
+    return _download(documents.transfer_list_csv(found), filename="transfers.csv", content_type=CSV)
 
 
 @personal_data("billing.transfer.download")

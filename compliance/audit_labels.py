@@ -19,7 +19,7 @@ ACTIONS = {
     "access.denied": "アクセス拒否",
     "account.created": "利用者の登録", "account.list": "利用者一覧の閲覧", "account.password_changed": "パスワード変更",
     "account.reset_link_issued": "パスワード再設定リンクの発行", "account.updated": "利用者の変更",
-    "account.disabled": "利用者の無効化", "account.enabled": "利用者の有効化",
+    "account.disabled": "利用者の無効化", "account.enabled": "利用者の有効化", "account.view": "利用者の閲覧",
     "api.auth_refused": "API認証の拒否", "api_client.created": "APIクライアントの登録", "api_client.deactivated": "APIクライアントの無効化",
     "audit.anomalies.viewed": "要確認事項の閲覧", "audit.chain.verified": "ハッシュチェーンの検証", "audit.event.viewed": "監査記録の閲覧",
     "audit.events.exported": "監査ログのCSV出力", "audit.events.searched": "監査ログの検索", "audit.review.signed": "定期確認の署名",
@@ -32,7 +32,9 @@ ACTIONS = {
     "billing.month.view": "請求月の閲覧", "billing.payment.recorded": "入金の記録", "billing.payment.reversed": "入金の取消",
     "billing.payment_statement.download": "支払通知のダウンロード", "billing.payment_statement.view": "支払通知の閲覧",
     "billing.statement.download": "費用請求書のダウンロード", "billing.statement.view": "費用請求書の閲覧", "billing.terms.saved": "請求条件の保存",
-    "billing.transfer.created": "振込データの作成", "billing.transfer.download": "全銀ファイルのダウンロード",
+    "billing.transfer.created": "振込データの作成", "billing.statements.export": "費用請求書一覧のCSV出力",
+    "billing.invoices.export": "請求書一覧のCSV出力", "billing.payment_statements.export": "支払通知一覧のCSV出力",
+    "billing.payments.export": "入金一覧のCSV出力", "billing.transfers.export": "振込データ一覧のCSV出力", "billing.transfer.download": "全銀ファイルのダウンロード",
     "client_certificate.registered": "クライアント証明書の登録", "client_certificate.revoked": "クライアント証明書の失効",
     "compliance.access_report.viewed": "アクセス報告の閲覧", "compliance.backup.created": "バックアップの作成",
     "compliance.backup.failed": "バックアップの失敗", "compliance.backup.pruned": "古いバックアップの削除",
@@ -53,9 +55,11 @@ ACTIONS = {
     "intake.record.resubmission_linked": "再提出の紐付け", "intake.record.search": "健診データの検索", "intake.record.view": "健診データの閲覧",
     "intake.refused": "受付拒否", "intake.rejected": "受付不可", "intake.returned_archive.download": "返戻データのダウンロード",
     "intake.returns.export": "返戻一覧のCSV出力", "intake.returns.view": "返戻一覧の閲覧", "intake.submission.view": "受付の閲覧",
-    "intake.warnings.export": "未確認の警告のCSV出力", "intake.warnings.view": "未確認の警告の閲覧", "intake.workbench.view": "点検ワークベンチの閲覧",
+    "intake.warnings.export": "未確認の警告のCSV出力", "intake.submissions.export": "受付一覧のCSV出力",
+    "intake.workbench.export": "点検ワークベンチのCSV出力", "intake.warnings.view": "未確認の警告の閲覧", "intake.workbench.view": "点検ワークベンチの閲覧",
     "notification.preference.changed": "通知設定の変更",
-    "party.contract": "契約の保存", "party.institution": "健診機関の保存", "party.institution.archive_password_set": "アーカイブのパスワード設定",
+    "party.contract": "契約の保存", "party.contract.ended": "契約の終了", "party.contract.other_items_set": "追加健診項目単価の変更",
+    "party.institution.sender_added": "送信元アドレスの登録", "party.institution.sender_removed": "送信元アドレスの削除", "party.institution": "健診機関の保存", "party.institution.archive_password_set": "アーカイブのパスワード設定",
     "party.institution.archive_password_cleared": "アーカイブのパスワード削除", "party.institution.view": "健診機関の閲覧", "party.insurer": "保険者の保存",
     "routing.delivery.acknowledged": "送付データの受領確認", "routing.delivery.created": "送付データの作成",
     "routing.delivery.downloaded": "送付データの取得", "routing.delivery.export": "送付データのダウンロード",
@@ -64,7 +68,8 @@ ACTIONS = {
     "routing.delivery.media_shipped": "媒体の発送", "routing.delivery.view": "送付データの閲覧", "routing.failed": "振分の失敗",
     "routing.plan.view": "振分予定の閲覧", "routing.record.return": "過誤返戻の登録", "routing.record.search": "健診データの検索（保険者）",
     "routing.record.view": "健診データの閲覧（保険者）", "routing.return.created": "過誤返戻の作成", "routing.return.export": "過誤返戻データのダウンロード",
-    "routing.return.list": "過誤返戻一覧の閲覧", "routing.run": "振分の実行",
+    "routing.return.list": "過誤返戻一覧の閲覧", "routing.returns.export": "過誤返戻一覧のCSV出力",
+    "routing.deliveries.export": "送付データ一覧のCSV出力", "routing.record.export": "健診データのCSV出力（保険者）", "routing.run": "振分の実行",
 }
 DOMAINS = {
     "access": "アクセス", "account": "利用者", "api": "API", "api_client": "APIクライアント", "audit": "監査", "auth": "認証",
@@ -91,6 +96,7 @@ TARGET_PAGES = {
     "record": "intake:record_detail", "submission": "intake:submission_detail", "delivery": "insurer:delivery_detail",
     "institution": "parties:institution_detail", "insurer": "parties:insurer_detail", "audit_event": "audit:event_detail",
     "billing_month": "billing:month_detail", "invoice": "billing:invoice_detail", "contract": "parties:contract_detail",
+    "user": "parties:user_detail", "api_client": "parties:api_client_detail",
 }
 ROLES = dict(Role.choices)
 

@@ -119,6 +119,14 @@ class RecordStatusFilterForm(forms.Form):
 
 class SubmissionFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("状態"), choices=[("", _("すべて")), *SubmissionStatus.choices], required=False)
+    received_from = forms.DateField(label=_("受付日（から）"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    received_to = forms.DateField(label=_("受付日（まで）"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("received_from") and data.get("received_to") and data["received_from"] > data["received_to"]:
+            self.add_error("received_to", _("終了日は開始日以降にしてください。"))
+        return data
 
 
 class WarningOverrideForm(forms.Form):

@@ -10,6 +10,7 @@ app_name = "intake"
 
 urlpatterns = [
     path("", views.submission_list, name="submission_list"),
+    path("submissions.csv", views.submission_list_csv, name="submission_list_csv"),
     path("upload/", views.upload, name="upload"),
     path("import/", views.media_import, name="media_import"),
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission_detail"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("records/<int:record_id>/", views.record_detail, name="record_detail"),
     path("records/<int:record_id>/override/", views.record_override, name="record_override"),
     path("workbench/", views.workbench, name="workbench"),
+    path("workbench.csv", views.workbench_csv, name="workbench_csv"),
     path("returns/", views.return_list, name="return_list"),
     path("returns.csv", views.return_list_csv, name="return_list_csv"),
     path("records/", views.record_search, name="record_search"),

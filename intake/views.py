@@ -22,6 +22,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
@@ -215,15 +216,51 @@ def media_import(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required_for_role(Perm.INTAKE_VIEW)
 def submission_list(request: HttpRequest) -> HttpResponse:
-    submissions = selectors.submission_list(user=request.user)
-    form = SubmissionFilterForm(request.GET or None)
-    if form.is_valid() and form.cleaned_data["status"]:
-        submissions = submissions.filter(status=form.cleaned_data["status"])
+    form, submissions = _filtered_submissions(request)
     page = Paginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
     for submission in page:
         # How the check of an unfinished submission really stands (queued, running, interrupted).
         submission.processing = None if submission.is_final else selectors.submission_processing(submission)  # type: ignore[attr-defined]
-    return render(request, "intake/submission_list.html", {"page": page, "form": form, "query": _query(request)})
+    return render(request, "intake/submission_list.html", {
+        "page": page, "form": form, "query": _query(request), "csv_url": reverse("intake:submission_list_csv"),
+    })
+
+
+def _filtered_submissions(request: HttpRequest) -> tuple[SubmissionFilterForm, QuerySet[Submission]]:
+    submissions = selectors.submission_list(user=request.user)
+    form = SubmissionFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return form, submissions.none()
+    if form.is_bound:
+        data = form.cleaned_data
+        if data["status"]:
+            submissions = submissions.filter(status=data["status"])
+        if data["received_from"]:
+            submissions = submissions.filter(received_at__date__gte=data["received_from"])
+        if data["received_to"]:
+            submissions = submissions.filter(received_at__date__lte=data["received_to"])
+    return form, submissions
+
+
+SUBMISSION_CSV_HEADER = ("受領番号", "受付日時", "健診機関番号", "健診機関名", "ファイル名", "経路", "状態", "受理件数", "返戻件数",
+                         "合計件数", "請求額", "受理額", "返戻額")
+
+
+@personal_data("intake.submissions.export")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_VIEW)
+def submission_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, submissions = _filtered_submissions(request)
+    found = list(submissions)
+    _touch(request, "submission", [s.pk for s in found])
+    request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
+    rows = (
+        [s.receipt_number, f"{timezone.localtime(s.received_at):%Y-%m-%d %H:%M}", s.institution.number, s.institution.name,
+         s.file_name, s.get_channel_display(), s.get_status_display(), s.records_accepted, s.records_returned, s.records_total,
+         s.amount_claimed, s.amount_accepted, s.amount_returned]
+        for s in found
+    )
+    return _csv(rows, header=SUBMISSION_CSV_HEADER, filename="submissions.csv")
 
 
 def _with_findings(records: QuerySet[Record]) -> QuerySet[Record]:
@@ -455,10 +492,7 @@ def record_override(request: HttpRequest, record_id: int) -> HttpResponse:
     )
 
 
-@personal_data("intake.workbench.view")
-@require_GET
-@permission_required_for_role(Perm.INTAKE_WORKBENCH)
-def workbench(request: HttpRequest) -> HttpResponse:
+def _workbench_records(request: HttpRequest) -> tuple[WorkbenchFilterForm, QuerySet[Record], QuerySet[Submission]]:
     institutions = agency_selectors.institution_list(user=request.user)
     codes = sorted({row["code"] for row in checks.catalogue()})
     form = WorkbenchFilterForm(request.GET or None, institutions=institutions, codes=codes)
@@ -481,14 +515,45 @@ def workbench(request: HttpRequest) -> HttpResponse:
         if data["code"]:
             records = records.filter(pk__in=Finding.objects.filter(code=data["code"]).values("record_id"))
     records = _with_findings(records.order_by("-submission__received_at", "-submission_id", "position"))
+    return form, records, submissions
+
+
+@personal_data("intake.workbench.view")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_WORKBENCH)
+def workbench(request: HttpRequest) -> HttpResponse:
+    form, records, submissions = _workbench_records(request)
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     _touch(request, "record", [record.pk for record in page])
     in_progress = submissions.exclude(status__in=FINAL_STATUSES)[:PAGE_SIZE]
     return render(
         request,
         "intake/workbench.html",
-        {"form": form, "page": page, "in_progress": in_progress, "query": _query(request)},
+        {"form": form, "page": page, "in_progress": in_progress, "query": _query(request),
+         "csv_url": reverse("intake:workbench_csv")},
     )
+
+
+WORKBENCH_CSV_HEADER = ("受領番号", "順番", "受付日", "健診機関番号", "保険者番号", "受診券整理番号", "氏名カナ", "生年月日", "健診実施日",
+                        "状態", "点検結果")
+
+
+@personal_data("intake.workbench.export")
+@require_GET
+@permission_required_for_role(Perm.INTAKE_WORKBENCH)
+def workbench_csv(request: HttpRequest) -> HttpResponse:
+    _form, records, _submissions = _workbench_records(request)
+    found = list(records.select_related("submission", "institution"))
+    _touch(request, "record", [r.pk for r in found])
+    request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
+    rows = (
+        [r.submission.receipt_number, r.position, f"{timezone.localtime(r.submission.received_at):%Y-%m-%d}", r.institution.number,
+         r.insurer_number, r.ticket_number, r.name_kana, r.birth_date.isoformat() if r.birth_date else "",
+         r.checkup_date.isoformat() if r.checkup_date else "", r.get_status_display(),
+         " ".join(f"{f.code}（{f.get_severity_display()}）" for f in r.findings.all())]
+        for r in found
+    )
+    return _csv(rows, header=WORKBENCH_CSV_HEADER, filename="workbench.csv")
 
 
 # --- rules ----------------------------------------------------------------------------------------------------

@@ -52,9 +52,10 @@ def stacked_bars(*, title: str, categories: Sequence[str], series: Sequence[Seri
                     WIDTH, HEIGHT, title),
         format_html("<title>{}</title>", title),
     ]
-    for tick in range(5):
-        value = top * tick // 4
-        y = TOP + plot_h - plot_h * tick / 4
+    intervals = top if top <= 5 else 5  # top is 1, 2 or 5 × 10ⁿ: every grid line falls on a whole number
+    for tick in range(intervals + 1):
+        value = top * tick // intervals
+        y = TOP + plot_h - plot_h * tick / intervals
         parts.append(format_html('<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>', LEFT, WIDTH - RIGHT, _n(y), _n(y)))
         parts.append(format_html('<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>', LEFT - 6, _n(y + 4), f"{value:,}"))
     for index, category in enumerate(categories):

@@ -45,6 +45,13 @@ class Figure:
     url: str = ""
     tone: str = ""  # "attention" when work waits
 
+    @property
+    def display(self) -> str:
+        """Counts and amounts with thousands separators; text (a month, a date, a countdown) as it is."""
+        if isinstance(self.value, int) and not isinstance(self.value, bool):
+            return f"{self.value:,}"
+        return str(self.value)
+
 
 @dataclass
 class Panel:

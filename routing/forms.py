@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from agency.models import Institution
+from agency.models import Institution, Insurer
 from intake.forms import clean_file_name
 from intake.models import NotificationKind
 from intake.services.eligibility import MAX_UPLOAD_BYTES
@@ -132,3 +132,46 @@ class NotificationPreferenceForm(forms.Form):
 
     def opt_outs(self) -> dict[str, bool]:
         return {kind.value: not self.cleaned_data.get(kind.value, False) for kind in self.kinds}
+
+
+class ReturnFilterForm(forms.Form):
+    """過誤返戻: by reason (別表10), whether the corrected record came back, when it was returned; the agency's staff
+    also by insurer and institution."""
+
+    YES, NO = "yes", "no"
+
+    reason = forms.ChoiceField(label=_("過誤返戻理由"), required=False, choices=[("", _("すべて")), *InsurerReturnReason.choices])
+    resubmitted = forms.ChoiceField(label=_("再提出"), required=False,
+                                    choices=[("", _("すべて")), (YES, _("再提出済")), (NO, _("未再提出"))])
+    returned_from = forms.DateField(label=_("過誤返戻日（から）"), required=False, widget=DATE_INPUT)
+    returned_to = forms.DateField(label=_("過誤返戻日（まで）"), required=False, widget=DATE_INPUT)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
+    institution = forms.ModelChoiceField(label=_("健診機関"), queryset=Institution.objects.none(), required=False, empty_label=_("すべて"))
+
+    def __init__(self, *args: Any, insurers: QuerySet[Insurer] | None, institutions: QuerySet[Institution] | None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, queryset in (("insurer", insurers), ("institution", institutions)):
+            if queryset is None:
+                del self.fields[name]
+            else:
+                self.fields[name].queryset = queryset  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("returned_from") and data.get("returned_to") and data["returned_from"] > data["returned_to"]:
+            self.add_error("returned_to", _("終了日は開始日以降にしてください。"))
+        return data
+
+
+class DeliveryListFilterForm(DeliveryFilterForm):
+    created_from = forms.DateField(label=_("作成日（から）"), required=False, widget=DATE_INPUT)
+    created_to = forms.DateField(label=_("作成日（まで）"), required=False, widget=DATE_INPUT)
+    insurer = forms.ModelChoiceField(label=_("保険者"), queryset=Insurer.objects.none(), required=False, empty_label=_("すべて"))
+
+    def __init__(self, *args: Any, insurers: QuerySet[Insurer] | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if insurers is None:
+            del self.fields["insurer"]
+        else:
+            self.fields["insurer"].queryset = insurers  # type: ignore[attr-defined]

@@ -9,13 +9,19 @@ personal data are audited with ``@personal_data`` (outermost).
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -23,26 +29,28 @@ from agency import selectors as agency_selectors
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
 from core.http import request_audit
-from intake import notifications, reading
+from intake import notifications, outputs, reading
 from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
 from intake.access import access_submission
 from intake.forms import clean_file_name
-from intake.models import Record
+from intake.models import Record, RecordStatus
 from intake.services import eligibility
+from kenshin import labels
 
 from . import access, packing, selectors, timeline
 from .forms import (
     ConfirmForm,
-    DeliveryFilterForm,
+    DeliveryListFilterForm,
     EligibilityUploadForm,
     InsurerReturnForm,
     MediaPrepareForm,
     NotificationPreferenceForm,
     RecordSearchForm,
+    ReturnFilterForm,
     TrackingNumberForm,
 )
-from .models import DeliveryChannel
+from .models import Delivery, DeliveryChannel, InsurerReturn
 from .services import deliveries, returns
 
 PAGE_SIZE = 50
@@ -71,15 +79,80 @@ def _errors(error: ValidationError) -> list[str]:
 # --- deliveries ---------------------------------------------------------------------------------------
 
 
+def _csv(rows: Iterable[Iterable[Any]], *, header: Iterable[str], filename: str) -> HttpResponse:
+    """A list as CSV for spreadsheet programs: UTF-8 with a byte-order mark, CRLF, formulas neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(list(header))
+    for row in rows:
+        writer.writerow([outputs.csv_cell("" if value is None else str(value)) for value in row])
+    return _download(buffer.getvalue().encode("utf-8-sig"), filename=filename, content_type="text/csv; charset=utf-8")
+
+
+def _exported(request: HttpRequest, object_type: str, ids: list[int]) -> None:
+    """A CSV export is audited with what it holds and the filters that chose it."""
+    _touch(request, object_type, ids)
+    request_audit(request).detail["filters"] = {key: value for key, value in request.GET.items() if value}
+
+
+def _date(value: Any) -> str:
+    return value.strftime("%Y-%m-%d") if value else ""
+
+
+def _moment(value: Any) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _staff(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_agency_staff", False))
+
+
+def _filtered_deliveries(request: HttpRequest) -> tuple[DeliveryListFilterForm, QuerySet[Delivery]]:
+    deliveries = selectors.delivery_list(user=request.user)
+    form = DeliveryListFilterForm(
+        request.GET or None, insurers=agency_selectors.insurer_list(user=request.user) if _staff(request) else None
+    )
+    if form.is_bound and not form.is_valid():
+        return form, deliveries.none()
+    if form.is_bound:
+        data = form.cleaned_data
+        if data["status"]:
+            deliveries = deliveries.filter(status=data["status"])
+        if data["created_from"]:
+            deliveries = deliveries.filter(created_at__date__gte=data["created_from"])
+        if data["created_to"]:
+            deliveries = deliveries.filter(created_at__date__lte=data["created_to"])
+        if data.get("insurer"):
+            deliveries = deliveries.filter(insurer=data["insurer"])
+    return form, deliveries
+
+
 @require_GET
 @permission_required_for_role(Perm.DELIVERIES_VIEW)
 def delivery_list(request: HttpRequest) -> HttpResponse:
-    deliveries = selectors.delivery_list(user=request.user)
-    form = DeliveryFilterForm(request.GET or None)
-    if form.is_valid() and form.cleaned_data["status"]:
-        deliveries = deliveries.filter(status=form.cleaned_data["status"])
+    form, deliveries = _filtered_deliveries(request)
     page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "insurer/delivery_list.html", {"page": page, "form": form, "query": _query(request)})
+    return render(request, "insurer/delivery_list.html", {
+        "page": page, "form": form, "query": _query(request), "csv_url": reverse("insurer:delivery_list_csv"),
+    })
+
+
+DELIVERY_CSV_HEADER = ("作成日時", "保険者番号", "保険者名", "ファイル名", "件数", "請求金額総計", "状態", "初回取得日時", "受領確認日時")
+
+
+@personal_data("routing.deliveries.export")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def delivery_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, deliveries = _filtered_deliveries(request)
+    found = list(deliveries)
+    _exported(request, "delivery", [d.pk for d in found])
+    rows = (
+        [_moment(d.created_at), d.insurer.number, d.insurer.name, d.file_name, d.record_count, d.claim_total,
+         d.get_status_display(), _moment(d.downloaded_at), _moment(d.acknowledged_at)]
+        for d in found
+    )
+    return _csv(rows, header=DELIVERY_CSV_HEADER, filename="deliveries.csv")
 
 
 @personal_data("routing.delivery.view")
@@ -177,10 +250,7 @@ def delivery_media_archive(request: HttpRequest, delivery_id: int) -> HttpRespon
 # --- records -----------------------------------------------------------------------------------------------
 
 
-@personal_data("routing.record.search")
-@require_GET
-@permission_required_for_role(Perm.DELIVERIES_VIEW)
-def record_search(request: HttpRequest) -> HttpResponse:
+def _searched_records(request: HttpRequest) -> tuple[RecordSearchForm, QuerySet[Record]]:
     records = selectors.routed_record_list(user=request.user)
     institutions = agency_selectors.institution_list(user=request.user)
     form = RecordSearchForm(request.GET or None, institutions=institutions)
@@ -188,10 +258,39 @@ def record_search(request: HttpRequest) -> HttpResponse:
         records = intake_selectors.record_search(records, **form.criteria())
     elif form.is_bound:
         records = records.none()
-    records = records.order_by("-checkup_date", "-pk")
+    return form, records.order_by("-checkup_date", "-pk")
+
+
+@personal_data("routing.record.search")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def record_search(request: HttpRequest) -> HttpResponse:
+    form, records = _searched_records(request)
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     _touch(request, "record", [record.pk for record in page])
-    return render(request, "insurer/record_search.html", {"form": form, "page": page, "query": _query(request)})
+    return render(request, "insurer/record_search.html", {
+        "form": form, "page": page, "query": _query(request), "csv_url": reverse("insurer:record_search_csv"),
+    })
+
+
+RECORD_CSV_HEADER = ("受診券整理番号", "保険者番号", "氏名カナ", "生年月日", "性別", "健診実施日", "健診機関番号", "健診機関名",
+                     "送付データ", "送付日", "請求金額", "状態")
+
+
+@personal_data("routing.record.export")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def record_search_csv(request: HttpRequest) -> HttpResponse:
+    _form, records = _searched_records(request)
+    found = list(records)
+    _exported(request, "record", [r.pk for r in found])
+    rows = (
+        [r.ticket_number, r.insurer_number, r.name_kana, _date(r.birth_date), labels.SEX.get(r.sex, r.sex), _date(r.checkup_date),
+         r.institution.number, r.institution.name, r.delivery_item.delivery.file_name, _moment(r.delivery_item.delivery.created_at),
+         r.claim_amount, _("過誤返戻") if r.status == RecordStatus.RETURNED else _("送付済")]
+        for r in found
+    )
+    return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")
 
 
 @personal_data("routing.record.view")
@@ -239,14 +338,67 @@ def record_return(request: HttpRequest, record_id: int) -> HttpResponse:
 # --- returns (insurer, institution and agency) ------------------------------------------------------------------
 
 
+def _filtered_returns(request: HttpRequest) -> tuple[ReturnFilterForm, QuerySet[InsurerReturn]]:
+    found = selectors.insurer_return_list(user=request.user)
+    staff = _staff(request)
+    form = ReturnFilterForm(
+        request.GET or None,
+        insurers=agency_selectors.insurer_list(user=request.user) if staff else None,
+        institutions=agency_selectors.institution_list(user=request.user) if staff else None,
+    )
+    if form.is_bound and not form.is_valid():
+        return form, found.none()
+    if form.is_bound:
+        data = form.cleaned_data
+        if data["reason"]:
+            found = found.filter(reason=data["reason"])
+        if data["resubmitted"]:
+            found = found.filter(record__replaced_by__isnull=data["resubmitted"] == ReturnFilterForm.NO).distinct()
+        if data["returned_from"]:
+            found = found.filter(returned_at__date__gte=data["returned_from"])
+        if data["returned_to"]:
+            found = found.filter(returned_at__date__lte=data["returned_to"])
+        if data.get("insurer"):
+            found = found.filter(insurer=data["insurer"])
+        if data.get("institution"):
+            found = found.filter(institution=data["institution"])
+    return form, found.order_by("-returned_at", "-pk")
+
+
 @personal_data("routing.return.list")
 @require_GET
 @permission_required_for_role(Perm.RETURNS_VIEW)
 def return_list(request: HttpRequest) -> HttpResponse:
-    returns = selectors.insurer_return_list(user=request.user)
-    page = Paginator(returns, PAGE_SIZE).get_page(request.GET.get("page"))
+    form, found = _filtered_returns(request)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     _touch(request, "record", [item.record_id for item in page])
-    return render(request, "insurer/return_list.html", {"page": page, "query": _query(request)})
+    return render(request, "insurer/return_list.html", {
+        "page": page, "form": form, "query": _query(request), "csv_url": reverse("insurer:return_list_csv"),
+    })
+
+
+RETURN_CSV_HEADER = ("過誤返戻日時", "保険者番号", "保険者名", "健診機関番号", "健診機関名", "受診券整理番号", "被保険者の保険者番号",
+                     "氏名カナ", "生年月日", "健診実施日", "過誤返戻理由（別表10）", "理由の内容", "返送データ", "再提出の受領番号")
+
+
+@personal_data("routing.returns.export")
+@require_GET
+@permission_required_for_role(Perm.RETURNS_VIEW)
+def return_list_csv(request: HttpRequest) -> HttpResponse:
+    _form, found = _filtered_returns(request)
+    items = list(found)
+    _exported(request, "record", [item.record_id for item in items])
+    rows = []
+    for item in items:
+        record = item.record
+        correction = next(iter(record.replaced_by.all()), None)
+        rows.append([
+            _moment(item.returned_at), item.insurer.number, item.insurer.name, item.institution.number, item.institution.name,
+            record.ticket_number, record.insurer_number, record.name_kana, _date(record.birth_date), _date(record.checkup_date),
+            item.get_reason_display(), item.note, item.archive_file_name,
+            f"{correction.submission.receipt_number}#{correction.position}" if correction else "",
+        ])
+    return _csv(rows, header=RETURN_CSV_HEADER, filename="insurer-returns.csv")
 
 
 @personal_data("routing.return.export")

@@ -1,4 +1,6 @@
-"""The Django admin, behind the same second factor as the portal; party writes go through services."""
+"""The Django admin, for superusers only (made with ``manage.py createsuperuser``), behind the same second
+factor as the portal; party writes go through services. People, including the agency's administrators, do
+their work in the portal's pages (設定: ``agency.views.administration``)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,12 @@ from . import clients  # noqa: F401 - registers the admin pages of machine clien
 
 
 class PortalAdminSite(OTPAdminSite):
-    """The admin behind the second factor; its search-as-you-type answers (people's names) are audited."""
+    """The admin behind the second factor, for active superusers only (everyone else, agency administrators
+    included, is sent to its login page, which refuses them); its search-as-you-type answers (people's names)
+    are audited."""
+
+    def has_permission(self, request: Any) -> bool:
+        return bool(super().has_permission(request) and request.user.is_superuser)
 
     def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
         trail = request_audit(request)
@@ -47,7 +54,7 @@ class PortalAdminSite(OTPAdminSite):
 
 
 admin.site.__class__ = PortalAdminSite
-admin.site.site_header = "代行機関ポータル 管理"
+admin.site.site_header = "代行機関ポータル 管理（システム管理者専用）"
 
 
 class ServiceSaveAdmin(admin.ModelAdmin):

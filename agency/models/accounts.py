@@ -47,6 +47,9 @@ class User(AbstractUser):
         help_text=_("管理者が設定した仮パスワードは、本人が最初のログインで変更するまで他の画面を使えません。"),
     )
 
+    # createsuperuser asks for the role too (a superuser is an agency account that may also use the Django admin).
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["email", "role"]
+
     class Meta:
         verbose_name = _("利用者")
         verbose_name_plural = _("利用者")

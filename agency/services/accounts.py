@@ -33,33 +33,151 @@ from audit.services import audit_record
 # --- Accounts ----------------------------------------------------------------------------------------
 
 
+def _check_tenant(role: str, insurer: Insurer | None, institution: Institution | None) -> None:
+    """An insurer's staff belong to one insurer, an institution's to one institution, the agency's to neither."""
+    errors: dict[str, str] = {}
+    if role not in Role.values:
+        errors["role"] = _("役割を選択してください。")
+    if role == Role.INSURER_STAFF and insurer is None:
+        errors["insurer"] = _("保険者の担当者には所属保険者を選択してください。")
+    if role == Role.INSTITUTION_STAFF and institution is None:
+        errors["institution"] = _("健診機関の担当者には所属健診機関を選択してください。")
+    if role != Role.INSURER_STAFF and insurer is not None:
+        errors["insurer"] = _("所属保険者を選べるのは保険者の担当者だけです。")
+    if role != Role.INSTITUTION_STAFF and institution is not None:
+        errors["institution"] = _("所属健診機関を選べるのは健診機関の担当者だけです。")
+    if errors:
+        raise ValidationError(errors, code="tenant")
+
+
 def user_create(
     *,
     username: str,
-    password: str,
+    password: str | None,
     role: str,
     actor: User | None,
     insurer: Insurer | None = None,
     institution: Institution | None = None,
     fields: Mapping[str, Any] | None = None,
     temporary: bool = False,
+    request: HttpRequest | None = None,
 ) -> User:
     """Create an account after checking the password against every rule in force.
 
     ``temporary``: the password was chosen by someone else (an administrator); the user must
-    replace it at the first login before anything else is reachable.
+    replace it at the first login before anything else is reachable. ``password=None``: no password
+    yet; the person sets one through a reset link (``user_invite``).
+
+    Accounts made here never reach the Django admin (``is_staff``/``is_superuser`` stay off): that is
+    for superusers made with ``manage.py createsuperuser`` only.
     """
+    _check_tenant(role, insurer, institution)
     user = User(username=username, role=role, insurer=insurer, institution=institution, **(fields or {}))
-    user.must_change_password = temporary
-    user.is_staff = role == Role.AGENCY_ADMIN
-    user.is_superuser = role == Role.AGENCY_ADMIN
-    password_validation.validate_password(password, user)
-    user.set_password(password)
+    user.must_change_password = temporary and password is not None
+    if password is None:
+        user.set_unusable_password()
+    else:
+        password_validation.validate_password(password, user)
+        user.set_password(password)
     user.full_clean()
     with transaction.atomic():
         user.save()
         audit_record(
-            action="account.created", actor=actor, object_type="user", object_ids=[user.pk], detail={"role": role}
+            action="account.created", actor=actor, request=request, object_type="user", object_ids=[user.pk],
+            detail={"role": role, "tenant": user.tenant_label,
+                    "setup": "reset_link" if password is None else "temporary" if temporary else "chosen"},
+        )
+    return user
+
+
+def user_invite(
+    *,
+    username: str,
+    role: str,
+    actor: User,
+    method: str,
+    document_reference: str,
+    verified_at: dt.datetime,
+    request: HttpRequest,
+    insurer: Insurer | None = None,
+    institution: Institution | None = None,
+    fields: Mapping[str, Any] | None = None,
+) -> tuple[User, CredentialReset]:
+    """Create an account without a password and, the person's identity verified (本人確認記録), e-mail them
+    the one-time link to set it (``credential_reset_issue``): nobody else ever knows the password."""
+    if not (fields or {}).get("email"):
+        raise ValidationError({"email": _("再設定リンクを送るメールアドレスを入力してください。")}, code="no_email")
+    with transaction.atomic():
+        user = user_create(username=username, password=None, role=role, actor=actor, insurer=insurer,
+                           institution=institution, fields=fields, request=request)
+        entry = credential_reset_issue(user=user, actor=actor, method=method, document_reference=document_reference,
+                                       verified_at=verified_at, request=request)
+    return user, entry
+
+
+USER_FIELDS = ("last_name", "first_name", "full_name_kana", "email", "phone", "birth_date")
+
+
+def user_update(
+    *,
+    user: User,
+    actor: User,
+    role: str,
+    insurer: Insurer | None = None,
+    institution: Institution | None = None,
+    fields: Mapping[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> User:
+    """Change a person's details, role or the party they act for (audited with what changed; the values of
+    personal details are not written to the audit log, only which ones changed)."""
+    _check_tenant(role, insurer, institution)
+    if user.pk == actor.pk and role != user.role:
+        raise ValidationError({"role": _("自分自身の役割は変更できません。別の管理者に依頼してください。")}, code="own_role")
+    if user.role == Role.AGENCY_ADMIN and role != Role.AGENCY_ADMIN:
+        _keep_an_administrator(user)
+    old_role, old_tenant = user.role, user.tenant_label
+    changed = [name for name, value in (fields or {}).items() if name in USER_FIELDS and getattr(user, name) != value]
+    for name in changed:
+        setattr(user, name, (fields or {})[name])
+    user.role, user.insurer, user.institution = role, insurer, institution
+    user.full_clean()
+    with transaction.atomic():
+        user.save()
+        detail: dict[str, Any] = {"changed": changed}
+        if old_role != role:
+            detail["role"] = {"old": old_role, "new": role}
+        if old_tenant != user.tenant_label:
+            detail["tenant"] = {"old": old_tenant, "new": user.tenant_label}
+        audit_record(action="account.updated", actor=actor, request=request, object_type="user", object_ids=[user.pk],
+                     detail=detail)
+    return user
+
+
+def _keep_an_administrator(user: User) -> None:
+    others = User.objects.filter(role=Role.AGENCY_ADMIN, is_active=True).exclude(pk=user.pk)
+    if not others.exists():
+        raise ValidationError(_("有効な代行機関の管理者が他にいなくなるため、変更できません。"), code="last_admin")
+
+
+def user_set_active(*, user: User, active: bool, reason: str, actor: User, request: HttpRequest | None = None) -> User:
+    """Disable an account (it can no longer log in, and its open sessions end at their next request) or
+    enable it again; the reason is kept in the audit log."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError({"reason": _("理由を入力してください。")}, code="reason_required")
+    if user.is_active == active:
+        raise ValidationError(_("この利用者は既に有効です。") if active else _("この利用者は既に無効です。"), code="unchanged")
+    if not active:
+        if user.pk == actor.pk:
+            raise ValidationError(_("自分自身は無効にできません。"), code="self_disable")
+        if user.role == Role.AGENCY_ADMIN:
+            _keep_an_administrator(user)
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        audit_record(
+            action="account.enabled" if active else "account.disabled", actor=actor, request=request, object_type="user",
+            object_ids=[user.pk], detail={"reason": reason[:300]},
         )
     return user
 

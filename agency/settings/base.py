@@ -209,7 +209,9 @@ USE_TZ = True
 
 # --- Static files and storage -----------------------------------------------------------------
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# The bundled Japanese font (core/fonts: IPAexGothic with its licence) is served as /static/fonts/ too, so that
+# every browser renders the portal with the same font as the PDFs, whatever the machine has installed.
+STATICFILES_DIRS = [BASE_DIR / "static", ("fonts", BASE_DIR / "core" / "fonts")]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Received archives, stored content-addressed outside the web root and never served directly.
 STORAGE_DIR = Path(env_str("STORAGE_DIR", str(VAR_DIR / "storage")))

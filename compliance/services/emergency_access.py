@@ -91,8 +91,8 @@ def emergency_account_create(
     if role not in EMERGENCY_ROLES:
         raise ValidationError(_("非常用アカウントの役割は代行機関の管理者または事務点検担当に限ります。"))
     user_model = get_user_model()
-    user = user_model(username=username, role=role, email=email, is_active=False,
-                      is_staff=role == Role.AGENCY_ADMIN, is_superuser=role == Role.AGENCY_ADMIN)
+    # Like every portal account, an emergency account works in the portal; the Django admin is for superusers only.
+    user = user_model(username=username, role=role, email=email, is_active=False)
     user.set_unusable_password()
     user.full_clean()
     with transaction.atomic():

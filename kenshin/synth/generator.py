@@ -12,8 +12,8 @@ named) with that probability. What was injected where is returned, and written t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from random import Random
@@ -70,6 +70,13 @@ class GeneratorConfig:
     xsd_dir: Path | None = None
     password: str | None = None
     compresslevel: int = 1
+    # The day the archives are made (default: a day drawn within the fiscal year ``year``).
+    created_on: date | None = None
+    # The earliest checkup date (default: the first day of the fiscal year).
+    checkups_from: date | None = None
+    # Added to the serial of every 受診券整理番号, so that archives generated separately for the same
+    # insurers and year do not share tickets.
+    ticket_offset: int = 0
 
     def __post_init__(self) -> None:
         for name in self.defects:
@@ -78,6 +85,10 @@ class GeneratorConfig:
             raise ValueError("defect_rate is a probability between 0 and 1")
         if self.institutions < 1 or self.records < 1:
             raise ValueError("at least one institution and one record per archive")
+        if self.ticket_offset < 0:
+            raise ValueError("ticket_offset is not negative")
+        if self.created_on is not None and self.checkups_from is not None and self.checkups_from >= self.created_on:
+            raise ValueError("checkups_from must come before created_on")
 
 
 @dataclass(frozen=True)
@@ -251,8 +262,10 @@ class _ArchiveMaker:
         config = self.config
         rng = Random(f"{config.seed}/{index}")  # noqa: S311 - synthetic data, not security
         fiscal_start = date(config.year, 4, 1)
-        created_on = fiscal_start + timedelta(days=rng.randrange(60, 330))
-        windows = _contract_windows(self.parties.contracts_for(institution.number), fiscal_start, created_on)
+        drawn = fiscal_start + timedelta(days=rng.randrange(60, 330))  # drawn always: the same seed, the same people
+        created_on = config.created_on or drawn
+        first_checkup = max(fiscal_start, config.checkups_from or fiscal_start)
+        windows = _contract_windows(self.parties.contracts_for(institution.number), first_checkup, created_on)
         if not windows:
             raise ValueError(
                 f"institution {institution.number} has no contract valid between {fiscal_start} and {created_on}"
@@ -267,7 +280,13 @@ class _ArchiveMaker:
         for serial in range(config.records):
             contract, window = rng.choice(windows)
             member, document, claim = self.record(
-                rng, institution, contract, serial + 1, index * config.records + serial + 1, created_on, window
+                rng,
+                institution,
+                contract,
+                serial + 1,
+                config.ticket_offset + index * config.records + serial + 1,
+                created_on,
+                window,
             )
             planned = plan.record.get((index, serial))
             if planned is not None:
@@ -338,6 +357,49 @@ def generate(config: GeneratorConfig, parties: Parties | None = None) -> Iterato
     maker = _ArchiveMaker(config, parties, ResultBuilder())
     for index, institution in enumerate(institutions):
         yield maker.archive(index, institution, plan)
+
+
+def resubmission(
+    archive: GeneratedArchive,
+    checkups: Iterable[str],
+    *,
+    created_on: date,
+    agency_number: str = DEFAULT_AGENCY_NUMBER,
+    same_day_count: int = 0,
+    compresslevel: int = 1,
+) -> GeneratedArchive:
+    """The corrected resubmission (訂正再提出) of some people of ``archive``: their DATA and CLAIMS files,
+    made again on ``created_on``, in an archive of their own.
+
+    ``checkups`` names the people by the path of their DATA file in ``archive``. Pass an archive generated
+    with the same configuration but without the defects: the same people, their records corrected.
+    """
+    wanted = list(dict.fromkeys(checkups))
+    documents = {member.path: member for member in archive.submission.checkups}
+    claims = {member.stem: member for member in archive.submission.claims}
+    missing = [path for path in wanted if path not in documents]
+    if missing:
+        raise ValueError(f"not in {archive.filename}: {', '.join(missing)}")
+    institution = archive.institution
+    name = ArchiveName(institution, agency_number, created_on, same_day_count, SERVICE_CHECKUP)
+    new_checkups: list[Member[CheckupDocument]] = []
+    new_claims: list[Member[Claim]] = []
+    for serial, path in enumerate(wanted, start=1):
+        member = MemberName("h", institution, created_on, same_day_count, SERVICE_CHECKUP, serial)
+        document = documents[path].record
+        document = replace(document, header=replace(document.header, created_on=created_on))
+        new_checkups.append(Member(member.path, document))
+        new_claims.append(Member(member.with_prefix("c").path, claims[documents[path].stem].record))
+    submission = build_submission(
+        name=name,
+        interaction_type="1",
+        sender=institution_party(institution),
+        receiver=agency_party(agency_number),
+        checkups=new_checkups,
+        claims=new_claims,
+    )
+    data = pack(name.stem, render_members(submission), created_on=created_on, compresslevel=compresslevel)
+    return GeneratedArchive(name.filename, data, submission, institution)
 
 
 @dataclass(frozen=True)

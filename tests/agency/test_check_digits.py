@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.urls import reverse
 
 from agency.forms import InstitutionForm, InsurerForm
 from agency.models import AgencyProfile, Insurer, Role
+from agency.selectors import institution_archive_password
 from agency.validators import validate_invoice_registration_number
+from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -89,24 +92,18 @@ def test_bank_account_holder_must_be_half_width_kana(institution_a: Any) -> None
 
 
 def test_admin_registers_an_institution_archive_password_encrypted(user_client: Callable[..., Client], institution_a: Any) -> None:
-    from agency.selectors import institution_archive_password
-    from audit.models import AuditEvent
-
     client = user_client(Role.AGENCY_ADMIN)
-    url = f"/admin/agency/institution/{institution_a.pk}/change/"
+    url = reverse("parties:institution_archive_password", args=[institution_a.number])
     page = client.get(url)
-    assert page.status_code == 200
-    assert "new_archive_password" in page.content.decode()
-    data = {
-        "number": institution_a.number, "name": institution_a.name, "postal_code": "", "address": "", "phone": "",
-        "bank_code": "", "branch_code": "", "account_type": "", "account_number": "", "account_holder_kana": "",
-        "is_active": "on", "new_archive_password": "Lock#Pass-01",
-        "email_senders-TOTAL_FORMS": "0", "email_senders-INITIAL_FORMS": "0",
-        "email_senders-MIN_NUM_FORMS": "0", "email_senders-MAX_NUM_FORMS": "1000",
-    }
-    response = client.post(url, data)
+    assert page.status_code == 200 and 'name="password"' in page.content.decode()
+    response = client.post(url, {"password": "Lock#Pass-01"})
     assert response.status_code == 302, response.content.decode()[:2000]
     institution_a.refresh_from_db()
     assert "Lock#Pass-01" not in institution_a.archive_password
     assert institution_archive_password(institution=institution_a) == "Lock#Pass-01"
     assert AuditEvent.objects.filter(action="party.institution.archive_password_set").exists()
+    assert "Lock#Pass-01" not in client.get(reverse("parties:institution_detail", args=[institution_a.number])).content.decode()
+    client.post(url, {"clear": "on"})
+    institution_a.refresh_from_db()
+    assert institution_a.archive_password == ""
+    assert AuditEvent.objects.filter(action="party.institution.archive_password_cleared").exists()

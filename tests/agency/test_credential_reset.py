@@ -26,7 +26,7 @@ NEW = "Fresh#Chosen2024kq"
 
 @pytest.fixture
 def people(make_user: Any) -> tuple[Any, Any]:
-    admin_user = make_user(Role.AGENCY_ADMIN)
+    admin_user = make_user(Role.AGENCY_ADMIN, is_staff=True, is_superuser=True)  # the Django admin: superusers only
     person = make_user(Role.INSTITUTION_STAFF, email="staff@kenshin.example.jp")
     return admin_user, person
 

@@ -18,16 +18,17 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from agency.models import Role
+from agency.models import InstitutionEmailSender, Insurer, Role
 from agency.permissions import ROLE_PERMISSIONS, Perm
+from agency.services import api_client_create, client_certificate_register
 
 from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
-from ..factories import RecordFactory
+from ..factories import RecordFactory, UserFactory
 from ..routing.helpers import routed_sample
-from .helpers import open_window
+from .helpers import make_certificate, open_window
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,14 @@ PUBLIC = {
 def _objects(contract: Any) -> dict[str, Any]:
     """Own-tenant objects of every kind a parameterised URL names (ORM rows only, no stored bytes)."""
     record = RecordFactory(submission__institution=contract.institution, insurer=contract.insurer)
+    api_client, _token = api_client_create(name="受付システム", institution=contract.institution, actor=None)
     objects = {
         "insurer": contract.insurer, "institution": contract.institution, "contract": contract,
         "submission": record.submission, "record": record,
+        "person": UserFactory(role=Role.INSTITUTION_STAFF, institution=contract.institution),
+        "sender": InstitutionEmailSender.objects.create(institution=contract.institution, address="uketsuke@clinic.example.jp"),
+        "api_client": api_client,
+        "certificate": client_certificate_register(api_client=api_client, pem=make_certificate("matrix"), actor=None),
     }
     return {**objects, **billing_objects(objects)}
 
@@ -111,6 +117,21 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "agency_api:insurer_detail": lambda o: [o["insurer"].number],
     "agency_api:institution_detail": lambda o: [o["institution"].number],
     "agency_api:contract_detail": lambda o: [o["contract"].pk],
+    "parties:insurer_edit": lambda o: [o["insurer"].number],
+    "parties:institution_edit": lambda o: [o["institution"].number],
+    "parties:institution_archive_password": lambda o: [o["institution"].number],
+    "parties:institution_senders": lambda o: [o["institution"].number],
+    "parties:institution_sender_delete": lambda o: [o["institution"].number, o["sender"].pk],
+    "parties:contract_edit": lambda o: [o["contract"].pk],
+    "parties:contract_end": lambda o: [o["contract"].pk],
+    "parties:user_detail": lambda o: [o["person"].pk],
+    "parties:user_edit": lambda o: [o["person"].pk],
+    "parties:user_status": lambda o: [o["person"].pk],
+    "parties:user_reset": lambda o: [o["person"].pk],
+    "parties:api_client_detail": lambda o: [o["api_client"].pk],
+    "parties:api_client_deactivate": lambda o: [o["api_client"].pk],
+    "parties:certificate_create": lambda o: [o["api_client"].pk],
+    "parties:certificate_revoke": lambda o: [o["certificate"].pk],
 }
 
 
@@ -197,17 +218,29 @@ def test_role_matrix(role: Role, group: str, make_user: Callable[..., Any], cont
 
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.django_db
-def test_django_admin_only_for_agency_admins(role: Role, make_user: Callable[..., Any]) -> None:
+@pytest.mark.usefixtures("admin_urls")
+def test_django_admin_refuses_every_role_agency_admins_included(role: Role, make_user: Callable[..., Any]) -> None:
     user = make_user(role)
     if role == Role.MAINTENANCE:
         open_window(user)
     client = login_verified(Client(), user)
-    response = client.get("/admin/")
-    if role == Role.AGENCY_ADMIN:
-        assert response.status_code == 200
-    else:
-        assert response.status_code == 302
-        assert "/admin/login/" in response["Location"]
+    for url in ("/admin/", "/admin/agency/user/", "/admin/agency/institution/add/"):
+        response = client.get(url)
+        assert response.status_code == 302, (role, url)
+        assert "/admin/login/" in response["Location"], (role, url)
+    response = client.post("/admin/agency/insurer/add/", {"number": "33120015", "name": "x", "contract_start": "2024-04-01"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert not Insurer.objects.filter(number="33120015").exists()
+
+
+@pytest.mark.django_db
+def test_django_admin_answers_superusers_only(make_user: Callable[..., Any]) -> None:
+    superuser = make_user(Role.AGENCY_ADMIN, is_staff=True, is_superuser=True)
+    client = login_verified(Client(), superuser)
+    assert client.get("/admin/").status_code == 200
+    staff_only = make_user(Role.AGENCY_ADMIN, is_staff=True)
+    response = login_verified(Client(), staff_only).get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
 @pytest.mark.django_db

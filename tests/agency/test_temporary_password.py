@@ -69,7 +69,7 @@ def test_logout_stays_reachable_with_a_temporary_password() -> None:
 
 @pytest.mark.usefixtures("admin_urls")
 def test_passwords_set_in_the_admin_are_temporary(make_user: Any) -> None:
-    admin_client = login_verified(Client(), make_user(Role.AGENCY_ADMIN))
+    admin_client = login_verified(Client(), make_user(Role.AGENCY_ADMIN, is_staff=True, is_superuser=True))
     response = admin_client.post(
         reverse("admin:agency_user_add"),
         {"username": "new-clerk", "usable_password": "true", "password1": TEMPORARY, "password2": TEMPORARY},

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_urls")]
 
 @pytest.fixture
 def admin_client(make_user: Callable[..., User]) -> tuple[Client, User]:
-    admin_user = make_user(Role.AGENCY_ADMIN)
+    admin_user = make_user(Role.AGENCY_ADMIN, is_staff=True, is_superuser=True)  # the Django admin: superusers only
     return login_verified(Client(), admin_user), admin_user
 
 

@@ -103,8 +103,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     role = Role.AGENCY_CLERK
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.jp")
-    is_staff = factory.LazyAttribute(lambda u: u.role == Role.AGENCY_ADMIN)
-    is_superuser = factory.LazyAttribute(lambda u: u.role == Role.AGENCY_ADMIN)
+    is_staff = False  # the Django admin is for superusers only; pass is_staff/is_superuser=True for one
+    is_superuser = False
     password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
 
     @factory.post_generation

@@ -693,14 +693,12 @@ def test_registration_records_the_certificate_and_is_audited(agency_admin: Any, 
     assert event.detail["fingerprint_sha256"] == registered.fingerprint_sha256
 
 
-@pytest.mark.usefixtures("admin_urls")
 def test_admin_creates_a_client_shows_the_token_once_and_registers_a_certificate(
     agency_admin: Any, institution_a: Any
 ) -> None:
+    """In the portal's 設定 pages (the Django admin is for superusers only)."""
     http = login_verified(Client(), agency_admin)
-    response = http.post(
-        reverse("admin:agency_apiclient_add"), {"name": "基幹システム", "institution": institution_a.pk, "insurer": ""}
-    )
+    response = http.post(reverse("parties:api_client_create"), {"name": "基幹システム", "institution": institution_a.pk, "insurer": ""})
 
     assert response.status_code == 200, response.content
     client = ApiClient.objects.get(name="基幹システム")
@@ -708,20 +706,24 @@ def test_admin_creates_a_client_shows_the_token_once_and_registers_a_certificate
     token = page.split('data-testid="api-token">', 1)[1].split("<", 1)[0]
     assert token_digest(token) == client.token_hash
     assert client.created_by == agency_admin
-    assert token not in http.get(reverse("admin:agency_apiclient_change", args=[client.pk])).content.decode()
+    assert token not in http.get(reverse("parties:api_client_detail", args=[client.pk])).content.decode()
 
     pem = make_certificate("admin-registered")
-    added = http.post(reverse("admin:agency_clientcertificate_add"), {"api_client": client.pk, "pem": pem})
+    added = http.post(reverse("parties:certificate_create", args=[client.pk]), {"pem": pem})
     assert added.status_code == 302
     certificate = ClientCertificate.objects.get(api_client=client)
-    refused = http.post(reverse("admin:agency_clientcertificate_add"), {"api_client": client.pk, "pem": pem})
+    refused = http.post(reverse("parties:certificate_create", args=[client.pk]), {"pem": pem})
     assert refused.status_code == 200
+    assert "この証明書は既に登録されています。" in refused.content.decode()
     assert ClientCertificate.objects.count() == 1
 
-    http.post(
-        reverse("admin:agency_clientcertificate_changelist"),
-        {"action": "revoke", "_selected_action": [certificate.pk]},
-    )
+    revoked = http.post(reverse("parties:certificate_revoke", args=[certificate.pk]), {"reason": "鍵の漏えいのおそれ"})
+    assert revoked.status_code == 302
     certificate.refresh_from_db()
-    assert certificate.revoked_at is not None
+    assert certificate.revoked_at is not None and certificate.revoked_reason == "鍵の漏えいのおそれ"
     assert _last("client_certificate.revoked").actor_id == agency_admin.pk
+
+    http.post(reverse("parties:api_client_deactivate", args=[client.pk]))
+    client.refresh_from_db()
+    assert not client.is_active
+    assert _last("api_client.deactivated").actor_id == agency_admin.pk

@@ -20,6 +20,7 @@ from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
 from intake import checks, pipeline
 from intake.models import Channel, Finding, NotificationSent, Record, RecordStatus, Submission, SubmissionStatus
+from intake.selectors import unconfirmed_warning_list
 from intake.services import check, receive
 from kenshin.synth.defects import DEFECTS, Stage
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
@@ -176,6 +177,7 @@ def test_every_named_defect_is_caught_with_its_code(name: str, make_archive: Cal
         findings = list(Finding.objects.filter(submission=submission, code=expected).select_related("record"))
         assert findings and all(f.severity == Finding.Severity.WARNING and f.message and f.return_reason for f in findings)
         assert {f.record.status for f in findings} == {RecordStatus.ACCEPTED}
+        assert set(findings) <= set(unconfirmed_warning_list())
     elif defect.stage is Stage.RECORD and name not in {"duplicate_ticket"}:
         returned = Record.objects.filter(submission=submission, status=RecordStatus.RETURNED)
         assert returned.exists() or submission.status == SubmissionStatus.REJECTED

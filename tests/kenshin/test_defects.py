@@ -61,13 +61,12 @@ def test_the_registry_is_complete_and_coherent() -> None:
         "bad_insurer_check_digit", "bad_institution_check_digit", "unknown_insurer", "no_contract",
         "missing_required_item", "wrong_unit", "value_out_of_input_range", "bmi_inconsistent",
         "fasting_tg_without_fasting_code", "su08_total_mismatch", "ix08_count_mismatch", "pairing_mismatch",
-        "identity_mismatch", "old_namespace_claim", "duplicate_ticket", "ticket_expired", "copay_mismatch",
+        "unknown_item_code", "identity_mismatch", "old_namespace_claim", "duplicate_ticket", "ticket_expired", "copay_mismatch",
         "age_out_of_range", "checkup_after_file_date", "malformed_xml", "xxe_entity", "billion_laughs",
         "zip_bomb", "path_traversal_member", "nested_zip", "executable_member",
         "second_checkup_in_fiscal_year", "not_specific_checkup", "header_code_invalid", "ticket_insurer_mismatch",
         "detail_billed_not_performed", "detail_reason_missing", "ticket_missing", "value_on_input_bound",
-        "insurer_number_short", "questionnaire_inconsistent", "author_institution_differs", "unknown_item_code",
-        "guidance_in_checkup_archive", "two_fields_missing", "prefix_mismatch", "member_institution_differs",
+        "insurer_number_short", "questionnaire_inconsistent", "author_institution_differs", "guidance_in_checkup_archive", "two_fields_missing", "prefix_mismatch", "member_institution_differs",
     }  # fmt: skip
     assert set(DEFECTS) == expected
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from kenshin.checkdigits import is_valid_institution_number, is_valid_insurer_nu
 from kenshin.items import Judgement, item_master
 from kenshin.reader import read_archive
 from kenshin.rules import age_eligible, missing_required_items
-from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate, resubmission
 
 _HALF_WIDTH_NAME = re.compile(r"[\uff66-\uff9f]+ [\uff66-\uff9f]+")
 
@@ -120,3 +121,42 @@ def test_parameters_are_checked() -> None:
         GeneratorConfig(year=2024, records=0)
     with pytest.raises(ValueError, match="institutions requested"):
         list(generate(GeneratorConfig(year=2024, institutions=3), default_parties(GeneratorConfig(year=2024))))
+
+
+def test_archives_made_on_a_given_day_with_checkups_after_a_given_day_and_tickets_of_their_own() -> None:
+    config = GeneratorConfig(
+        year=2026, records=8, seed=4, created_on=date(2026, 9, 3), checkups_from=date(2026, 8, 1), ticket_offset=100
+    )
+    (archive,) = generate(config)
+    assert archive.filename == f"{archive.institution}_{config.agency_number}_202609030_1.zip"
+    tickets = []
+    for member in archive.submission.checkups:
+        document = member.record
+        assert document.header.created_on == date(2026, 9, 3)
+        assert document.checkup_date is not None and date(2026, 8, 1) <= document.checkup_date < date(2026, 9, 3)
+        assert document.ticket is not None
+        tickets.append(document.ticket.number)
+    assert tickets == [f"261{serial:08d}" for serial in range(101, 109)]
+    assert read_archive(archive.data, filename=archive.filename, xsd_dir=None).accepted
+    (again,) = generate(GeneratorConfig(year=2026, records=8, seed=4, created_on=date(2026, 9, 3), checkups_from=date(2026, 8, 1)))
+    assert [m.record.subject for m in again.submission.checkups] == [m.record.subject for m in archive.submission.checkups]
+    with pytest.raises(ValueError, match="checkups_from"):
+        GeneratorConfig(year=2026, created_on=date(2026, 9, 3), checkups_from=date(2026, 9, 3))
+
+
+def test_a_resubmission_carries_the_corrected_people_only() -> None:
+    config = GeneratorConfig(year=2026, records=6, seed=8, created_on=date(2026, 9, 3), defects=("copay_mismatch", "ticket_expired"))
+    (defective,) = generate(config)
+    paths = [injected.member for injected in defective.defects]
+    assert len(paths) == 2 and all(paths)
+    (clean,) = generate(GeneratorConfig(year=2026, records=6, seed=8, created_on=date(2026, 9, 3)))
+    corrected = resubmission(clean, [p for p in paths if p], created_on=date(2026, 9, 14), agency_number=config.agency_number)
+    assert corrected.filename == f"{clean.institution}_{config.agency_number}_202609140_1.zip"
+    result = read_archive(corrected.data, filename=corrected.filename, xsd_dir=None)
+    assert result.accepted and len(result.checkups) == len(result.claims) == 2
+    before = {m.path: m.record for m in defective.submission.checkups}
+    people = [(before[p].subject, before[p].ticket.number) for p in paths if p and before[p].ticket]
+    assert [(m.record.subject, m.record.ticket and m.record.ticket.number) for m in result.checkups] == people
+    assert all(m.record.header.created_on == date(2026, 9, 14) for m in result.checkups)
+    with pytest.raises(ValueError, match="not in"):
+        resubmission(clean, ["DATA/h0000000000.xml"], created_on=date(2026, 9, 14))

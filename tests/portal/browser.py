@@ -1,6 +1,6 @@
 """Driving Debian's Chromium through Playwright as people use the portal: log in with the password and the
 TOTP code, walk pages, keep a screenshot of every page passed, and check each page for words of the
-software (internal names) and for a horizontal scroll bar at 1280 px."""
+software (internal names) and for a horizontal scroll bar at 1280 and 1366 px."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..factories import TEST_PASSWORD
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output" / "browser-flows"
 WIDTH = 1280
+WIDTHS = (WIDTH, 1366)  # the common office screens: every page fits both without a sideways scroll bar
 
 # Names of the software that must never reach a page people read.
 INTERNAL_WORDS = (
@@ -51,8 +52,12 @@ class Walk:
         text = self.page.inner_text("body")
         found = sorted(set(_WORD.findall(text)))
         assert found == [], f"{self.name} {label} ({self.page.url}) shows internal names: {found}"
-        overflow = self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{self.name} {label} ({self.page.url}) scrolls sideways by {overflow}px at {WIDTH}px"
+        height = self.page.viewport_size["height"]
+        for width in WIDTHS:
+            self.page.set_viewport_size({"width": width, "height": height})
+            overflow = self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{self.name} {label} ({self.page.url}) scrolls sideways by {overflow}px at {width}px"
+        self.page.set_viewport_size({"width": WIDTH, "height": height})
 
     def goto(self, path: str, label: str) -> None:
         self.page.goto(self.base_url + path)
@@ -70,13 +75,13 @@ def launch(playwright: Any) -> Any:
     )
 
 
-def log_in(browser: Any, base_url: str, user: Any, name: str) -> Walk:
+def log_in(browser: Any, base_url: str, user: Any, name: str, *, password: str = TEST_PASSWORD) -> Walk:
     device = TOTPDevice.objects.get(user=user)
     context = browser.new_context(locale="ja-JP", viewport={"width": WIDTH, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.goto(f"{base_url}/")
     page.fill("#id_username", user.username)
-    page.fill("#id_password", TEST_PASSWORD)
+    page.fill("#id_password", password)
     page.click("main button[type=submit]")
     page.wait_for_url("**/accounts/otp/**")
     page.fill("#id_token", f"{TOTP(device.bin_key, digits=device.digits).token():0{device.digits}d}")

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from agency.demo import AGENCY
+from agency.demo import AGENCY, DEMO_PASSWORD
 from agency.models import Role
 from billing import calendar
 from billing.models import BillingMonth, Invoice
 from intake.models import Finding, Record, RecordStatus
+from portal.demo import seed_demo
+from routing.models import InsurerReturn
 
 from ..factories import (
     AgencyProfileFactory,
@@ -107,17 +109,34 @@ def test_clerk_works_the_warnings_queue(live_server: Any, playwright: Any) -> No
 
 
 def test_insurer_opens_a_delivery_reads_a_record_and_returns_it(live_server: Any, playwright: Any) -> None:
-    AgencyProfileFactory(**AGENCY)
-    contract = ContractFactory()
-    records = [RecordFactory(submission__institution=contract.institution, insurer=contract.insurer) for _ in range(2)]
-    delivery = DeliveryFactory(insurer=contract.insurer, records=records)
-    user = UserFactory(role=Role.INSURER_STAFF, insurer=contract.insurer)
-    walk = log_in(playwright, live_server.url, user, "insurer")
+    """On the demo's history: archives generated, received and checked by intake, routed into real deliveries."""
+    users = {user.username: user for user in seed_demo()}
+    insurer_user = users["demo-insurer"]
+    record = (
+        Record.objects.filter(delivery_item__delivery__insurer=insurer_user.insurer, status=RecordStatus.ACCEPTED,
+                              insurer_return__isnull=True)
+        .select_related("delivery_item__delivery").order_by("-delivery_item__delivery__created_at", "position").first()
+    )
+    assert record is not None and record.submission.archive.size > 0
+    delivery = record.delivery_item.delivery
+    walk = log_in(playwright, live_server.url, insurer_user, "insurer", password=DEMO_PASSWORD)
     walk.click("nav a:has-text('振分')", "deliveries")
     walk.click(f"a[href='/insurer/deliveries/{delivery.pk}/']", "delivery")
-    walk.click(f"a[href='/insurer/records/{records[0].pk}/']", "record")
-    walk.goto(f"/insurer/records/{records[0].pk}/return/", "return-form")
+    walk.click(f"a[href='/insurer/records/{record.pk}/']", "record")
+    walk.goto(f"/insurer/records/{record.pk}/return/", "return-form")
+    walk.page.select_option("#id_reason", "03")
+    walk.page.fill("#id_note", "受診者氏名のカナが当組合の記録と異なります")
+    walk.click("main form button[type=submit]", "record-returned")
+    returned = InsurerReturn.objects.get(record=record)
+    assert returned.archive_id is not None and returned.reason == "03"
     walk.goto("/insurer/returns/", "returns")
+    listed = walk.page.inner_text("[data-testid=return-table]")
+    for text in (record.ticket_number, record.name_kana, record.insurer_number, f"{record.birth_date:%Y-%m-%d}",
+                 f"{record.checkup_date:%Y-%m-%d}", "03 受診者・利用者氏名の誤り", returned.archive_file_name):
+        assert text in listed, text
+    walk.page.select_option("#id_reason", "03")
+    walk.click("form.filters button[type=submit]", "returns-filtered")
+    assert walk.page.locator("[data-testid=return-table] tbody tr").count() == 1
 
 
 def test_admin_previews_closes_a_month_and_opens_the_invoice(live_server: Any, playwright: Any) -> None:
@@ -139,6 +158,21 @@ def test_admin_previews_closes_a_month_and_opens_the_invoice(live_server: Any, p
     response = walk.page.request.get(f"{live_server.url}/billing/invoices/{invoice.pk}/invoice.pdf")
     assert response.ok and response.body().startswith(b"%PDF-")
     walk.click(f"a[href='/billing/invoices/{invoice.pk}/']", "invoice")
+
+    # 設定: a new clerk's account, made in the portal (the Django admin is for superusers only).
+    walk.click("nav a:has-text('設定')", "settings-users")
+    walk.click("[data-testid=user-create]", "user-create")
+    walk.page.fill("#id_username", "jimu-hanako")
+    walk.page.fill("#id_last_name", "事務")
+    walk.page.fill("#id_first_name", "花子")
+    walk.page.select_option("#id_role", "agency_clerk")
+    walk.page.check("input[name=password_mode][value=temporary]")
+    walk.page.fill("#id_password1", "Kari#Pass-2026xz")
+    walk.page.fill("#id_password2", "Kari#Pass-2026xz")
+    walk.click("[data-testid=settings-form] button[type=submit]", "user-created")
+    assert "仮パスワード（次回ログイン時に変更）" in walk.page.inner_text("[data-testid=user-detail]")
+    walk.goto(f"/parties/contracts/{contract.pk}/edit/", "contract-edit")
+    walk.goto(f"/parties/institutions/{contract.institution.number}/", "institution")
 
 
 def test_auditor_searches_verifies_and_signs(live_server: Any, playwright: Any) -> None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from agency.models import Role
 from audit.models import AuditEvent
 from intake.models import Record, RecordStatus, Submission
+from portal.charts import Series, stacked_bars
 
 from ..factories import DeliveryFactory, FindingFactory, RecordFactory, SubmissionFactory
 
@@ -87,3 +88,13 @@ def test_auditor_home_shows_anomalies_and_the_review_due(user_client: Callable[.
     assert int(_figure(page, "拒否されたアクセス")) >= 1
     assert _figure(page, "前回の確認") == "未実施"
     assert AuditEvent.objects.filter(outcome="denied").exists()
+
+
+def test_text_figures_keep_their_digits_and_chart_grid_lines_fall_on_whole_numbers(user_client: Callable[..., Client]) -> None:
+    page = _home(user_client(Role.AGENCY_ADMIN))
+    month = _figure(page, "次の締め")
+    assert re.match(r"\d{4}-\d{2}（\d{2}/\d{2} \d{2}:\d{2}）", month), month  # not "2,026-11"
+    for top, labels in ((1, ["0", "1"]), (2, ["0", "1", "2"]), (5, ["0", "1", "2", "3", "4", "5"]),
+                        (7, ["0", "2", "4", "6", "8", "10"])):
+        svg = str(stacked_bars(title="t", categories=["4月"], series=[Series("受理", [top])]))
+        assert re.findall(r'text-anchor="end">([\d,]+)</text>', svg) == labels, top

@@ -4,11 +4,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from agency.demo import DEMO_PASSWORD, demo_totp, seed_demo
+from agency.demo import DEMO_PASSWORD, demo_totp
+from portal.demo import seed_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo data (idempotent) and print one login per role. Refused unless PORTAL_DEMO is on."
+    help = (
+        "Load the demo data (idempotent): parties, one login per role and, once, months of history made through "
+        "the services; print the logins. Refused unless PORTAL_DEMO is on."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         users = seed_demo()
