@@ -122,7 +122,7 @@ def _web_roots() -> Iterable[tuple[str, Path]]:
     if settings.MEDIA_ROOT:
         yield "MEDIA_ROOT", Path(settings.MEDIA_ROOT)
     for entry in settings.STATICFILES_DIRS:
-        yield "STATICFILES_DIRS", Path(entry[1] if isinstance(entry, tuple) else entry)
+        yield "STATICFILES_DIRS", Path(str(entry[1] if isinstance(entry, tuple) else entry))
 
 
 def _storage() -> list[CheckMessage]:
