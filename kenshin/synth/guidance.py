@@ -354,14 +354,13 @@ def generate_guidance(
                 rng, rng.choice(insurers), first, config.ticket_offset + index * config.records + serial + 1,
                 config.year, prices or {},
             )
-            if wanted and serial < config.records:
-                name = wanted.pop(0)
+            for name in wanted:  # the first defect that applies to this person
                 changed = _apply_defect(name, plan, rng)
                 if changed is not None:
                     plan = changed
                     injected[serial] = name
-                else:
-                    wanted.insert(0, name)
+                    wanted.remove(name)
+                    break
             plans.append(plan)
         start_docs, start_claims, eval_docs, eval_claims = [], [], [], []
         start_defects: list[InjectedDefect] = []

@@ -1,0 +1,180 @@
+"""事務点検 of 特定保健指導 (実施区分 2), results-only and 事業者健診 (実施区分 4) archives, end to end
+through receiving and the staged checks; and no archive of any 実施区分 is rejected without a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from agency.demo import seed_demo
+from agency.models import Contract, Institution
+from agency.services import synthetic_parties_load
+from intake.models import Finding, Record, RecordKind, RecordStatus, Submission, SubmissionStatus
+from intake.services.receive import submission_receive
+from kenshin.assemble import agency_party, build_submission, institution_party
+from kenshin.naming import ArchiveName, MemberName
+from kenshin.records import Member
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties
+from kenshin.synth.guidance import (
+    DEFAULT_GUIDANCE_PRICES,
+    GUIDANCE_DEFECTS,
+    GuidancePair,
+    generate_employer,
+    generate_guidance,
+    generate_results_only,
+)
+from kenshin.synth.parties import Parties
+from kenshin.writer import write_archive
+
+AGENCY = "91399055"
+
+
+@pytest.fixture
+def parties(db: Any) -> Parties:
+    """The generator's parties in the database, their contracts covering guidance, results only and
+    事業者健診等."""
+    seed_demo()
+    config = _config()
+    made = default_parties(config)
+    synthetic_parties_load(parties=made, agency_number=AGENCY)
+    Contract.objects.filter(institution__number__in=[i.number for i in made.institutions]).update(
+        guidance_active_price=DEFAULT_GUIDANCE_PRICES["1"],
+        guidance_motivational_price=DEFAULT_GUIDANCE_PRICES["2"],
+        results_only=True,
+        other_checkups=True,
+    )
+    return made
+
+
+def _config(records: int = 8) -> GeneratorConfig:
+    return GeneratorConfig(year=2024, records=records, seed=21, agency_number=AGENCY)
+
+
+def receive(archive: GeneratedArchive, capture: Callable[..., Any]) -> Submission:
+    institution = Institution.objects.get(number=archive.institution)
+    with capture(execute=True):
+        result = submission_receive(source=archive.data, file_name=archive.filename, institution=institution, channel="upload")
+    return Submission.objects.get(pk=result.submission.pk)
+
+
+def _codes(submission: Submission) -> dict[str, set[str]]:
+    """Finding codes per DATA file of the submission."""
+    found: dict[str, set[str]] = {}
+    for finding in Finding.objects.filter(submission=submission):
+        path = finding.record.data_path if finding.record else finding.file
+        found.setdefault(path.replace("CLAIMS/p", "DATA/g"), set()).add(finding.code)
+    return found
+
+
+def test_a_guidance_course_is_accepted_in_two_parts(parties: Parties, capture: Callable[..., Any]) -> None:
+    pair = next(generate_guidance(_config(), parties))
+    assert pair.evaluation is not None
+    start = receive(pair.start, capture)
+    assert start.status == SubmissionStatus.ACCEPTED, list(Finding.objects.filter(submission=start).values_list("code", "message"))
+    assert start.service_event_type == "2"
+    evaluation = receive(pair.evaluation, capture)
+    assert evaluation.status == SubmissionStatus.ACCEPTED, list(Finding.objects.filter(submission=evaluation).values_list("code", "message"))
+    records = Record.objects.filter(kind=RecordKind.GUIDANCE, status=RecordStatus.ACCEPTED)
+    assert records.count() == 2 * len(pair.plans)
+    assert set(records.values_list("guidance_timing", flat=True)) == {"1", "2"}
+    for plan in pair.plans:
+        parts = records.filter(ticket_number=plan.ticket.number)
+        assert sorted(parts.values_list("payment_rate", flat=True)) == [20, 80]
+        assert {r.guidance_first_date for r in parts} == {plan.first_date}
+    claimed = sum(m.record.claim_amount for a in (pair.start, pair.evaluation) for m in a.submission.guidance_claims)
+    assert start.amount_accepted + evaluation.amount_accepted == claimed
+
+
+def test_each_guidance_defect_is_returned_with_its_reason(parties: Parties, capture: Callable[..., Any]) -> None:
+    pair = next(generate_guidance(_config(), parties, defects=list(GUIDANCE_DEFECTS)))
+    assert pair.evaluation is not None
+    start = receive(pair.start, capture)
+    evaluation = receive(pair.evaluation, capture)
+    for submission, archive in ((start, pair.start), (evaluation, pair.evaluation)):
+        codes = _codes(submission)
+        for injected in archive.defects:
+            expected = injected.intake_rule or injected.finding
+            assert expected in codes.get(injected.member or "", set()), (injected.defect, codes.get(injected.member or ""))
+            record = Record.objects.get(submission=submission, data_path=injected.member)
+            assert record.status == RecordStatus.RETURNED
+        assert submission.status == SubmissionStatus.PARTIALLY_ACCEPTED, (archive.filename, archive.defects, _codes(submission))
+    reasons = dict(Finding.objects.filter(submission=evaluation).values_list("code", "return_reason"))
+    assert reasons["GDN_EVALUATION_TOO_EARLY"] == "09" and reasons["GDN_START_MISSING"] == "02"
+    assert reasons["GDN_AMOUNT_INCONSISTENT"] == "07"
+
+
+def test_a_split_evaluation_without_its_start_is_returned(parties: Parties, capture: Callable[..., Any]) -> None:
+    pair = next(generate_guidance(_config(records=3), parties))
+    assert pair.evaluation is not None
+    evaluation = receive(pair.evaluation, capture)
+    assert evaluation.status == SubmissionStatus.REJECTED
+    assert Finding.objects.filter(submission=evaluation, code="GDN_START_MISSING").count() == 3
+
+
+def test_the_same_part_is_not_accepted_twice(parties: Parties, capture: Callable[..., Any]) -> None:
+    pair = next(generate_guidance(_config(records=3), parties))
+    receive(pair.start, capture)
+    again = pair.start.submission
+    name = replace(again.name, same_day_count=1)
+    resent = replace(pair.start, submission=replace(again, name=name), filename=name.filename, data=write_archive(replace(again, name=name)))
+    second = receive(resent, capture)
+    assert second.status == SubmissionStatus.REJECTED
+    assert set(Finding.objects.filter(submission=second).values_list("code", flat=True)) == {"GDN_DUPLICATE"}
+
+
+def test_results_only_are_accepted_under_a_results_only_contract(parties: Parties, capture: Callable[..., Any]) -> None:
+    archive = next(generate_results_only(_config(records=4), parties))
+    submission = receive(archive, capture)
+    assert submission.status == SubmissionStatus.ACCEPTED, list(Finding.objects.filter(submission=submission).values_list("code", "message"))
+    assert set(Record.objects.filter(submission=submission).values_list("kind", "claim_amount")) == {(RecordKind.RESULTS_ONLY, 0)}
+    Contract.objects.update(results_only=False)
+    other = next(generate_results_only(replace(_config(records=4), seed=22), parties))
+    refused = receive(other, capture)
+    assert refused.status == SubmissionStatus.REJECTED
+    assert set(Finding.objects.filter(submission=refused).values_list("code", "return_reason")) == {("REC_RESULTS_ONLY_NOT_CONTRACTED", "04")}
+
+
+def test_other_checkups_are_accepted_from_allowed_senders_only(parties: Parties, capture: Callable[..., Any]) -> None:
+    archive = next(generate_employer(_config(records=4), parties))
+    submission = receive(archive, capture)
+    assert submission.status == SubmissionStatus.ACCEPTED, list(Finding.objects.filter(submission=submission).values_list("code", "message"))
+    assert submission.service_event_type == "4"
+    assert set(Record.objects.filter(submission=submission).values_list("kind", "service_event_type")) == {(RecordKind.OTHER_CHECKUP, "4")}
+    Contract.objects.update(other_checkups=False)
+    other = next(generate_employer(replace(_config(records=4), seed=23), parties))
+    refused = receive(other, capture)
+    assert set(Finding.objects.filter(submission=refused).values_list("code", flat=True)) == {"REC_OTHER_CHECKUP_NOT_ALLOWED"}
+
+
+@pytest.mark.parametrize("service", [str(code) for code in range(1, 10)])
+def test_no_archive_of_any_service_is_rejected_without_a_reason(parties: Parties, capture: Callable[..., Any], service: str) -> None:
+    """Each 実施区分 1–9 (the 第4期 XSD allows them all): checkup files or guidance files under that 実施区分,
+    with and without claims. Whatever the verdict, a rejection says why."""
+    checkups = next(generate_results_only(_config(records=2), parties))
+    guidance: GuidancePair = next(generate_guidance(_config(records=2), parties))
+    institution = checkups.institution
+    for variant, source in (("checkups", checkups), ("guidance", guidance.start)):
+        name = ArchiveName(institution, AGENCY, source.submission.name.submitted_on, 5, service)
+        documents = source.submission.checkups or source.submission.guidance
+        renamed = []
+        for serial, member in enumerate(documents, start=1):
+            renamed.append(Member(MemberName(member.path.split("/")[1][0], institution, name.submitted_on, 5, service, serial).path, member.record))
+        submission = build_submission(
+            name=name, interaction_type="1", sender=institution_party(institution), receiver=agency_party(AGENCY),
+            checkups=renamed if variant == "checkups" else (),
+            guidance=renamed if variant == "guidance" else (),
+            guidance_claims=[
+                Member(m.path.replace("DATA/g", "CLAIMS/p"), replace(c.record, service_event_type=service if service in "1234" else "2"))
+                for m, c in zip(renamed, source.submission.guidance_claims, strict=False)
+            ] if variant == "guidance" else (),
+        )
+        archive = replace(source, submission=submission, filename=name.filename, data=write_archive(submission))
+        received = receive(archive, capture)
+        if received.status == SubmissionStatus.REJECTED:
+            assert Finding.objects.filter(submission=received, severity__in=["error", "fatal"]).exists(), (service, variant)
+        if service in ("3", "5", "6", "7", "8", "9"):
+            assert received.status == SubmissionStatus.REJECTED
+            assert Finding.objects.filter(submission=received, code="AGY_SERVICE_NOT_ACCEPTED").exists()
