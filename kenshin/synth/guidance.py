@@ -10,10 +10,12 @@ three months after each 初回面接. Named defects break the 第4期 rules one 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from random import Random
 
 from kenshin import guidance as G
@@ -436,3 +438,36 @@ def generate_employer(config: GeneratorConfig, parties: Parties | None = None) -
 def copay_of(plan: GuidancePlan) -> int:
     """The person's whole 窓口負担 for the course."""
     return component_copay(plan.copay, plan.unit_price).copay
+
+
+KINDS = ("checkup", "guidance", "results-only", "other-checkup")
+
+
+def write_kind_archives(
+    out_dir: Path | str, config: GeneratorConfig, parties: Parties, *, kind: str, defects: Sequence[str] = ()
+) -> list[tuple[str, int, tuple[InjectedDefect, ...]]]:
+    """Write the archives of one kind other than checkups into ``out_dir`` (guidance: both parts of each
+    pair) and a ``manifest.json``; returns (file, records, defects) per archive."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    archives: list[GeneratedArchive] = []
+    if kind == "guidance":
+        for pair in generate_guidance(config, parties, defects=defects):
+            archives += [pair.start, *([pair.evaluation] if pair.evaluation else [])]
+    elif kind == "results-only":
+        archives = list(generate_results_only(config, parties))
+    elif kind == "other-checkup":
+        archives = list(generate_employer(config, parties))
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    written = []
+    for archive in archives:
+        (out / archive.filename).write_bytes(archive.data)
+        count = len(archive.submission.checkups) + len(archive.submission.guidance)
+        written.append((archive.filename, count, archive.defects))
+    manifest = {
+        "seed": config.seed, "year": config.year, "kind": kind, "agency_number": config.agency_number,
+        "archives": [{"file": f, "records": n, "defects": [asdict(d) for d in found]} for f, n, found in written],
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return written
