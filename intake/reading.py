@@ -11,11 +11,11 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from kenshin import labels
-from kenshin.cda_read import read_checkup
-from kenshin.claim_read import read_claim
+from kenshin.cda_read import read_checkup, read_guidance
+from kenshin.claim_read import read_claim, read_guidance_claim
 from kenshin.codes import Namespace
 from kenshin.items import Judgement, item_master
-from kenshin.records import CheckupDocument, Claim
+from kenshin.records import CheckupDocument, Claim, GuidanceClaim, GuidanceDocument
 from kenshin.rules import age_on
 from kenshin.xmlsafe import parse_xml
 
@@ -39,6 +39,29 @@ def parse_claim(data: bytes, path: str) -> Claim | None:
         return read_claim(element, path, namespace)
     except Exception:  # the claim passed intake; a failure here is reported by the caller as unreadable
         logger.exception("claim %s could not be read back", path)
+        return None
+
+
+def parse_guidance_claim(data: bytes, path: str) -> GuidanceClaim | None:
+    element, problem = parse_xml(data, path)
+    if element is None or problem is not None:
+        return None
+    try:
+        namespace = Namespace(element.tag[1:].split("}")[0])
+        return read_guidance_claim(element, path, namespace)
+    except Exception:  # the claim passed intake; a failure here is reported by the caller as unreadable
+        logger.exception("guidance claim %s could not be read back", path)
+        return None
+
+
+def parse_guidance(data: bytes, path: str) -> GuidanceDocument | None:
+    element, problem = parse_xml(data, path)
+    if element is None or problem is not None:
+        return None
+    try:
+        return read_guidance(element, path)
+    except Exception:  # the document passed intake; a failure here is reported by the caller as unreadable
+        logger.exception("guidance %s could not be read back", path)
         return None
 
 

@@ -1,0 +1,165 @@
+"""特定保健指導, results-only and 事業者健診 archives end to end: generated, accepted, routed to each
+insurer as 種別 3 archives of their own kind (valid against the official XSDs where configured), and
+billed — the guidance parts in the month each was accepted, the others never."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import time_machine
+
+from agency.demo import seed_demo
+from agency.models import Contract, Institution, Insurer
+from agency.services import synthetic_parties_load
+from billing.models import (
+    BillingMonth,
+    ClaimsStatement,
+    ClaimsStatementLine,
+    InsurerBillingTerms,
+    Invoice,
+    InvoiceKind,
+    InvoiceLineKind,
+    LineKind,
+    PaymentStatement,
+)
+from billing.services.closing import month_close
+from intake.models import Channel, Record, RecordKind, RecordStatus, SubmissionStatus
+from intake.services import receive
+from kenshin.reader import read_archive
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties
+from kenshin.synth.guidance import DEFAULT_GUIDANCE_PRICES, generate_employer, generate_guidance, generate_results_only
+from routing.models import Delivery
+from routing.services import deliveries as delivery_services
+
+from .conftest import at
+
+AGENCY = "91399055"
+JUN, OCT = dt.date(2024, 6, 1), dt.date(2024, 10, 1)
+GUIDANCE_FEE = 330
+
+
+def _intake(archive: GeneratedArchive, capture: Any) -> Any:
+    institution = Institution.objects.get(number=archive.institution)
+    with capture(execute=True):
+        result = receive.submission_receive(source=archive.data, file_name=archive.filename, institution=institution, channel=Channel.MEDIA)
+    result.submission.refresh_from_db()
+    assert result.submission.status == SubmissionStatus.ACCEPTED, list(result.submission.findings.values_list("code", "message"))
+    return result.submission
+
+
+def _close(period: dt.date) -> None:
+    after_cutoff = dt.datetime.combine(period.replace(day=28) + dt.timedelta(days=12), dt.time(9), tzinfo=at("2024-01-01 00:00").tzinfo)
+    month_close(period=period, now=after_cutoff)
+
+
+@pytest.fixture
+def course(db: Any, django_capture_on_commit_callbacks: Any) -> dict[str, Any]:
+    seed_demo()
+    config = GeneratorConfig(year=2024, records=6, seed=17, agency_number=AGENCY, insurers=2)
+    parties = default_parties(config)
+    synthetic_parties_load(parties=parties, agency_number=AGENCY)
+    Contract.objects.update(
+        guidance_active_price=DEFAULT_GUIDANCE_PRICES["1"], guidance_motivational_price=DEFAULT_GUIDANCE_PRICES["2"],
+        results_only=True, other_checkups=True,
+    )
+    Insurer.objects.update(contract_start=dt.date(2024, 4, 1))
+    charged = Insurer.objects.order_by("number").first()
+    assert charged is not None
+    InsurerBillingTerms.objects.create(insurer=charged, fee_per_guidance=GUIDANCE_FEE)
+    pair = next(generate_guidance(config, parties, start_on=dt.date(2024, 6, 10), evaluation_on=dt.date(2024, 10, 15)))
+    assert pair.evaluation is not None and len(pair.evaluation.submission.guidance) == 6
+    results_only = next(generate_results_only(config, parties))
+    employer = next(generate_employer(replace(config, seed=18, ticket_offset=1000), parties))  # other people
+    with time_machine.travel(at("2024-06-12 10:00"), tick=True):
+        start = _intake(pair.start, django_capture_on_commit_callbacks)
+        delivery_services.deliveries_route()
+    with time_machine.travel(at("2024-10-16 10:00"), tick=True):
+        evaluation = _intake(pair.evaluation, django_capture_on_commit_callbacks)
+        others = [_intake(a, django_capture_on_commit_callbacks) for a in (results_only, employer)]
+        delivery_services.deliveries_route()
+    return {"pair": pair, "start": start, "evaluation": evaluation, "others": others, "charged": charged,
+            "archives": {"results_only": results_only, "other_checkup": employer}}
+
+
+def test_guidance_goes_to_insurers_as_archives_of_its_own(course: dict[str, Any]) -> None:
+    pair = course["pair"]
+    deliveries = Delivery.objects.filter(record_kind=RecordKind.GUIDANCE)
+    assert deliveries.count() >= 2
+    kinds = set(Delivery.objects.values_list("record_kind", flat=True))
+    assert kinds == {RecordKind.GUIDANCE, RecordKind.RESULTS_ONLY, RecordKind.OTHER_CHECKUP}
+    sent: dict[str, bytes] = {}
+    for archive in (pair.start, pair.evaluation):
+        with zipfile.ZipFile(io.BytesIO(archive.data)) as z:
+            sent.update({name.split("/", 1)[1]: z.read(name) for name in z.namelist() if "/DATA/" in name or "/CLAIMS/" in name})
+    for delivery in deliveries:
+        data = _stored(delivery)
+        result = read_archive(data, filename=delivery.file_name)
+        assert delivery.file_name.endswith("_2.zip")
+        assert [f.code for f in result.findings if f.code != "XML_SCHEMA_UNAVAILABLE"] == []
+        assert result.index is not None and (result.index.interaction_type, result.index.service_event_type) == ("3", "2")
+        assert result.checkups == () and len(result.guidance) == len(result.guidance_claims) == delivery.record_count
+        assert result.summary is not None and result.summary.total_claim_amount == delivery.claim_total
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for name in z.namelist():
+                if "/DATA/" in name or "/CLAIMS/" in name:
+                    assert z.read(name) == sent[name.split("/", 1)[1]]  # byte for byte
+        insurers = {m.record.subject.insurer_number for m in result.guidance}
+        assert insurers == {delivery.insurer.number}
+
+
+def _stored(delivery: Delivery) -> bytes:
+    from intake import storage
+
+    return storage.read(delivery.archive.sha256)
+
+
+def test_results_only_and_other_checkups_are_routed_without_claims(course: dict[str, Any]) -> None:
+    for kind, suffix in ((RecordKind.RESULTS_ONLY, "_1.zip"), (RecordKind.OTHER_CHECKUP, "_4.zip")):
+        deliveries = list(Delivery.objects.filter(record_kind=kind))
+        assert deliveries and sum(d.record_count for d in deliveries) == 6
+        for delivery in deliveries:
+            result = read_archive(_stored(delivery), filename=delivery.file_name)
+            assert delivery.file_name.endswith(suffix) and delivery.claim_total == 0
+            assert [f.code for f in result.findings if f.code != "XML_SCHEMA_UNAVAILABLE"] == []
+            assert result.summary is None and result.claims == () and len(result.checkups) == delivery.record_count
+
+
+def test_each_part_is_billed_in_the_month_it_was_accepted(course: dict[str, Any]) -> None:
+    for period in (JUN, dt.date(2024, 7, 1), dt.date(2024, 8, 1), dt.date(2024, 9, 1), OCT):
+        _close(period)
+    pair = course["pair"]
+    for month, archive, submission in ((JUN, pair.start, course["start"]), (OCT, pair.evaluation, course["evaluation"])):
+        billing_month = BillingMonth.objects.get(period=month)
+        claimed = sum(m.record.claim_amount for m in archive.submission.guidance_claims)
+        assert claimed == submission.amount_accepted > 0
+        statements = ClaimsStatement.objects.filter(month=billing_month)
+        assert sum(s.total for s in statements) == claimed
+        lines = ClaimsStatementLine.objects.filter(statement__month=billing_month, kind=LineKind.CLAIM)
+        assert {line.record.kind for line in lines} == {RecordKind.GUIDANCE}
+        assert sum(p.total for p in PaymentStatement.objects.filter(month=billing_month)) == claimed
+    # split payments: each course's two parts, in two months, add up to what the institution claims in all
+    total = sum(ClaimsStatement.objects.filter(month__period__in=[JUN, OCT]).values_list("total", flat=True))
+    assert total == sum(r.claim_amount for r in Record.objects.filter(kind=RecordKind.GUIDANCE, status=RecordStatus.ACCEPTED))
+    # results only and 事業者健診等: never on a statement, no per-checkup fee (the insurers' terms say nothing)
+    others = Record.objects.filter(kind__in=[RecordKind.RESULTS_ONLY, RecordKind.OTHER_CHECKUP])
+    assert others.count() == 12 and not ClaimsStatementLine.objects.filter(record__in=others).exists()
+    invoices = Invoice.objects.filter(kind=InvoiceKind.INVOICE, month__period=OCT)
+    assert not any(line.kind == InvoiceLineKind.PER_CHECKUP for invoice in invoices for line in invoice.lines.all())
+    # the per-guidance fee only for the insurer whose terms set one: one unit per part delivered
+    charged = course["charged"]
+    for month in (JUN, OCT):
+        units = Record.objects.filter(
+            kind=RecordKind.GUIDANCE, insurer=charged, submission=course["start" if month == JUN else "evaluation"]
+        ).count()
+        lines = [
+            line for invoice in Invoice.objects.filter(month__period=month, kind=InvoiceKind.INVOICE)
+            for line in invoice.lines.filter(kind=InvoiceLineKind.PER_GUIDANCE)
+        ]
+        assert [(line.invoice.insurer_id, line.quantity, line.unit_price) for line in lines] == (
+            [(charged.pk, units, GUIDANCE_FEE)] if units else []
+        )
