@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from agency.demo import seed_demo
-from agency.models import Contract, Institution, Insurer
+from agency.models import Contract, Institution, Insurer, Role
 from agency.services import synthetic_parties_load
 from billing.models import (
     BillingMonth,
@@ -29,6 +30,7 @@ from billing.models import (
 )
 from billing.services.closing import month_close
 from intake.models import Channel, Record, RecordKind, RecordStatus, SubmissionStatus
+from intake.selectors import fiscal_year_checkups, guidance_courses
 from intake.services import receive
 from kenshin.reader import read_archive
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties
@@ -163,3 +165,44 @@ def test_each_part_is_billed_in_the_month_it_was_accepted(course: dict[str, Any]
         assert [(line.invoice.insurer_id, line.quantity, line.unit_price) for line in lines] == (
             [(charged.pk, units, GUIDANCE_FEE)] if units else []
         )
+
+
+def test_the_insurer_reads_a_course_beside_the_persons_records(course: dict[str, Any], user_client: Any) -> None:
+    insurer = course["charged"]
+    evaluation = Record.objects.filter(kind=RecordKind.GUIDANCE, insurer=insurer, guidance_timing="2").first()
+    assert evaluation is not None
+    start = Record.objects.get(kind=RecordKind.GUIDANCE, ticket_number=evaluation.ticket_number, guidance_timing="1")
+    client = user_client(Role.INSURER_STAFF, insurer=insurer)
+    page = client.get(reverse("insurer:record_detail", args=[evaluation.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "特定保健指導" in text and "実績評価日" in text and "アウトカム評価" in text
+    assert reverse("insurer:record_detail", args=[start.pk]) in text  # 開始時 → 実績評価時, linked
+    assert f"{start.checkup_date:%Y-%m-%d}" in text and f"{evaluation.checkup_date:%Y-%m-%d}" in text
+    assert f"{evaluation.claim_amount:,}" in text
+    other = Record.objects.filter(kind=RecordKind.RESULTS_ONLY, insurer=insurer).first()
+    if other is not None:
+        assert "決済情報はありません" in client.get(reverse("insurer:record_detail", args=[other.pk])).content.decode()
+    # to another insurer's staff this guidance is a 404
+    other_insurer = Insurer.objects.exclude(pk=insurer.pk).first()
+    assert other_insurer is not None
+    stranger = user_client(Role.INSURER_STAFF, insurer=other_insurer)
+    assert stranger.get(reverse("insurer:record_detail", args=[evaluation.pk])).status_code == 404
+
+
+def test_the_courses_of_a_fiscal_year_name_starters_and_finishers(course: dict[str, Any]) -> None:
+    pair = course["pair"]
+    rows = [row for insurer in Insurer.objects.all() for row in guidance_courses(insurer=insurer, fiscal_year=2024)]
+    assert len(rows) == len(pair.plans)
+    assert all(row.started and row.finished for row in rows)
+    by_ticket = {row.ticket_number: row for row in rows}
+    for plan in pair.plans:
+        row = by_ticket[plan.ticket.number]
+        assert (row.level, row.first_date) == (plan.level, plan.first_date)
+        assert row.claim_total == row.start.claim_amount + row.evaluation.claim_amount  # type: ignore[union-attr]
+    assert guidance_courses(insurer=course["charged"], fiscal_year=2025) == []
+    counts = dict.fromkeys(("checkup", "results_only", "other_checkup"), 0)
+    for insurer in Insurer.objects.all():
+        for kind, count in fiscal_year_checkups(insurer=insurer, fiscal_year=2024).items():
+            counts[kind] += count
+    assert counts == {"checkup": 0, "results_only": 6, "other_checkup": 6}
