@@ -19,8 +19,8 @@ from agency.crypto import decrypt_text
 from agency.leases import WorkState, subject_work
 from agency.models import Insurer, Role
 from agency.selectors import institution_archive_password
-from kenshin.cda_read import read_checkup
-from kenshin.claim_read import read_claim
+from kenshin.cda_read import read_checkup, read_guidance
+from kenshin.claim_read import read_claim, read_guidance_claim
 from kenshin.codes import Namespace
 from kenshin.xmlsafe import parse_xml
 
@@ -128,7 +128,7 @@ def submission_members(submission: Submission, paths: Iterable[str]) -> dict[str
 
 
 def record_parsed(record: Record) -> dict[str, Any]:
-    """The record's checkup and claim as JSON-ready dicts, read back from the stored archive."""
+    """The record's checkup (or guidance document) and claim as JSON-ready dicts, read back from the stored archive."""
     members = submission_members(record.submission, [record.data_path, record.claim_path])
     parsed: dict[str, Any] = {"checkup": None, "claim": None}
     for key, path in (("checkup", record.data_path), ("claim", record.claim_path)):
@@ -137,11 +137,12 @@ def record_parsed(record: Record) -> dict[str, Any]:
         element, problem = parse_xml(members[path], path)
         if element is None or problem is not None:
             continue
+        guidance = record.kind == RecordKind.GUIDANCE
         if key == "checkup":
-            parsed[key] = as_json(read_checkup(element, path))
+            parsed[key] = as_json((read_guidance if guidance else read_checkup)(element, path))
         else:
             namespace = Namespace(element.tag[1:].split("}")[0])
-            parsed[key] = as_json(read_claim(element, path, namespace))
+            parsed[key] = as_json((read_guidance_claim if guidance else read_claim)(element, path, namespace))
     return parsed
 def _half_width_katakana() -> dict[str, str]:
     """Full-width katakana → the half-width spelling (ガ → ｶﾞ), derived from NFKC itself."""

@@ -12,10 +12,12 @@ import pytest
 from agency.demo import seed_demo
 from agency.models import Contract, Institution
 from agency.services import synthetic_parties_load
+from intake import outputs
 from intake.models import Finding, Record, RecordKind, RecordStatus, Submission, SubmissionStatus
 from intake.services.receive import submission_receive
 from kenshin.assemble import agency_party, build_submission, institution_party
 from kenshin.naming import ArchiveName, MemberName
+from kenshin.reader import read_archive
 from kenshin.records import Member
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties
 from kenshin.synth.guidance import (
@@ -178,3 +180,33 @@ def test_no_archive_of_any_service_is_rejected_without_a_reason(parties: Parties
         if service in ("3", "5", "6", "7", "8", "9"):
             assert received.status == SubmissionStatus.REJECTED
             assert Finding.objects.filter(submission=received, code="AGY_SERVICE_NOT_ACCEPTED").exists()
+
+
+def test_a_defective_guidance_archive_gets_a_receipt_an_error_list_and_its_returns(
+    parties: Parties, capture: Callable[..., Any]
+) -> None:
+    pair = next(generate_guidance(_config(), parties, defects=list(GUIDANCE_DEFECTS)))
+    assert pair.evaluation is not None
+    receive(pair.start, capture)
+    submission = receive(pair.evaluation, capture)
+    receipt = outputs.receipt(submission)
+    # the defects of this archive, and the course whose 開始時 was returned (利用券 expired): no 開始時 accepted
+    returned_count = len(pair.evaluation.defects) + 1
+    assert receipt["service_event_type"] == "2" and receipt["counts"]["records_returned"] == returned_count
+    rows = outputs.error_list_rows(submission)
+    by_code = {row["コード"]: row for row in rows}
+    too_early = by_code["GDN_EVALUATION_TOO_EARLY"]
+    record = Record.objects.get(submission=submission, data_path=too_early["ファイル"])
+    assert too_early["受診券整理番号"] == record.ticket_number and too_early["氏名カナ"] == record.name_kana
+    assert too_early["返戻理由コード"] == "09" and "3か月" in too_early["内容"] and "以降" in too_early["内容"]
+    assert "請求額" in by_code["GDN_AMOUNT_INCONSISTENT"]["内容"]
+    assert all(row["対処方法"] for row in rows)
+    returned = outputs.returned_archive(submission)
+    assert returned is not None and set(returned.record_ids) == set(
+        Record.objects.filter(submission=submission, status=RecordStatus.RETURNED).values_list("pk", flat=True)
+    )
+    back = read_archive(returned.data, filename=returned.filename, xsd_dir=None)
+    assert back.index is not None and (back.index.interaction_type, back.index.service_event_type) == ("2", "2")
+    reasons = {m.path.replace("CLAIMS/p", "DATA/g"): m.record.agency_result for m in back.guidance_claims}
+    assert len(back.guidance) == len(reasons) == returned_count
+    assert all(result is not None and result.reason_code for result in reasons.values()), reasons
