@@ -328,7 +328,7 @@ def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> R
         results[_stem(record.data_path)] = AdjudicationResult(
             interaction_type="2", recorded_on=day, reason_code=code, reason_text=text or None
         )
-    present = {member.stem for member in (*original.checkups, *original.guidance)}
+    present = {member.stem for member in original.checkups} | {member.stem for member in original.guidance}
     returned = assemble.return_to_institution(
         original, results, agency_number=agency_code, submitted_on=day, same_day_count=_same_day_count(submission, day)
     )
