@@ -37,7 +37,9 @@ from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_p
 from kenshin.synth.guidance import DEFAULT_GUIDANCE_PRICES, generate_employer, generate_guidance, generate_results_only
 from routing.models import Delivery
 from routing.services import deliveries as delivery_services
+from routing.services.returns import insurer_return_create
 
+from ..factories import UserFactory
 from .conftest import at
 
 AGENCY = "91399055"
@@ -206,3 +208,28 @@ def test_the_courses_of_a_fiscal_year_name_starters_and_finishers(course: dict[s
         for kind, count in fiscal_year_checkups(insurer=insurer, fiscal_year=2024).items():
             counts[kind] += count
     assert counts == {"checkup": 0, "results_only": 6, "other_checkup": 6}
+
+
+def test_a_guidance_part_returned_by_the_insurer_goes_back_and_is_deducted(course: dict[str, Any], capture: Any) -> None:
+    for period in (JUN, dt.date(2024, 7, 1), dt.date(2024, 8, 1), dt.date(2024, 9, 1), OCT):
+        _close(period)
+    insurer = course["charged"]
+    part = Record.objects.filter(kind=RecordKind.GUIDANCE, insurer=insurer, guidance_timing="2").first()
+    assert part is not None
+    staff = UserFactory(role=Role.INSURER_STAFF, insurer=insurer)
+    with time_machine.travel(at("2024-11-10 10:00"), tick=True), capture(execute=True):
+        returned = insurer_return_create(record=part, reason="02", note="", actor=staff)
+    back = read_archive(_stored_return(returned), filename=returned.archive_file_name)
+    assert [f.code for f in back.findings if f.code != "XML_SCHEMA_UNAVAILABLE"] == []
+    assert back.index is not None and (back.index.interaction_type, back.index.service_event_type) == ("2", "2")
+    (claim,) = back.guidance_claims
+    assert claim.record.insurer_result is not None and claim.record.insurer_result.reason_code == "02"
+    _close(dt.date(2024, 11, 1))
+    deduction = ClaimsStatementLine.objects.get(kind=LineKind.RETURN, record=part)
+    assert deduction.amount == -part.claim_amount and deduction.statement.month.period == dt.date(2024, 11, 1)
+
+
+def _stored_return(returned: Any) -> bytes:
+    from intake import storage
+
+    return storage.read(returned.archive.sha256)
