@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from kenshin.assemble import agency_party, build_submission, institution_party
 from kenshin.naming import ArchiveName, MemberName
 from kenshin.reader import read_archive
 from kenshin.records import Member
-from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
 from kenshin.synth.guidance import (
     DEFAULT_GUIDANCE_PRICES,
     GUIDANCE_DEFECTS,
@@ -27,6 +28,8 @@ from kenshin.synth.guidance import (
     generate_employer,
     generate_guidance,
     generate_results_only,
+    guidance_claim,
+    guidance_document,
 )
 from kenshin.synth.parties import Parties
 from kenshin.writer import write_archive
@@ -210,3 +213,32 @@ def test_a_defective_guidance_archive_gets_a_receipt_an_error_list_and_its_retur
     reasons = {m.path.replace("CLAIMS/p", "DATA/g"): m.record.agency_result for m in back.guidance_claims}
     assert len(back.guidance) == len(reasons) == returned_count
     assert all(result is not None and result.reason_code for result in reasons.values()), reasons
+
+
+def test_a_level_other_than_the_checkups_is_a_warning_naming_both(parties: Parties, capture: Callable[..., Any]) -> None:
+    config = _config(records=12)
+    checkups = next(generate(config, parties))
+    assert receive(checkups, capture).status == SubmissionStatus.ACCEPTED
+    checked = Record.objects.filter(kind=RecordKind.CHECKUP, guidance_level__in=["1", "2"]).first()
+    assert checked is not None, "the generator gives some people a 保健指導レベル"
+    person = next(m.record.subject for m in checkups.submission.checkups if m.record.subject.card_number == checked.card_number)
+    other = "2" if checked.guidance_level == "1" else "1"
+    plan = next(generate_guidance(_config(records=1), parties)).plans[0]
+    plan = replace(plan, subject=person, level=other, unit_price=DEFAULT_GUIDANCE_PRICES[other],
+                   ticket=replace(plan.ticket, insurer_number=person.insurer_number))
+    institution = next(i for i in parties.institutions if i.number == checkups.institution)
+    day = plan.first_date + timedelta(days=20)
+    name = ArchiveName(institution.number, AGENCY, day, 0, "2")
+    member = MemberName("g", institution.number, day, 0, "2", 1)
+    submission = build_submission(
+        name=name, interaction_type="1", sender=institution_party(institution.number), receiver=agency_party(AGENCY),
+        guidance=[Member(member.path, guidance_document(plan, "1", created_on=day, institution=institution))],
+        guidance_claims=[Member(member.with_prefix("p").path, guidance_claim(plan, "1", institution_number=institution.number))],
+    )
+    archive = replace(checkups, submission=submission, filename=name.filename, data=write_archive(submission))
+    received = receive(archive, capture)
+    assert received.status == SubmissionStatus.ACCEPTED
+    (warning,) = Finding.objects.filter(submission=received, code="GDN_LEVEL_DIFFERS")
+    assert warning.severity == "warning"
+    levels = {"1": "積極的支援", "2": "動機付け支援"}
+    assert f"特定健診 {levels[checked.guidance_level]}" in warning.message and f"保健指導 {levels[other]}" in warning.message
