@@ -233,3 +233,19 @@ def _stored_return(returned: Any) -> bytes:
     from intake import storage
 
     return storage.read(returned.archive.sha256)
+
+
+def test_results_only_and_other_checkups_bear_the_per_checkup_fee_only_when_the_terms_say_so(course: dict[str, Any]) -> None:
+    others = Record.objects.filter(kind__in=[RecordKind.RESULTS_ONLY, RecordKind.OTHER_CHECKUP])
+    insurer = others.values_list("insurer", flat=True).first()
+    assert insurer is not None
+    InsurerBillingTerms.objects.update_or_create(insurer_id=insurer, defaults={"fee_other_checkups": True, "fee_per_checkup": 500})
+    for period in (JUN, dt.date(2024, 7, 1), dt.date(2024, 8, 1), dt.date(2024, 9, 1), OCT):
+        _close(period)
+    delivered = others.filter(insurer_id=insurer).count()
+    lines = [
+        (line.quantity, line.unit_price) for invoice in Invoice.objects.filter(month__period=OCT, kind=InvoiceKind.INVOICE)
+        for line in invoice.lines.filter(kind=InvoiceLineKind.PER_CHECKUP)
+    ]
+    assert lines == [(delivered, 500)]  # the other insurers' results only and 事業者健診等 bear none
+    assert not ClaimsStatementLine.objects.filter(record__in=others).exists()  # and they are still never billed as claims

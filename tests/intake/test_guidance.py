@@ -242,3 +242,24 @@ def test_a_level_other_than_the_checkups_is_a_warning_naming_both(parties: Parti
     assert warning.severity == "warning"
     levels = {"1": "積極的支援", "2": "動機付け支援"}
     assert f"特定健診 {levels[checked.guidance_level]}" in warning.message and f"保健指導 {levels[other]}" in warning.message
+
+
+def test_a_second_active_course_of_one_person_in_a_year_is_returned(parties: Parties, capture: Callable[..., Any]) -> None:
+    pair = next(generate_guidance(_config(records=20), parties))
+    assert receive(pair.start, capture).status == SubmissionStatus.ACCEPTED
+    plan = next(p for p in pair.plans if p.level == "1")  # about 40 % of the generated courses are 積極的支援
+    again = replace(plan, ticket=replace(plan.ticket, number=plan.ticket.number[:3] + "99999999"),
+                    first_date=plan.first_date + timedelta(days=3))
+    institution = next(i for i in parties.institutions if i.number == pair.start.institution)
+    day = again.first_date + timedelta(days=1)
+    name = ArchiveName(institution.number, AGENCY, day, 0, "2")
+    member = MemberName("g", institution.number, day, 0, "2", 1)
+    submission = build_submission(
+        name=name, interaction_type="1", sender=institution_party(institution.number), receiver=agency_party(AGENCY),
+        guidance=[Member(member.path, guidance_document(again, "1", created_on=day, institution=institution))],
+        guidance_claims=[Member(member.with_prefix("p").path, guidance_claim(again, "1", institution_number=institution.number))],
+    )
+    second = receive(replace(pair.start, submission=submission, filename=name.filename, data=write_archive(submission)), capture)
+    assert second.status == SubmissionStatus.REJECTED
+    (finding,) = Finding.objects.filter(submission=second)
+    assert finding.code == "GDN_ACTIVE_TWICE" and plan.ticket.number in finding.message and "2024年度" in finding.message
