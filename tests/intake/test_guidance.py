@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from agency.demo import seed_demo
-from agency.models import Contract, Institution
+from django.urls import reverse
+
+from agency.models import Contract, Institution, Role
 from agency.services import synthetic_parties_load
 from intake import outputs
 from intake.models import Finding, Record, RecordKind, RecordStatus, Submission, SubmissionStatus
@@ -263,3 +265,24 @@ def test_a_second_active_course_of_one_person_in_a_year_is_returned(parties: Par
     assert second.status == SubmissionStatus.REJECTED
     (finding,) = Finding.objects.filter(submission=second)
     assert finding.code == "GDN_ACTIVE_TWICE" and plan.ticket.number in finding.message and "2024年度" in finding.message
+
+
+def test_the_institution_reads_its_guidance_submission_and_documents(
+    parties: Parties, capture: Callable[..., Any], user_client: Callable[..., Any]
+) -> None:
+    pair = next(generate_guidance(_config(records=4), parties, defects=["guidance_amount_mismatch"]))
+    assert pair.evaluation is not None
+    receive(pair.start, capture)
+    submission = receive(pair.evaluation, capture)
+    institution = Institution.objects.get(number=pair.evaluation.institution)
+    client = user_client(Role.INSTITUTION_STAFF, institution=institution)
+    for name in ("submission_detail", "receipt", "receipt_pdf", "error_list", "error_list_csv", "error_list_pdf", "returned_archive"):
+        response = client.get(reverse(f"intake:{name}", args=[submission.pk]))
+        assert response.status_code == 200, name
+    record = Record.objects.get(submission=submission, status=RecordStatus.RETURNED)
+    page = client.get(reverse("intake:record_detail", args=[record.pk]))
+    assert page.status_code == 200 and record.name_kana in page.content.decode()
+    errors = client.get(reverse("intake:error_list", args=[submission.pk])).content.decode()
+    assert "GDN_AMOUNT_INCONSISTENT" in errors and record.ticket_number in errors
+    rules = client.get(reverse("intake:rule_catalogue")).content.decode()
+    assert "GDN_EVALUATION_TOO_EARLY" in rules and "AGY_NOTHING_TO_CHECK" in rules
