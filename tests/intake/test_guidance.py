@@ -9,10 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
-from agency.demo import seed_demo
 from django.urls import reverse
 
+from agency.demo import seed_demo
 from agency.models import Contract, Institution, Role
 from agency.services import synthetic_parties_load
 from intake import outputs
