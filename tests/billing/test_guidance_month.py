@@ -57,8 +57,9 @@ def _intake(archive: GeneratedArchive, capture: Any) -> Any:
 
 
 def _close(period: dt.date) -> None:
-    after_cutoff = dt.datetime.combine(period.replace(day=28) + dt.timedelta(days=12), dt.time(9), tzinfo=at("2024-01-01 00:00").tzinfo)
-    month_close(period=period, now=after_cutoff)
+    """Close ``period`` on the 10th of the next month, after its cut-off (the 5th, or the next business day)."""
+    following = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=10)
+    month_close(period=period, now=at(f"{following:%Y-%m-%d} 09:00"))
 
 
 @pytest.fixture
