@@ -28,7 +28,7 @@ from kenshin.codes import (
     SERVICE_OTHER_CHECKUP,
     CopayCode,
 )
-from kenshin.copay import CopayRule, component_copay, compute_guidance_claim
+from kenshin.copay import CopayRule, compute_guidance_claim
 from kenshin.naming import ArchiveName, MemberName
 from kenshin.records import (
     ChargeType,
@@ -185,7 +185,7 @@ def _charge(rule: CopayRule) -> tuple[ChargeType | None, int | None]:
     return charge, (rule.cap or None)
 
 
-def guidance_claim(plan: GuidancePlan, timing: str, *, institution_number: str) -> GuidanceClaim:
+def guidance_claim(plan: GuidancePlan, timing: str, *, institution: SynthInstitution) -> GuidanceClaim:
     """The claim of one part: 開始時 START_RATE %, 実績評価時 the rest."""
     rate = START_RATE if timing == G.TIMING_START else 100 - START_RATE
     computed = compute_guidance_claim(
@@ -195,13 +195,13 @@ def guidance_claim(plan: GuidancePlan, timing: str, *, institution_number: str) 
     copayment, cap = _charge(plan.copay)
     course_points = None
     if timing == G.TIMING_EVALUATION:
-        document = guidance_document(plan, timing, created_on=plan.evaluation_date, institution=_NO_INSTITUTION)
+        document = guidance_document(plan, timing, created_on=plan.evaluation_date, institution=institution)
         course_points = G.completed_points(G.course_of(document))
     return GuidanceClaim(
         service_event_type=SERVICE_GUIDANCE,
         guidance_level=plan.level,
         guidance_timing=timing,
-        institution_number=institution_number,
+        institution_number=institution.number,
         subject=replace(plan.subject, address=""),
         guidance_ticket_number=plan.ticket.number,
         checkup_ticket_number=None,
@@ -217,9 +217,6 @@ def guidance_claim(plan: GuidancePlan, timing: str, *, institution_number: str) 
         payment_amount=computed.payment_amount,
         claim_amount=computed.claim_amount,
     )
-
-
-_NO_INSTITUTION = SynthInstitution(number="0000000000", name="", postal_code=None, address=None, telephone=None)
 
 
 def _plan_course(
@@ -267,7 +264,7 @@ def _plan_course(
     )
 
 
-def _apply_defect(name: str, plan: GuidancePlan, rng: Random) -> GuidancePlan | None:
+def _apply_defect(name: str, plan: GuidancePlan) -> GuidancePlan | None:
     """A plan changed so that its documents break one rule (None when the defect cannot apply)."""
     if name == "guidance_evaluation_too_early":
         return replace(plan, evaluation_date=plan.first_date + timedelta(days=60))
@@ -357,7 +354,7 @@ def generate_guidance(
                 config.year, prices or {},
             )
             for name in wanted:  # the first defect that applies to this person
-                changed = _apply_defect(name, plan, rng)
+                changed = _apply_defect(name, plan)
                 if changed is not None:
                     plan = changed
                     injected[serial] = name
@@ -371,7 +368,7 @@ def generate_guidance(
             defect_name = injected.get(serial - 1)
             member = MemberName("g", institution.number, start_day, 0, SERVICE_GUIDANCE, serial)
             start_docs.append(Member(member.path, guidance_document(plan, G.TIMING_START, created_on=start_day, institution=institution)))
-            start_claim = guidance_claim(plan, G.TIMING_START, institution_number=institution.number)
+            start_claim = guidance_claim(plan, G.TIMING_START, institution=institution)
             if defect_name == "guidance_ticket_expired":
                 start_defects.append(_injected(defect_name, member.path))
             start_claims.append(Member(member.with_prefix("p").path, start_claim))
@@ -382,7 +379,7 @@ def generate_guidance(
                 eval_plan = replace(plan, ticket=replace(plan.ticket, number=f"{config.year % 100:02d}29{serial:07d}"))
             member = MemberName("g", institution.number, evaluation_day, 0, SERVICE_GUIDANCE, serial)
             document = guidance_document(eval_plan, G.TIMING_EVALUATION, created_on=evaluation_day, institution=institution)
-            claim = guidance_claim(eval_plan, G.TIMING_EVALUATION, institution_number=institution.number)
+            claim = guidance_claim(eval_plan, G.TIMING_EVALUATION, institution=institution)
             if defect_name == "guidance_amount_mismatch":
                 claim = replace(claim, claim_amount=claim.claim_amount + 100)
             elif defect_name == "guidance_level_mismatch":
@@ -433,11 +430,6 @@ def generate_employer(config: GeneratorConfig, parties: Parties | None = None) -
             header = replace(document.header, program_code=EMPLOYER_PROGRAM)
             checkups.append(Member(name.path, replace(document, header=header)))
         yield _archive(config, institutions[archive.institution], created, SERVICE_OTHER_CHECKUP, checkups=checkups)
-
-
-def copay_of(plan: GuidancePlan) -> int:
-    """The person's whole 窓口負担 for the course."""
-    return component_copay(plan.copay, plan.unit_price).copay
 
 
 KINDS = ("checkup", "guidance", "results-only", "other-checkup")

@@ -234,7 +234,7 @@ def test_a_level_other_than_the_checkups_is_a_warning_naming_both(parties: Parti
     submission = build_submission(
         name=name, interaction_type="1", sender=institution_party(institution.number), receiver=agency_party(AGENCY),
         guidance=[Member(member.path, guidance_document(plan, "1", created_on=day, institution=institution))],
-        guidance_claims=[Member(member.with_prefix("p").path, guidance_claim(plan, "1", institution_number=institution.number))],
+        guidance_claims=[Member(member.with_prefix("p").path, guidance_claim(plan, "1", institution=institution))],
     )
     archive = replace(checkups, submission=submission, filename=name.filename, data=write_archive(submission))
     received = receive(archive, capture)
@@ -258,7 +258,7 @@ def test_a_second_active_course_of_one_person_in_a_year_is_returned(parties: Par
     submission = build_submission(
         name=name, interaction_type="1", sender=institution_party(institution.number), receiver=agency_party(AGENCY),
         guidance=[Member(member.path, guidance_document(again, "1", created_on=day, institution=institution))],
-        guidance_claims=[Member(member.with_prefix("p").path, guidance_claim(again, "1", institution_number=institution.number))],
+        guidance_claims=[Member(member.with_prefix("p").path, guidance_claim(again, "1", institution=institution))],
     )
     second = receive(replace(pair.start, submission=submission, filename=name.filename, data=write_archive(submission)), capture)
     assert second.status == SubmissionStatus.REJECTED
