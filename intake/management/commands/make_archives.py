@@ -2,10 +2,12 @@
 
     python manage.py make_archives --out DIR --institutions N --records M --year 2024 --seed S
         [--defect NAME ...] [--defect-rate R] [--create-parties] [--insurers K]
-        [--password P] [--xsd-dir DIR]
+        [--password P] [--xsd-dir DIR] [--kind checkup|guidance|results-only|other-checkup] [--guidance-defect NAME ...]
 
 One archive per institution that has contracts, records priced under those contracts, and a
-manifest.json naming every injected defect. With --create-parties, missing institutions (and
+manifest.json naming every injected defect. ``--kind guidance`` writes each institution's 開始時 and
+実績評価時 archives (特定保健指導, 実施区分 2); ``results-only`` DATA and ix08 only; ``other-checkup`` 事業者健診
+(実施区分 4). With --create-parties, missing institutions (and
 insurers, up to --insurers) are created through the party services, with synthetic contracts.
 """
 
