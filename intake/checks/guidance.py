@@ -11,9 +11,10 @@ from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from kenshin import guidance as G
+from kenshin.copay import CopayRule, compute_guidance_claim
 from kenshin.findings import Finding
 
-from ..models import Record, RecordKind, RecordStatus
+from ..models import EligibilityTicket, Record, RecordKind, RecordStatus
 from .catalogue import ERROR, WARNING, R, rule
 
 if TYPE_CHECKING:
@@ -109,6 +110,28 @@ ACTIVE_TWICE = rule(
     source=f"{RULES_4TH}（特定保健指導は年度ごとの特定健診の結果による）",
 )
 
+TICKET_DATA = "保険者が登録した利用券データ（券面種別2: 整理番号・利用者・有効期限・窓口負担）"
+TICKET_UNKNOWN = rule(
+    "GDN_TICKET_UNKNOWN", 1, ERROR, R.TICKET_NUMBER, "利用券整理番号が保険者の発行した利用券にありません",
+    "利用券に記載の整理番号（11桁）を確認してください。保険者が利用券データを登録済みの場合に点検します。",
+    source=TICKET_DATA,
+)
+PERSON_MISMATCH = rule(
+    "GDN_PERSON_MISMATCH", 1, ERROR, R.TICKET_NUMBER, "利用者が利用券の被保険者（記号・番号・枝番・生年月日・性別）と一致しません",
+    "利用券と被保険者証で、記号・番号・枝番・生年月日・性別を確認してください。",
+    source=TICKET_DATA,
+)
+TICKET_DATA_EXPIRED = rule(
+    "GDN_TICKET_DATA_EXPIRED", 1, ERROR, R.EXPIRED, "初回面接日が保険者登録の利用券の有効期限を過ぎています",
+    "利用券の有効期限内に初回面接を実施したか確認してください。",
+    source=TICKET_DATA,
+)
+COPAY_MISMATCH = rule(
+    "GDN_COPAY_MISMATCH", 1, ERROR, R.COPAY, "保健指導の窓口負担・請求金額が保険者登録の利用券の負担条件による計算と一致しません",
+    "保険者の利用券データの窓口負担（区分・額・率・上限額）で、窓口負担額と請求金額を計算してください。",
+    source=f"{TICKET_DATA}と決済情報（gc08）の計算",
+)
+
 _PROBLEMS = {
     "evaluation_missing": EVALUATION_MISSING,
     "evaluation_too_early": EVALUATION_TOO_EARLY,
@@ -166,12 +189,56 @@ def guidance_findings(pending: PendingRecord, refs: References) -> list[Finding]
                 detail=f"{claim.points_completed} ≠ {expected}",
             ))
     found += _order_findings(pending, refs)
+    found += _ticket_data_findings(pending, refs)
     checkup_level = refs.checkup_levels.get((record.person_key, record.fiscal_year))
     if checkup_level in (G.LEVEL_ACTIVE, G.LEVEL_MOTIVATIONAL) and level in (G.LEVEL_ACTIVE, G.LEVEL_MOTIVATIONAL) and checkup_level != level:
         found.append(LEVEL_DIFFERS.at(
             file=path, xpath="//observation[code/@code='1020000001']",
             detail=f"特定健診 {G.LEVELS[checkup_level]}・保健指導 {G.LEVELS[level]}",
         ))
+    return found
+
+
+def _ticket_data_findings(pending: PendingRecord, refs: References) -> list[Finding]:
+    """Against the 利用券 the insurer uploaded (only for insurers that uploaded any): known, the same person,
+    valid on the 初回面接 date, and the copay of the claim computed with its terms."""
+    record, course, claim = pending.record, pending.course, pending.guidance_claim
+    if record.insurer_number not in refs.guidance_ticket_insurers:
+        return []
+    path = record.data_path
+    ticket = refs.guidance_tickets.get((record.insurer_number, record.ticket_number))
+    if ticket is None:
+        return [TICKET_UNKNOWN.at(file=path, xpath="//participant/associatedEntity/id/@extension", detail=record.ticket_number or "なし")]
+    found: list[Finding] = []
+    mismatched = [
+        label
+        for label, ours, theirs in (
+            ("記号", record.card_symbol, ticket.card_symbol),
+            ("番号", record.card_number, ticket.card_number),
+            ("枝番", record.card_branch, ticket.card_branch),
+            ("生年月日", record.birth_date, ticket.birth_date),
+            ("性別", record.sex, ticket.sex),
+        )
+        if ours != theirs
+    ]
+    if mismatched:
+        found.append(PERSON_MISMATCH.at(file=path, xpath="//recordTarget/patientRole", detail="・".join(mismatched)))
+    first = course.first_date if course is not None else None
+    if first is not None and first > ticket.expires_on:
+        found.append(TICKET_DATA_EXPIRED.at(file=path, detail=f"有効期限 {ticket.expires_on:%Y-%m-%d}・初回面接 {first:%Y-%m-%d}"))
+    if claim is not None and 0 <= claim.payment_rate <= 100:
+        rule_of_ticket = CopayRule.from_fields(
+            ticket.basic_copay_code, ticket.basic_copay_amount, ticket.basic_copay_rate, ticket.basic_copay_cap
+        )
+        computed = compute_guidance_claim(
+            unit_price=claim.unit_price, payment_rate=claim.payment_rate, rule=rule_of_ticket,
+            payment_status=claim.payment_status, first_part=claim.guidance_timing == G.TIMING_START,
+        )
+        if (computed.payment_amount, computed.claim_amount) != (claim.payment_amount, claim.claim_amount):
+            found.append(COPAY_MISMATCH.at(
+                file=record.claim_path, xpath="/healthGuidanceClaim/healthGuidanceCard",
+                detail=f"窓口負担額 {claim.payment_amount} ≠ {computed.payment_amount}, 請求額 {claim.claim_amount} ≠ {computed.claim_amount}",
+            ))
     return found
 
 
@@ -205,6 +272,11 @@ def load_guidance_references(refs: References, pending: Sequence[PendingRecord])
     for record in guidance:  # the same archive may hold the 開始時 before its 実績評価時
         if record.guidance_timing == G.TIMING_START and record.ticket_number:
             refs.guidance_parts.setdefault((record.insurer_number, record.ticket_number), {}).setdefault(G.TIMING_START, True)
+    numbers = {r.insurer_number for r in guidance}
+    uploaded = EligibilityTicket.objects.filter(kind=EligibilityTicket.Kind.GUIDANCE, insurer__number__in=numbers)
+    refs.guidance_ticket_insurers |= set(uploaded.values_list("insurer__number", flat=True).distinct())
+    for issued in uploaded.filter(ticket_number__in={t[1] for t in tickets}).select_related("insurer"):
+        refs.guidance_tickets[(issued.insurer.number, issued.ticket_number)] = issued
     people = {r.person_key for r in guidance if r.person_key}
     years = {r.fiscal_year for r in guidance if r.fiscal_year is not None}
     for who, year, level in Record.objects.filter(

@@ -187,6 +187,8 @@ class References:
     terms: dict[int, copay.ContractTerms] = field(default_factory=dict)  # by contract, built once
     guidance_parts: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)  # 利用券 → accepted 実施時点
     checkup_levels: dict[tuple[str, int | None], str] = field(default_factory=dict)  # (person, 年度) → 保健指導レベル
+    guidance_ticket_insurers: set[str] = field(default_factory=set)  # insurers that uploaded 利用券 data
+    guidance_tickets: dict[tuple[str, str], EligibilityTicket] = field(default_factory=dict)  # (保険者番号, 利用券) → 利用券
 
     @classmethod
     def for_archive(cls, reading: ArchiveReading, submission: Submission) -> References:

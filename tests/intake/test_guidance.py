@@ -12,10 +12,11 @@ import pytest
 from django.urls import reverse
 
 from agency.demo import seed_demo
-from agency.models import Contract, Institution, Role
+from agency.models import Contract, Institution, Insurer, Role
 from agency.services import synthetic_parties_load
 from intake import outputs
 from intake.models import Finding, Record, RecordKind, RecordStatus, Submission, SubmissionStatus
+from intake.services.eligibility import eligibility_upload
 from intake.services.receive import submission_receive
 from kenshin.assemble import agency_party, build_submission, institution_party
 from kenshin.naming import ArchiveName, MemberName
@@ -285,3 +286,33 @@ def test_the_institution_reads_its_guidance_submission_and_documents(
     assert "GDN_AMOUNT_INCONSISTENT" in errors and record.ticket_number in errors
     rules = client.get(reverse("intake:rule_catalogue")).content.decode()
     assert "GDN_EVALUATION_TOO_EARLY" in rules and "AGY_NOTHING_TO_CHECK" in rules
+
+
+def test_guidance_is_checked_against_the_insurers_guidance_tickets(parties: Parties, capture: Callable[..., Any]) -> None:
+    pair = next(generate_guidance(_config(records=6), parties))
+    plans = list(pair.plans)
+    insurer = Insurer.objects.get(number=plans[0].subject.insurer_number)
+    mine = [p for p in plans if p.subject.insurer_number == insurer.number]
+    assert len(mine) >= 3
+    header = "受診券整理番号,有効期限,被保険者証記号,被保険者証番号,被保険者証枝番,生年月日,性別,基本負担区分,基本負担額,基本負担率,基本上限額,券面種別"
+    lines = [header]
+    for n, plan in enumerate(mine[1:]):  # the first person's 利用券 is not in the insurer's data
+        s, copay = plan.subject, plan.copay
+        amount = copay.amount + (500 if n == 0 else 0)  # the second person's 窓口負担 differs from the claim's
+        code = copay.code.value if n else "2"
+        lines.append(
+            f"{plan.ticket.number},{plan.ticket.expires_on:%Y%m%d},{s.card_symbol or ''},{s.card_number},{s.card_branch or ''},"
+            f"{s.birth_date:%Y%m%d},{s.sex},{code},{amount if code == '2' else 0},{copay.rate},{copay.cap},2"
+        )
+    eligibility_upload(insurer=insurer, file_name="riyouken.csv", data="\n".join(lines).encode(), actor=None)
+    submission = receive(pair.start, capture)
+    codes = _codes(submission)
+    start = {m.record.guidance_ticket_number: m.path for m in pair.start.submission.guidance_claims}
+    as_data = {number: path.replace("CLAIMS/p", "DATA/g") for number, path in start.items()}
+    assert "GDN_TICKET_UNKNOWN" in codes[as_data[mine[0].ticket.number]]
+    assert "GDN_COPAY_MISMATCH" in codes[as_data[mine[1].ticket.number]]
+    for plan in mine[2:]:
+        assert not codes.get(as_data[plan.ticket.number]), codes.get(as_data[plan.ticket.number])
+    # people of other insurers (no 利用券 data uploaded) are not checked against tickets
+    others = [p for p in plans if p.subject.insurer_number != insurer.number]
+    assert all(not codes.get(as_data[p.ticket.number]) for p in others)
