@@ -34,9 +34,11 @@ from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
 from intake.access import access_submission
 from intake.forms import clean_file_name
-from intake.models import Record, RecordStatus
+from intake.models import Record, RecordKind, RecordStatus
 from intake.services import eligibility
 from kenshin import labels
+from kenshin.guidance import LEVELS as GUIDANCE_LEVELS
+from kenshin.guidance import TIMINGS as GUIDANCE_TIMINGS
 
 from . import access, packing, selectors, timeline
 from .forms import (
@@ -293,6 +295,21 @@ def record_search_csv(request: HttpRequest) -> HttpResponse:
     return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")
 
 
+def _person_history(record: Record) -> dict[str, Any]:
+    """The same person's checkups and guidance courses delivered to the same insurer: 健診 beside 保健指導
+    (開始 → 評価), each linking to its record."""
+    delivered = list(intake_selectors.person_records(record).filter(delivery_item__isnull=False))
+    checkups = [r for r in delivered if r.kind != RecordKind.GUIDANCE]
+    courses: dict[str, dict[str, Any]] = {}
+    for part in sorted((r for r in delivered if r.kind == RecordKind.GUIDANCE), key=lambda r: (r.guidance_timing, r.pk)):
+        course = courses.setdefault(part.ticket_number, {
+            "ticket_number": part.ticket_number, "level": GUIDANCE_LEVELS.get(part.guidance_level, part.guidance_level),
+            "first_date": part.guidance_first_date, "fiscal_year": part.fiscal_year, "parts": [],
+        })
+        course["parts"].append({"record": part, "timing": GUIDANCE_TIMINGS.get(part.guidance_timing, part.guidance_timing)})
+    return {"checkups": checkups, "courses": sorted(courses.values(), key=lambda c: str(c["first_date"]), reverse=True)}
+
+
 @personal_data("routing.record.view")
 @require_GET
 @permission_required_for_role(Perm.DELIVERIES_VIEW)
@@ -306,6 +323,7 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
         {
             "record": record,
             "reading": reading.record_reading(record),
+            "history": _person_history(record),
             "timeline": intake_timeline.record_timeline(record),
             "insurer_return": insurer_return,
             "can_return": user_has_perm(request.user, Perm.RETURNS_CREATE) and insurer_return is None,

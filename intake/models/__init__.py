@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from .eligibility import EligibilityTicket, EligibilityUpload
 from .notifications import NotificationKind, NotificationPreference, NotificationSent
-from .records import Finding, Record, RecordStatus
+from .records import BILLED_KINDS, CHECKUP_KINDS, Finding, Record, RecordKind, RecordStatus
 from .submissions import Channel, ReceiptCounter, StoredArchive, Submission, SubmissionStatus
 
 __all__ = [
+    "BILLED_KINDS",
+    "CHECKUP_KINDS",
     "Channel",
     "EligibilityTicket",
     "EligibilityUpload",
@@ -17,6 +19,7 @@ __all__ = [
     "NotificationSent",
     "ReceiptCounter",
     "Record",
+    "RecordKind",
     "RecordStatus",
     "StoredArchive",
     "Submission",
