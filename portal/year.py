@@ -39,7 +39,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agency.models import AgencyProfile, Institution, Insurer, Role, User
+from agency.models import AgencyProfile, Contract, Institution, Insurer, Role, User
 from agency.services import synthetic_parties_load, user_create
 from audit.models import AuditEvent
 from audit.services import audit_record_many
@@ -47,12 +47,12 @@ from billing import calendar
 from billing.models import BillingMonth, BillingMonthStatus, Invoice
 from billing.services import month_close
 from core.exceptions import ApplicationError, Conflict
-from intake import pipeline
+from intake import checks, pipeline
 from intake.models import Channel, Record, RecordStatus, Submission
 from intake.services.receive import submission_receive
 from kenshin.synth.defects import DEFECTS, Stage
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate, resubmission
-from kenshin.synth.parties import Parties
+from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
 from routing.models import Delivery, DeliveryChannel, DeliveryStatus
 from routing.services.deliveries import deliveries_route, delivery_acknowledge, delivery_download
 
@@ -116,7 +116,7 @@ class _Cast:
     institutions: dict[str, Institution]
 
 
-def _last_ended_fiscal_year(today: dt.date) -> int:
+def last_ended_fiscal_year(today: dt.date) -> int:
     return (today.year - 1 if today.month >= 4 else today.year - 2)
 
 
@@ -132,6 +132,18 @@ def _business_days(month: dt.date, count: int) -> list[dt.date]:
         days.append(day)
         day = calendar.next_business_day(day + dt.timedelta(days=1))
     return days
+
+
+def institution_parties(institution: Institution) -> Parties:
+    """One institution with its contracts as the generator sees them (to make more archives of a built year)."""
+    contracts = list(Contract.objects.filter(institution=institution).select_related("insurer").order_by("insurer__number"))
+    return Parties(
+        insurers=tuple(SynthInsurer(c.insurer.number, c.insurer.name) for c in contracts),
+        institutions=(SynthInstitution(institution.number, institution.name, institution.postal_code or "1000005",
+                                       institution.address or None, institution.phone or "03-0000-0000"),),
+        contracts=tuple(SynthContract(c.insurer.number, institution.number, c.valid_from, c.valid_to,
+                                      checks.contract_terms(c)) for c in contracts),
+    )
 
 
 def _parties(plan: YearPlan, fiscal_year: int) -> Parties:
@@ -312,7 +324,7 @@ def year_build(plan: YearPlan, *, progress: Callable[[str], None] = lambda line:
 
 
 def _year_build(plan: YearPlan, progress: Callable[[str], None]) -> YearSummary:
-    fiscal_year = plan.fiscal_year or _last_ended_fiscal_year(timezone.localdate())
+    fiscal_year = plan.fiscal_year or last_ended_fiscal_year(timezone.localdate())
     parties = _parties(plan, fiscal_year)
     _refuse_if_built(parties, fiscal_year, plan.months)
     agency_code = AgencyProfile.objects.values_list("agency_code", flat=True).get()
