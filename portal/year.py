@@ -8,7 +8,8 @@ with generated parties and as many checkups as asked (default 500,000, the agenc
   ``per_archive`` records (one a day each), received and checked by intake (``submission_receive`` and the
   pipeline's steps, every rule); ``defect_rate`` of the records carry a record-level defect, so they are
   returned (返戻) or carry warnings;
-* the clerk routes the accepted records (振分); each insurer's staff downloads and acknowledges its deliveries;
+* the clerk routes the accepted records (振分); each insurer's staff downloads and acknowledges its deliveries,
+  and returns a few records (過誤, ``insurer_return_rate``);
 * after the cut-off the administrator closes ``s`` (claims statements, payment statements, fee invoices);
 * the institutions resubmit their returned records corrected (訂正再提出), routed and fetched the same month,
   billed with the next month (月遅れ);
@@ -53,8 +54,9 @@ from intake.services.receive import submission_receive
 from kenshin.synth.defects import DEFECTS, Stage
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate, resubmission
 from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer
-from routing.models import Delivery, DeliveryChannel, DeliveryStatus
+from routing.models import Delivery, DeliveryChannel, DeliveryStatus, InsurerReturnReason
 from routing.services.deliveries import deliveries_route, delivery_acknowledge, delivery_download
+from routing.services.returns import insurer_return_create
 
 MONTHS_IN_YEAR = 12
 LOGIN_PREFIX = "year-"  # the accounts that act in the year: year-admin, year-clerk, year-insurer-…, year-institution-…
@@ -78,6 +80,7 @@ class YearPlan:
     insurers: int = 10
     defect_rate: float = 0.02
     views_per_record: int = 6
+    insurer_return_rate: float = 0.001  # 過誤: share of each month's routed records an insurer returns (one at least)
     seed: int = 2025
 
     def __post_init__(self) -> None:
@@ -85,7 +88,7 @@ class YearPlan:
             raise YearNotPossible(_("件数・アーカイブの大きさ・健診機関数・保険者数は 1 以上で指定してください。"))
         if not 1 <= self.months <= MONTHS_IN_YEAR:
             raise YearNotPossible(_("月数は 1 から 12 で指定してください。"))
-        if self.views_per_record < 0 or not 0.0 <= self.defect_rate <= 1.0:
+        if self.views_per_record < 0 or not 0.0 <= self.defect_rate <= 1.0 or not 0.0 <= self.insurer_return_rate <= 1.0:
             raise YearNotPossible(_("閲覧件数は 0 以上、不備の割合は 0 から 1 で指定してください。"))
 
 
@@ -98,6 +101,7 @@ class YearSummary:
     returned: int = 0
     resubmitted: int = 0
     deliveries: int = 0
+    insurer_returns: int = 0
     months_closed: int = 0
     invoices: int = 0
     audit_events: int = 0
@@ -284,6 +288,26 @@ def _activity(cast: _Cast, month: _Month, plan: YearPlan, rng: random.Random) ->
                "ip": ip, "method": "GET", "path": path, "request_id": uuid.UUID(int=rng.getrandbits(128)).hex}
 
 
+def _insurer_returns(cast: _Cast, month: _Month, plan: YearPlan, rng: random.Random) -> int:
+    """Insurers return (過誤) a few of the month's routed records, each by its own staff."""
+    if plan.insurer_return_rate == 0:
+        return 0
+    routed = list(
+        Record.objects.filter(submission_id__in=month.submissions, status=RecordStatus.ACCEPTED,
+                              delivery_item__isnull=False).select_related("insurer").order_by("pk")
+    )
+    chosen = rng.sample(routed, min(len(routed), max(1, round(plan.insurer_return_rate * len(routed)))))
+    returned = 0
+    for record in chosen:
+        staff = cast.insurer_staff.get(record.insurer.number) if record.insurer is not None else None
+        if staff is None:
+            continue
+        insurer_return_create(record=record, reason=InsurerReturnReason.AFTER_LOSS,
+                              note="健診実施日時点で資格喪失済み（喪失日の翌日以降の受診）", actor=staff)
+        returned += 1
+    return returned
+
+
 def _returned_of(submission_ids: list[int]) -> dict[int, dict[str, tuple[str, str, dt.date | None]]]:
     """Per submission, the members of its returned records not yet replaced, with who each one is
     (保険者番号, 受診券整理番号, 生年月日: what links a resubmitted record to the one it replaces)."""
@@ -388,6 +412,9 @@ def _play_month(plan: YearPlan, fiscal_year: int, month: _Month, cast: _Cast, su
     summary.deliveries += len(created)
     fetch_day = calendar.next_business_day(route_day + dt.timedelta(days=1))
     _timed(summary, "downloads", _moment(fetch_day, 9, 40), lambda: _fetch(cast))
+    return_day = calendar.next_business_day(fetch_day + dt.timedelta(days=1))
+    summary.insurer_returns += _timed(summary, "insurer returns", _moment(return_day, 14),
+                                      functools.partial(_insurer_returns, cast, month, plan, rng))
     progress(f"{label}: {len(month.submissions)} archives received, routed into {len(created)} deliveries")
 
     close_day = calendar.next_business_day(timezone.localtime(calendar.cutoff_for(month.period)).date() + dt.timedelta(days=1))

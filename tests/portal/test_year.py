@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from audit.selectors import audit_integrity_verify
 from billing.models import BillingMonth, BillingMonthStatus, ClaimsStatement, Invoice
 from intake.models import Record, RecordStatus, Submission
-from routing.models import Delivery, DeliveryStatus
+from routing.models import Delivery, DeliveryStatus, InsurerReturn
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +40,8 @@ def test_build_year_makes_a_year_that_adds_up() -> None:
     assert summary["submissions"] == Submission.objects.count() > 4  # four archives a month, then the resubmissions
     assert summary["checkups"] == records.count() > 40
     accepted = records.filter(status=RecordStatus.ACCEPTED)
-    assert summary["accepted"] == accepted.count()
-    assert summary["returned"] == records.filter(status=RecordStatus.RETURNED).count() > 0
+    assert summary["accepted"] == accepted.count() + summary["insurer_returns"]  # accepted at intake, less 過誤
+    assert summary["returned"] == records.filter(status=RecordStatus.RETURNED).count() - summary["insurer_returns"] > 0
     resubmitted = accepted.filter(replaces__isnull=False)
     assert summary["resubmitted"] == resubmitted.count() > 0  # returns were sent again, corrected, and accepted
 
@@ -50,6 +50,11 @@ def test_build_year_makes_a_year_that_adds_up() -> None:
     deliveries = Delivery.objects.all()
     assert summary["deliveries"] == deliveries.count() > 0
     assert set(deliveries.values_list("status", flat=True)) == {DeliveryStatus.ACKNOWLEDGED}
+
+    # Each month the insurers returned one routed record (過誤); it left the accepted set.
+    returns = InsurerReturn.objects.select_related("record")
+    assert summary["insurer_returns"] == returns.count() == 2
+    assert {r.record.status for r in returns} != {RecordStatus.ACCEPTED}
 
     # April and May 2025 are closed, with statements and the agency's fee invoices.
     months = BillingMonth.objects.order_by("period")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict
 from typing import Any
@@ -33,6 +34,8 @@ class Command(BaseCommand):
                             help="share of records with a record-level defect (returned, or a warning)")
         parser.add_argument("--views-per-record", type=int, default=plan.views_per_record,
                             help="audit events of reading per accepted record (record views, with the day's logins)")
+        parser.add_argument("--insurer-return-rate", type=float, default=plan.insurer_return_rate,
+                            help="share of each month's routed records returned by the insurer (過誤; one at least)")
         parser.add_argument("--seed", type=int, default=plan.seed)
         parser.add_argument("--demo-agency", action="store_true",
                             help="first load the demo's agency profile, parties and logins (PORTAL_DEMO only)")
@@ -44,11 +47,14 @@ class Command(BaseCommand):
             plan = YearPlan(
                 checkups=options["checkups"], fiscal_year=options["fiscal_year"], months=options["months"],
                 per_archive=options["per_archive"], institutions=options["institutions"], insurers=options["insurers"],
-                defect_rate=options["defect_rate"], views_per_record=options["views_per_record"], seed=options["seed"],
+                defect_rate=options["defect_rate"], views_per_record=options["views_per_record"],
+                insurer_return_rate=options["insurer_return_rate"], seed=options["seed"],
             )
             if options["demo_agency"]:
                 agency_demo.seed_demo()
             quiet = options["json"] or options["verbosity"] == 0
+            # Tasks run inline without a broker; their one line each would bury the progress.
+            logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
             summary = year_build(plan, progress=(lambda line: None) if quiet else self.stdout.write)
         except ApplicationError as error:
             raise CommandError(f"{error.code}: {error}") from None
@@ -59,7 +65,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"年度 {summary.fiscal_year}: {summary.checkups:,} records checked in {summary.submissions:,} archives "
             f"(accepted {summary.accepted:,}, returned {summary.returned:,}, resubmitted and accepted {summary.resubmitted:,}); "
-            f"{summary.deliveries:,} deliveries; {summary.months_closed} months closed; {summary.invoices:,} invoices; "
+            f"{summary.deliveries:,} deliveries; {summary.insurer_returns:,} returned by insurers; "
+            f"{summary.months_closed} months closed; {summary.invoices:,} invoices; "
             f"{summary.audit_events:,} audit events; {elapsed:,.0f} s"
         )
         phases = ", ".join(f"{phase} {seconds:,.0f} s" for phase, seconds in summary.seconds.items())
