@@ -418,7 +418,9 @@ def _play_month(plan: YearPlan, fiscal_year: int, month: _Month, cast: _Cast, su
     progress(f"{label}: {len(month.submissions)} archives received, routed into {len(created)} deliveries")
 
     close_day = calendar.next_business_day(timezone.localtime(calendar.cutoff_for(month.period)).date() + dt.timedelta(days=1))
+    closing_before = summary.seconds.get("closing", 0.0)
     _timed(summary, "closing", _moment(close_day, 10), lambda: month_close(period=month.period, actor=cast.admin))
+    closing = summary.seconds["closing"] - closing_before
     summary.months_closed += 1
 
     # The institutions send their returned records again, corrected (the same people, without the defects).
@@ -448,7 +450,7 @@ def _play_month(plan: YearPlan, fiscal_year: int, month: _Month, cast: _Cast, su
     started = time.perf_counter()
     appended = audit_record_many(_activity(cast, month, plan, rng))
     summary.add_time("audit", time.perf_counter() - started)
-    progress(f"{label}: closed; {resubmitted} records resubmitted; {appended:,} audit events of reading; "
+    progress(f"{label}: closed in {closing:,.1f} s; {resubmitted} records resubmitted; {appended:,} audit events of reading; "
              f"{sum(summary.seconds.values()):,.0f} s so far")
 
 
