@@ -26,5 +26,5 @@ def test_portal_bench_smoke_run() -> None:
     alone, _, during = out.partition("while an archive of 100 records is checked")
     for phase in (alone, during):
         assert "record page" in phase  # the personal-data pages were read in both phases
-        assert "all pages" in phase
+        assert "all requests" in phase
     assert "the intake: 100 records (100 accepted)" in during
