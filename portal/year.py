@@ -121,7 +121,8 @@ class _Cast:
 
 
 def last_ended_fiscal_year(today: dt.date) -> int:
-    return (today.year - 1 if today.month >= 4 else today.year - 2)
+    """The last 年度 whose work is over by ``today``: March's records are closed, resubmitted and read by May."""
+    return today.year - 1 if today.month >= 5 else today.year - 2
 
 
 def _moment(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -186,6 +187,9 @@ def _refuse_if_built(parties: Parties, fiscal_year: int, months: int) -> None:
     if later is not None:
         raise YearNotPossible(_("%(month)s が締め済みのため、%(first)s〜%(last)s の月を締められません。") % {
             "month": later.label, "first": calendar.period_label(first), "last": calendar.period_label(last)})
+    if calendar.add_months(last, 2) > timezone.localdate():
+        raise YearNotPossible(_("%(last)s の締め・再提出・閲覧がまだ済んでいない時期のため、この年度は作れません。") % {
+            "last": calendar.period_label(last)})
     if not AgencyProfile.objects.exists():
         raise YearNotPossible(_("代行機関の情報が登録されていません。"))
 

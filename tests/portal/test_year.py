@@ -82,3 +82,10 @@ def test_build_year_refuses_a_second_run() -> None:
     with pytest.raises(CommandError, match="year_already_built"):
         call_command("build_year", *TINY, stdout=StringIO())
     assert Submission.objects.count() == submissions
+
+
+def test_build_year_refuses_a_year_whose_months_have_not_ended() -> None:
+    seed_demo()
+    with pytest.raises(CommandError, match="year_not_possible"):
+        call_command("build_year", "--checkups", "10", "--fiscal-year", "2099", stdout=StringIO())
+    assert not Submission.objects.exists()
