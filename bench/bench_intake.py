@@ -11,7 +11,9 @@ prefork pool does.
 Prints records/s end to end, the workers' peak RSS and — on the same files, in the same run, with
 the same number of processes — the rate of a bare lxml parse + official-XSD validation of every
 DATA/CLAIMS file, so the ratio shows how close the rule engine is to the parsing limit.
-``--profile FILE`` (one worker) writes cProfile statistics of the intake phase.
+``--profile FILE`` (one worker) writes cProfile statistics of the intake phase. ``--phases`` (one worker)
+prints where the wall-clock time of the intake went instead, without a profiler's overhead on small
+Python calls: each phase's time excludes the phases inside it, the rest is "everything else".
 
 Guidance (特定保健指導) archives follow the checkups (``--guidance-records``, 0 to leave them out): the
 開始時 archives first, then the 実績評価時 archives of the same people (whose split claims need their 開始時),
@@ -95,6 +97,55 @@ def _raw_parse_one(index: int) -> int:
                     schemas[kind].validate(etree.fromstring(archive.read(name), parser))
                 files += 1
     return files
+
+
+PHASES: dict[str, float] = {}
+
+
+def _time_phases() -> None:
+    """Wrap the intake's steps with exclusive wall-clock timers (``--phases``)."""
+    # Imported here, not at module level: Django is set up in main(), after the arguments are read.
+    import functools
+
+    from django.db.models import query
+
+    from intake import checks
+    from intake.services import check, receive
+    from kenshin import reader
+
+    stack: list[list[Any]] = []  # [label, started] of the phases open now, innermost last
+
+    def timed(owner: Any, name: str, label: str | None = None) -> None:
+        function = getattr(owner, name)
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            now = time.perf_counter()
+            if stack:  # the enclosing phase pauses
+                PHASES[stack[-1][0]] = PHASES.get(stack[-1][0], 0.0) + now - stack[-1][1]
+            what = label or f"saving {args[0].model.__name__} rows (bulk_create)"
+            stack.append([what, now])
+            try:
+                return function(*args, **kwargs)
+            finally:
+                end = time.perf_counter()
+                PHASES[what] = PHASES.get(what, 0.0) + end - stack.pop()[1]
+                if stack:
+                    stack[-1][1] = end
+
+        setattr(owner, name, wrapper)
+
+    timed(receive, "submission_receive", "receiving (storage, submission, lease)")
+    timed(reader.ArchiveReading, "_read", "reading ZIP members (inflating, guards, sniffing)")
+    timed(reader, "parse_xml", "lxml parse")
+    timed(reader, "_schema_check", "official XSD validation")
+    timed(reader, "_store", "building the record objects (with item-format checks)")
+    timed(checks, "pending_record", "the record row of each person")
+    timed(checks, "record_findings", "the agency's rules")
+    timed(checks.References, "load", "reference data of each batch (queries)")
+    timed(query.QuerySet, "bulk_create")
+    timed(check, "records_check", "level 1: deciding the records")
+    timed(check, "submission_finish", "the verdict")
 
 
 def _run(function: Any, workers: int) -> tuple[float, list[Any], float]:
@@ -188,14 +239,15 @@ def main() -> None:
         help="share of records carrying one of the generator's record-level defects (returned with findings)",
     )
     parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the intake (one worker)")
+    parser.add_argument("--phases", action="store_true", help="print where the intake's wall-clock time went (one worker)")
     parser.add_argument("--celery", action="store_true", help="run the checks on a real Celery worker (needs a broker)")
     parser.add_argument(
         "--guidance-records", type=int, default=2000,
         help="guidance courses (each a 開始時 and a 実績評価時 record) after the checkups; 0 leaves them out",
     )
     args = parser.parse_args()
-    if args.profile and (args.workers != 1 or args.celery):
-        parser.error("--profile needs --workers 1 without --celery")
+    if (args.profile or args.phases) and (args.workers != 1 or args.celery):
+        parser.error("--profile and --phases need --workers 1 without --celery")
 
     # Django is set up here, once the arguments are read; what needs it is imported after.
     import django
@@ -257,6 +309,8 @@ def main() -> None:
     vendor = connection.vendor
     rss_before = _peak_rss_mib()
 
+    if args.phases:
+        _time_phases()
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
         profiler.enable()
@@ -280,6 +334,12 @@ def main() -> None:
     print(f"generation          {total_records / generation_seconds:,.0f} records/s (one process)")
     print(f"intake end to end   {rate:,.0f} records/s ({intake_seconds:.1f} s; accepted {accepted}, returned {returned})")
     print(f"peak RSS            {rss_before:,.0f} MiB before intake; {intake_rss:,.0f} MiB per worker at most")
+    if args.phases:
+        print("where the intake's time went (wall clock, each phase without the phases inside it):")
+        for label, seconds in [*sorted(PHASES.items(), key=lambda item: -item[1]),
+                               ("everything else (pairing, level 0 set-up, leases, transactions)",
+                                intake_seconds - sum(PHASES.values()))]:
+            print(f"  {seconds / intake_seconds:6.1%}  {seconds:7.2f} s  {label}")
     if guidance_phases[0]:
         checkup_archives = list(ARCHIVES)
         seconds = 0.0

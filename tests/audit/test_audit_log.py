@@ -19,7 +19,7 @@ from audit import chain, dbguards
 from audit.checkpoints import CheckpointFile
 from audit.models import AppendOnlyError, AuditEvent, Outcome
 from audit.selectors import audit_chain_rows, audit_chain_verify, audit_integrity_verify
-from audit.services import audit_checkpoint_write, audit_record
+from audit.services import audit_checkpoint_write, audit_record, audit_record_many
 
 from ..conftest import login_verified
 from ..factories import TEST_PASSWORD, UserFactory
@@ -276,3 +276,35 @@ def test_personal_data_read_is_recorded_with_the_objects_shown(contract_a: Any) 
     assert str(admin.pk) in event.object_ids
     assert event.method == "GET"
     assert event.path == reverse("parties:user_list")
+
+
+def test_bulk_append_chains_and_seals_like_single_appends(db: Any) -> None:
+    """``audit_record_many`` appends in batches between single appends: one unbroken, sealed chain, in order,
+    with the same masking; a rewritten bulk row is still found."""
+    user = UserFactory(role=Role.AGENCY_CLERK)
+    audit_record(action="test.before", actor_label="system")
+    moment = AuditEvent.objects.get(seq=1).occurred_at
+    appended = audit_record_many(
+        (
+            {"occurred_at": moment, "actor": user, "action": "intake.record.view", "object_type": "record",
+             "object_ids": [n], "ip": "10.0.0.1", "method": "GET", "path": f"/intake/records/{n}/",
+             "detail": {"n": n, "password": "hunter2"}}
+            for n in range(7)
+        ),
+        batch_size=3,
+    )
+    audit_record(action="test.after", actor_label="system")
+    assert appended == 7
+    rows = list(AuditEvent.objects.order_by("seq"))
+    assert [row.action for row in rows] == ["test.before", *["intake.record.view"] * 7, "test.after"]
+    assert [row.seq for row in rows] == list(range(1, 10))
+    bulk = rows[1:8]
+    assert [row.object_ids for row in bulk] == [[str(n)] for n in range(7)]
+    assert {row.actor_id for row in bulk} == {user.pk}
+    assert {row.actor_role for row in bulk} == {Role.AGENCY_CLERK}
+    assert bulk[2].detail == {"n": 2, "password": "***"}
+    key = settings.AUDIT_HMAC_KEY.encode()
+    assert all(row.row_mac == chain.row_mac(key, row.row_hash) for row in rows)
+    assert audit_integrity_verify().intact
+    _tamper("UPDATE audit_auditevent SET path = '/forged/' WHERE seq = 4")
+    assert ("rewritten", 4) in _problems()
