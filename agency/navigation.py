@@ -76,6 +76,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavEntry(_("保険者"), "parties:insurer_list", Perm.PARTIES_VIEW),
         NavEntry(_("健診機関"), "parties:institution_list", Perm.PARTIES_VIEW),
         NavEntry(_("契約"), "parties:contract_list", Perm.CONTRACTS_VIEW),
+        NavEntry(_("集合契約"), "parties:collective_list", Perm.PARTIES_MANAGE),
         NavEntry(_("APIクライアント"), "parties:api_client_list", Perm.PARTIES_MANAGE),
         NavEntry(_("請求設定"), "billing:settings", Perm.BILLING_MANAGE),
         NavEntry(_("通知設定"), "insurer:notification_settings", Perm.PORTAL_HOME),

@@ -134,7 +134,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='collectivecontract',
-            constraint=models.UniqueConstraint(fields=('name', 'valid_from'), name='collective_contract_name_unique'),
+            constraint=models.UniqueConstraint(fields=('name',), name='collective_contract_name_unique'),
         ),
         migrations.AddConstraint(
             model_name='collectiveinstitution',

@@ -47,7 +47,7 @@ class CollectiveContract(TimeStampedModel):
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
                 name="collective_contract_period_ordered",
             ),
-            models.UniqueConstraint(fields=["name", "valid_from"], name="collective_contract_name_unique"),
+            models.UniqueConstraint(fields=["name"], name="collective_contract_name_unique"),
         ]
 
     def __str__(self) -> str:

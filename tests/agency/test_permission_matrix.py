@@ -26,7 +26,7 @@ from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
-from ..factories import RecordFactory, UserFactory
+from ..factories import CollectiveContractFactory, CollectiveInsurerFactory, RecordFactory, UserFactory
 from ..routing.helpers import routed_sample
 from .helpers import make_certificate, open_window
 
@@ -93,6 +93,9 @@ def _objects(contract: Any) -> dict[str, Any]:
         "api_client": api_client,
         "certificate": client_certificate_register(api_client=api_client, pem=make_certificate("matrix"), actor=None),
     }
+    collective = CollectiveContractFactory(representative=contract.insurer)
+    objects["collective"] = collective
+    objects["collective_insurer"] = CollectiveInsurerFactory(contract=collective, insurer=contract.insurer)
     return {**objects, **billing_objects(objects)}
 
 
@@ -124,6 +127,11 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "parties:institution_sender_delete": lambda o: [o["institution"].number, o["sender"].pk],
     "parties:contract_edit": lambda o: [o["contract"].pk],
     "parties:contract_end": lambda o: [o["contract"].pk],
+    "parties:collective_detail": lambda o: [o["collective"].pk],
+    "parties:collective_insurer_add": lambda o: [o["collective"].pk],
+    "parties:collective_insurer_leave": lambda o: [o["collective"].pk, o["collective_insurer"].pk],
+    "parties:collective_institution_add": lambda o: [o["collective"].pk],
+    "parties:collective_price_add": lambda o: [o["collective"].pk],
     "parties:user_detail": lambda o: [o["person"].pk],
     "parties:user_edit": lambda o: [o["person"].pk],
     "parties:user_status": lambda o: [o["person"].pk],
