@@ -48,6 +48,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
     NavGroup("routing", _("振分"), (
         NavEntry(_("送付データ"), "insurer:delivery_list", Perm.DELIVERIES_VIEW),
         NavEntry(_("健診データ検索"), "insurer:record_search", Perm.DELIVERIES_VIEW),
+        NavEntry(_("特定保健指導の対象者"), "insurer:guidance_targets", Perm.DELIVERIES_VIEW),
         NavEntry(_("過誤返戻"), "insurer:return_list", Perm.RETURNS_VIEW),
         NavEntry(_("受診券データ"), "insurer:eligibility_upload", Perm.ELIGIBILITY_UPLOAD),
         NavEntry(_("振分実行"), "insurer:routing_run", Perm.ROUTING_RUN),

@@ -36,13 +36,14 @@ from intake.access import access_submission
 from intake.forms import clean_file_name
 from intake.models import Record, RecordStatus
 from intake.services import eligibility
-from kenshin import labels
+from kenshin import labels, rules
 
 from . import access, packing, selectors, timeline
 from .forms import (
     ConfirmForm,
     DeliveryListFilterForm,
     EligibilityUploadForm,
+    GuidanceTargetForm,
     InsurerReturnForm,
     MediaPrepareForm,
     NotificationPreferenceForm,
@@ -291,6 +292,64 @@ def record_search_csv(request: HttpRequest) -> HttpResponse:
         for r in found
     )
     return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")
+
+
+# --- 特定保健指導の対象者リスト ---------------------------------------------------------------------------------------
+
+
+def _guidance_targets(request: HttpRequest) -> tuple[GuidanceTargetForm, QuerySet[Record]]:
+    today = timezone.localdate()
+    form = GuidanceTargetForm(request.GET or {"year": today.year if today.month >= 4 else today.year - 1})
+    if not form.is_valid():
+        return form, Record.objects.none()
+    return form, selectors.guidance_target_list(
+        user=request.user, year=form.cleaned_data["year"], month=form.cleaned_data.get("month")
+    )
+
+
+@personal_data("routing.guidance_targets.view")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def guidance_targets(request: HttpRequest) -> HttpResponse:
+    form, records = _guidance_targets(request)
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    _touch(request, "record", [record.pk for record in page])
+    query = _query(request) or (f"year={form.data.get('year')}" if form.is_valid() else "")
+    return render(request, "insurer/guidance_targets.html", {
+        "form": form, "page": page, "query": query, "csv_url": reverse("insurer:guidance_targets_csv"),
+        "total": records.count() if form.is_valid() else 0,
+    })
+
+
+GUIDANCE_CSV_HEADER = (
+    "保険者番号", "被保険者証等記号", "被保険者証等番号", "枝番", "氏名カナ", "性別", "生年月日", "年度末年齢", "健診実施日",
+    "受診券整理番号", "健診機関番号", "健診機関名", "保健指導レベル", "対象となった理由", "階層化の基準",
+)
+
+
+@personal_data("routing.guidance_targets.export")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def guidance_targets_csv(request: HttpRequest) -> HttpResponse:
+    form, records = _guidance_targets(request)
+    found = list(records)
+    _exported(request, "record", [r.pk for r in found])
+    rows = (
+        [r.insurer_number, r.card_symbol, r.card_number, r.card_branch, r.name_kana, labels.SEX.get(r.sex, r.sex),
+         _date(r.birth_date), _year_end_age(r), _date(r.checkup_date), r.ticket_number, r.institution.number,
+         r.institution.name, r.get_guidance_level_display(), " / ".join(r.guidance_reasons.splitlines()), r.guidance_level_rule]
+        for r in found
+    )
+    year = form.cleaned_data["year"] if form.is_valid() else ""
+    month = form.cleaned_data.get("month") if form.is_valid() else None
+    return _csv(rows, header=GUIDANCE_CSV_HEADER,
+                filename=f"hokenshido-taisho-{year}" + (f"-{month:02d}" if month else "") + ".csv")
+
+
+def _year_end_age(record: Record) -> str:
+    if record.birth_date is None or record.checkup_date is None:
+        return ""
+    return str(rules.age_on(record.birth_date, rules.fiscal_year_end(record.checkup_date)))
 
 
 @personal_data("routing.record.view")
