@@ -49,6 +49,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavEntry(_("送付データ"), "insurer:delivery_list", Perm.DELIVERIES_VIEW),
         NavEntry(_("健診データ検索"), "insurer:record_search", Perm.DELIVERIES_VIEW),
         NavEntry(_("特定保健指導の対象者"), "insurer:guidance_targets", Perm.DELIVERIES_VIEW),
+        NavEntry(_("実施結果報告"), "insurer:annual_report", Perm.ANNUAL_REPORT),
         NavEntry(_("過誤返戻"), "insurer:return_list", Perm.RETURNS_VIEW),
         NavEntry(_("受診券データ"), "insurer:eligibility_upload", Perm.ELIGIBILITY_UPLOAD),
         NavEntry(_("振分実行"), "insurer:routing_run", Perm.ROUTING_RUN),

@@ -32,14 +32,15 @@ from core.http import request_audit
 from intake import notifications, outputs, reading
 from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
-from intake.access import access_submission
+from intake.access import access_annual_report_generation, access_submission
 from intake.forms import clean_file_name
 from intake.models import Record, RecordStatus
-from intake.services import eligibility
+from intake.services import annual_report, eligibility
 from kenshin import labels, rules
 
 from . import access, packing, selectors, timeline
 from .forms import (
+    AnnualReportYearForm,
     ConfirmForm,
     DeliveryListFilterForm,
     EligibilityUploadForm,
@@ -49,6 +50,7 @@ from .forms import (
     NotificationPreferenceForm,
     RecordSearchForm,
     ReturnFilterForm,
+    TargetPopulationForm,
     TrackingNumberForm,
 )
 from .models import Delivery, DeliveryChannel, InsurerReturn
@@ -292,6 +294,63 @@ def record_search_csv(request: HttpRequest) -> HttpResponse:
         for r in found
     )
     return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")
+
+
+# --- 実施結果報告 -------------------------------------------------------------------------------------------------
+
+
+def _report_year(request: HttpRequest) -> int:
+    form = AnnualReportYearForm(request.GET or request.POST)
+    if form.is_valid():
+        return int(form.cleaned_data["year"])
+    today = timezone.localdate()
+    return today.year - 1 if today.month >= 4 else today.year - 2  # the last 年度 that has ended
+
+
+def _insurer_of(request: HttpRequest) -> Any:
+    """The insurer whose report this is (the page is the insurer's own: the permission grants it to insurer staff)."""
+    insurer_id = int(getattr(request.user, "insurer_id", None) or 0)
+    return agency_selectors.insurer_list(user=request.user).get(pk=insurer_id)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.ANNUAL_REPORT)
+def annual_report_page(request: HttpRequest) -> HttpResponse:
+    insurer, year = _insurer_of(request), _report_year(request)
+    form = TargetPopulationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        annual_report.annual_report_population_set(insurer=insurer, year=year, population=form.cleaned_data["population"],
+                                                   actor=request.user, request=request)
+        messages.success(request, _("対象者数を保存しました。"))
+        return redirect(f"{reverse('insurer:annual_report')}?year={year}")
+    preview = annual_report.annual_report_preview(insurer=insurer, year=year)
+    if request.method == "GET" and preview.target_population:
+        form = TargetPopulationForm(initial={"population": preview.target_population})
+    return render(request, "insurer/annual_report.html", {
+        "insurer": insurer, "year": year, "preview": preview, "form": form, "table": preview.table(),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.ANNUAL_REPORT)
+def annual_report_generate(request: HttpRequest) -> HttpResponse:
+    """GET asks to confirm; POST builds and keeps a new archive."""
+    insurer, year = _insurer_of(request), _report_year(request)
+    if request.method == "POST":
+        generation = annual_report.annual_report_generate(insurer=insurer, year=year, actor=request.user, request=request)
+        messages.success(request, _("実施結果報告 %(name)s を作成しました（特定健診情報 %(count)d件）。") % {
+            "name": generation.file_name, "count": generation.record_count})
+        return redirect(f"{reverse('insurer:annual_report')}?year={year}")
+    return render(request, "insurer/annual_report_generate.html", {"insurer": insurer, "year": year})
+
+
+@personal_data("intake.annual_report.download")
+@require_GET
+@permission_required_for_role(Perm.ANNUAL_REPORT)
+def annual_report_download(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = access_annual_report_generation(request, generation_id)
+    _touch(request, "annual_report_generation", [generation.pk])
+    return _download(annual_report.annual_report_archive(generation), filename=generation.file_name)
 
 
 # --- 特定保健指導の対象者リスト ---------------------------------------------------------------------------------------

@@ -5,9 +5,12 @@ from __future__ import annotations
 from .eligibility import EligibilityTicket, EligibilityUpload
 from .notifications import NotificationKind, NotificationPreference, NotificationSent
 from .records import Finding, Record, RecordStatus
+from .reports import AnnualReport, AnnualReportGeneration
 from .submissions import Channel, ReceiptCounter, StoredArchive, Submission, SubmissionStatus
 
 __all__ = [
+    "AnnualReport",
+    "AnnualReportGeneration",
     "Channel",
     "EligibilityTicket",
     "EligibilityUpload",

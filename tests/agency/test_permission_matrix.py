@@ -21,12 +21,19 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from agency.models import InstitutionEmailSender, Insurer, Role
 from agency.permissions import ROLE_PERMISSIONS, Perm
 from agency.services import api_client_create, client_certificate_register
+from intake.models import AnnualReport, AnnualReportGeneration
 
 from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
-from ..factories import CollectiveContractFactory, CollectiveInsurerFactory, RecordFactory, UserFactory
+from ..factories import (
+    CollectiveContractFactory,
+    CollectiveInsurerFactory,
+    RecordFactory,
+    StoredArchiveFactory,
+    UserFactory,
+)
 from ..routing.helpers import routed_sample
 from .helpers import make_certificate, open_window
 
@@ -164,6 +171,18 @@ SAMPLES.update({
     "delivery_api:delivery_archive": lambda o: [_routed(o)["delivery"]],
     "delivery_api:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
 })
+def _annual_report(o: dict[str, Any]) -> int:
+    """A generated 実施結果報告 of the role's own insurer (stored bytes, not a real archive)."""
+    if "annual_report" not in o:
+        report = AnnualReport.objects.create(insurer=o["insurer"], fiscal_year=2024)
+        archive = StoredArchiveFactory(content=b"annual report sample " + o["insurer"].number.encode(), on_disk=True)
+        o["annual_report"] = AnnualReportGeneration.objects.create(
+            report=report, archive=archive, file_name="annual.zip", record_count=0
+        ).pk
+    return int(o["annual_report"])
+
+
+SAMPLES["insurer:annual_report_download"] = lambda o: [_annual_report(o)]
 SAMPLES["accounts:password_reset_confirm"] = lambda o: ["MQ", "not-a-token"]
 SAMPLES.update(compliance_samples.SAMPLES)
 SAMPLES.update(BILLING_SAMPLES)

@@ -44,7 +44,7 @@ TENANT_TABLES = {
     "billing_invoicetaxtotal", "billing_feechargeditem", "billing_insurerpayment", "billing_claimadjustment",
     "billing_ledgerentry", "billing_transferline", "billing_transferitem", "agency_collectivecontract",
     "agency_collectiveinsurer", "agency_collectiveinstitution", "agency_collectivepricetable",
-    "agency_collectivepriceotheritem",
+    "agency_collectivepriceotheritem", "intake_annualreport", "intake_annualreportgeneration",
 }
 
 

@@ -1,0 +1,167 @@
+"""実施結果報告 (法定報告): the preview's counts, the 対象者数 the insurer enters, and the archive generated
+on demand from the 年度's accepted checkups (``kenshin.annual_report``), each generation stored and kept
+with its hash. Writes are audited in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+
+from agency.models import Insurer
+from audit.services import audit_record
+from core.exceptions import ApplicationError
+from kenshin import annual_report
+from kenshin.records import CheckupDocument
+from kenshin.rules import age_on, fiscal_year_end
+from kenshin.writer import write_archive
+
+from .. import storage
+from ..models import AnnualReport, AnnualReportGeneration, Record, RecordStatus, StoredArchive, Submission
+from ..reading import parse_checkup, read_members
+
+PSEUDONYM_SALT = "intake.annual_report.pseudonym"
+MAX_SAME_DAY = 10  # one digit in the archive name
+
+
+class AnnualReportUnreadable(ApplicationError):
+    code = "annual_report_unreadable"
+    status = 409
+
+
+class AnnualReportTooManyToday(ApplicationError):
+    code = "annual_report_too_many_today"
+    status = 409
+
+
+def year_records(insurer: Insurer, year: int) -> QuerySet[Record]:
+    """The accepted 特定健診 of the insurer's insured in the 年度 (April–March)."""
+    return Record.objects.filter(
+        insurer=insurer, status=RecordStatus.ACCEPTED,
+        checkup_date__gte=dt.date(year, 4, 1), checkup_date__lte=dt.date(year + 1, 3, 31),
+    ).order_by("checkup_date", "pk")
+
+
+def _person(record: Record) -> annual_report.Person:
+    assert record.birth_date is not None  # noqa: S101 - accepted records carry both dates
+    assert record.checkup_date is not None  # noqa: S101 - see above
+    return annual_report.Person(record.sex, age_on(record.birth_date, fiscal_year_end(record.checkup_date)),
+                                record.guidance_level)
+
+
+@dataclass(frozen=True)
+class Preview:
+    year: int
+    counts: annual_report.Counts
+    target_population: int | None
+    generations: list[AnnualReportGeneration]
+
+    @property
+    def rate(self) -> Decimal | None:
+        """実施率 (%) = 受診者数 ÷ 対象者数, to one decimal (half up); None without 対象者数."""
+        if not self.target_population:
+            return None
+        return (Decimal(self.counts.total_examinees * 100) / self.target_population).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP
+        )
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per age band: 男・女・計 and the 積極的支援・動機付け支援 対象者."""
+        rows = []
+        for low, high in annual_report.AGE_BANDS:
+            band = f"{low}-{high}"
+            male, female = (self.counts.examinees[(sex, band)] for sex in annual_report.SEXES)
+            active, motivational = (self.counts.targets[(level, band)] for level in ("1", "2"))
+            rows.append({"band": f"{low}〜{high}歳", "male": male, "female": female, "total": male + female,
+                         "active": active, "motivational": motivational})
+        return rows
+
+
+def annual_report_preview(*, insurer: Insurer, year: int) -> Preview:
+    report = AnnualReport.objects.filter(insurer=insurer, fiscal_year=year).first()
+    people = [_person(record) for record in year_records(insurer, year).only("sex", "birth_date", "checkup_date",
+                                                                                 "guidance_level")]
+    generations = list(report.generations.select_related("archive", "created_by")) if report else []
+    return Preview(year, annual_report.counts(people), report.target_population if report else None, generations)
+
+
+def annual_report_population_set(*, insurer: Insurer, year: int, population: int, actor: Any,
+                                 request: HttpRequest | None = None) -> AnnualReport:
+    """The insurer's 対象者数 for the 年度 (the denominator of 実施率)."""
+    with transaction.atomic():
+        report, _created = AnnualReport.objects.select_for_update().get_or_create(insurer=insurer, fiscal_year=year)
+        old = report.target_population
+        report.target_population = population
+        report.save(update_fields=["target_population", "updated_at"])
+        audit_record(action="annual_report.population_set", actor=actor, request=request, object_type="annual_report",
+                     object_ids=[report.pk], detail={"year": year, "old": old, "new": population})
+    return report
+
+
+def pseudonym(insurer: Insurer, record: Record) -> str:
+    """The one-way pseudonym that replaces the card number: the same person of the insurer gets the same
+    one every year (keyed by the deployment's secret), 20 hexadecimal characters."""
+    who = record.person_key or f"record:{record.pk}"
+    return salted_hmac(PSEUDONYM_SALT, f"{insurer.number}|{who}").hexdigest()[:20]
+
+
+def _documents(records: list[Record]) -> list[CheckupDocument]:
+    by_submission: dict[int, list[Record]] = defaultdict(list)
+    for record in records:
+        by_submission[record.submission_id].append(record)
+    documents: dict[int, CheckupDocument] = {}
+    for submission_id, group in by_submission.items():
+        submission = Submission.objects.select_related("archive").get(pk=submission_id)
+        members = read_members(submission, [record.data_path for record in group])
+        for record in group:
+            document = parse_checkup(members[record.data_path], record.data_path) if record.data_path in members else None
+            if document is None:
+                raise AnnualReportUnreadable(_("受理済みの健診データ（受付番号 %(receipt)s の %(path)s）を読み込めないため、"
+                                               "実施結果報告を作成できません。代行機関にお問い合わせください。") % {
+                    "receipt": submission.receipt_number, "path": record.data_path})
+            documents[record.pk] = document
+    return [documents[record.pk] for record in records]
+
+
+def annual_report_generate(*, insurer: Insurer, year: int, actor: Any, request: HttpRequest | None = None) -> AnnualReportGeneration:
+    """Build, store and keep a new archive of the insurer's 実施結果報告 for the 年度 (earlier ones stay)."""
+    today = timezone.localdate()
+    with transaction.atomic():
+        report, _created = AnnualReport.objects.select_for_update().get_or_create(insurer=insurer, fiscal_year=year)
+        same_day = report.generations.filter(created_at__date=today).count()
+        if same_day >= MAX_SAME_DAY:
+            raise AnnualReportTooManyToday(_("実施結果報告は同じ日に10回まで作成できます。翌日に作成してください。"))
+        records = list(year_records(insurer, year).select_related("submission"))
+        documents = [
+            annual_report.anonymise(document, pseudonym(insurer, record), created_on=today)
+            for record, document in zip(records, _documents(records), strict=True)
+        ]
+        submission = annual_report.build(insurer_number=insurer.number, receiver=settings.ANNUAL_REPORT_RECEIVER,
+                                         created_on=today, documents=documents, same_day_count=same_day)
+        data = write_archive(submission, xsd_dir=settings.KENSHIN_XSD_DIR or None)
+        stored = storage.store(data)
+        archive, _new = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
+        counts = annual_report.counts(_person(record) for record in records)
+        generation = AnnualReportGeneration.objects.create(
+            report=report, created_by=actor if getattr(actor, "pk", None) else None, archive=archive,
+            file_name=submission.name.filename, record_count=len(documents), counts=counts.as_json(),
+        )
+        audit_record(action="annual_report.generated", actor=actor, request=request, object_type="annual_report_generation",
+                     object_ids=[generation.pk], detail={"year": year, "files": len(documents), "sha256": stored.sha256,
+                                                         "file_name": generation.file_name})
+    return generation
+
+
+def annual_report_archive(generation: AnnualReportGeneration) -> bytes:
+    """The stored bytes of a generation (verified against their hash)."""
+    return storage.read(generation.archive.sha256)
