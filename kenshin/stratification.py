@@ -224,10 +224,6 @@ def _quantity(results: Mapping[str, Observation], codes: tuple[str, ...]) -> Dec
     return None
 
 
-def _by_prefix(results: Mapping[str, Observation], prefix: str) -> Decimal | None:
-    return _quantity(results, tuple(sorted(code for code in results if code.startswith(prefix))))
-
-
 def _pressure_value(results: Mapping[str, Observation], codes: tuple[str, ...]) -> Decimal | None:
     """その他 (the average the standard asks for with two readings); else the mean of the two readings."""
     average = _quantity(results, codes[:1])
@@ -249,24 +245,40 @@ def measurements(document: CheckupDocument, age: int | None) -> Measurements:
     return measurements_from_results(document.results(), document.subject.sex, age)
 
 
+PREFIXES = {
+    "waist": WAIST_PREFIX, "fasting_glucose": FASTING_GLUCOSE_PREFIX, "hba1c": HBA1C_PREFIX,
+    "random_glucose": RANDOM_GLUCOSE_PREFIX, "fasting_tg": FASTING_TG_PREFIX, "random_tg": RANDOM_TG_PREFIX,
+    "hdl": HDL_PREFIX,
+}
+_STEMS = frozenset(prefix[:5] for prefix in PREFIXES.values())
+
+
+def _by_prefixes(results: Mapping[str, Observation]) -> dict[str, Decimal | None]:
+    """The value of each measurement named by a code prefix: of the codes present, the first in code order
+    that carries a value (one pass over the results)."""
+    candidates: dict[str, list[str]] = {name: [] for name in PREFIXES}
+    for code in results:
+        if code[:5] not in _STEMS:
+            continue
+        for name, prefix in PREFIXES.items():
+            if code.startswith(prefix):
+                candidates[name].append(code)
+    return {name: _quantity(results, tuple(sorted(codes))) for name, codes in candidates.items()}
+
+
 def measurements_from_results(results: Mapping[str, Observation], sex: str, age: int | None) -> Measurements:
     """What 階層化 reads of results by item code (the first observation of each code)."""
     first, second, third = (_answer(results, code) for code in MEDICATION)
+    values = _by_prefixes(results)
     return Measurements(
         sex=sex,
         age=age,
-        waist=_by_prefix(results, WAIST_PREFIX),
         bmi=_quantity(results, (BMI_CODE,)),
-        fasting_glucose=_by_prefix(results, FASTING_GLUCOSE_PREFIX),
-        hba1c=_by_prefix(results, HBA1C_PREFIX),
-        random_glucose=_by_prefix(results, RANDOM_GLUCOSE_PREFIX),
-        fasting_tg=_by_prefix(results, FASTING_TG_PREFIX),
-        random_tg=_by_prefix(results, RANDOM_TG_PREFIX),
-        hdl=_by_prefix(results, HDL_PREFIX),
         systolic=_pressure_value(results, SYSTOLIC),
         diastolic=_pressure_value(results, DIASTOLIC),
         smoking=_answer(results, SMOKING),
         medication=(first, second, third),
+        **values,
     )
 
 
