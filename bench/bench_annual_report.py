@@ -41,10 +41,12 @@ def main() -> None:
     ages = [age_on(d.subject.birth_date, fiscal_year_end(d.checkup_date or date(2024, 4, 1))) for d in documents]
 
     cpu = time.process_time()
-    levels = Counter(stratification.stratify(stratification.measurements(d, a)).level.label for d, a in zip(documents, ages))
+    levels = Counter(
+        stratification.stratify(stratification.measurements(d, a)).level.label for d, a in zip(documents, ages, strict=True)
+    )
     stratify_cpu = time.process_time() - cpu
     agree = sum(stratification.reported_level(d) is stratification.stratify(stratification.measurements(d, a)).level
-                for d, a in zip(documents, ages))
+                for d, a in zip(documents, ages, strict=True))
 
     cpu = time.process_time()
     made = date(2025, 6, 30)
