@@ -16,6 +16,7 @@ from .models import (
     ClientCertificate,
     CollectiveContract,
     CollectiveInsurer,
+    CollectivePriceTable,
     Contract,
     Institution,
     InstitutionEmailSender,
@@ -59,3 +60,8 @@ def access_collective_contract(request: HttpRequest, contract_id: int) -> Collec
 def access_collective_insurer(request: HttpRequest, contract: CollectiveContract, membership_id: int) -> CollectiveInsurer:
     return get_or_deny(selectors.collective_insurer_list(contract=contract), request, "collective_insurer", membership_id,
                        pk=membership_id)
+
+
+def access_collective_price_table(request: HttpRequest, contract: CollectiveContract, table_id: int) -> CollectivePriceTable:
+    return get_or_deny(contract.price_tables.prefetch_related("other_items"), request, "collective_price_table", table_id,
+                       pk=table_id)

@@ -18,6 +18,7 @@ from .models import (
     CollectiveContract,
     CollectiveInstitution,
     CollectiveInsurer,
+    CollectivePriceOtherItem,
     CollectivePriceTable,
     Contract,
     ContractOtherItem,
@@ -366,6 +367,25 @@ class CollectivePriceTableForm(forms.ModelForm):
         model = CollectivePriceTable
         fields = ["price_group", "commission_type", "basic_price", "anemia_price", "ecg_price", "fundus_price",
                   "creatinine_price", "dock_price"]
+        help_texts = {"dock_price": _("空欄は人間ドックの契約なし。")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            for name in ("price_group", "commission_type"):
+                self.fields[name].disabled = True
+
+
+class CollectiveOtherItemForm(OtherItemForm):
+    class Meta:
+        model = CollectivePriceOtherItem
+        fields = ["item_code", "price"]
+
+
+CollectiveOtherItemFormSet = forms.inlineformset_factory(
+    CollectivePriceTable, CollectivePriceOtherItem, form=CollectiveOtherItemForm, extra=2, can_delete=True, max_num=50,
+    validate_max=True,
+)
 
 
 class CollectiveImportForm(forms.Form):

@@ -59,6 +59,8 @@ parties_patterns = (
         path("collective/<int:contract_id>/institutions/new/", collective.collective_institution_add,
              name="collective_institution_add"),
         path("collective/<int:contract_id>/prices/new/", collective.collective_price_add, name="collective_price_add"),
+        path("collective/<int:contract_id>/prices/<int:table_id>/edit/", collective.collective_price_edit,
+             name="collective_price_edit"),
         path("users/", portal.user_list, name="user_list"),
         path("users/new/", administration.user_create, name="user_create"),
         path("users/<int:user_id>/", administration.user_detail, name="user_detail"),

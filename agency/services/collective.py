@@ -30,6 +30,7 @@ from agency.models import (
 from audit.services import audit_record
 from core.exceptions import ApplicationError
 from kenshin.checkdigits import normalize_insurer_number
+from kenshin.items import item_master
 
 from .parties import _save_party
 
@@ -243,6 +244,8 @@ def _price_row(row: dict[str, str], staged: dict[str, CollectiveContract]) -> Ca
     items = _other_items(row["追加健診項目"])
     for code, price in items:
         _validated(CollectivePriceOtherItem(item_code=code, price=price), exclude=["table"])
+        if item_master().get(code) is None:
+            raise _LineError(_("項目コード %(code)s は項目マスタにありません") % {"code": code})
 
     def build() -> tuple[CollectivePriceTable, list[tuple[str, int]]]:
         table = (CollectivePriceTable.objects.filter(contract=contract, price_group=row["単価表の区分"],

@@ -22,6 +22,7 @@ from ..forms import (
     CollectiveInstitutionForm,
     CollectiveInsurerForm,
     CollectiveInsurerLeaveForm,
+    CollectiveOtherItemFormSet,
     CollectivePriceTableForm,
 )
 from ..models import CollectiveContract, CollectiveInstitution, CollectiveInsurer, CollectivePriceTable
@@ -121,15 +122,38 @@ def collective_institution_add(request: HttpRequest, contract_id: int) -> HttpRe
 @permission_required_for_role(Perm.PARTIES_MANAGE)
 def collective_price_add(request: HttpRequest, contract_id: int) -> HttpResponse:
     contract = access.access_collective_contract(request, contract_id)
-    form = CollectivePriceTableForm(request.POST or None, instance=CollectivePriceTable(contract=contract))
+    return _price_form(request, contract, CollectivePriceTable(contract=contract))
 
-    def save(form: CollectivePriceTableForm) -> int:
-        services.collective_price_table_save(table=form.save(commit=False), actor=_actor(request), request=request)
-        return contract.pk
 
-    return _saved(request, form, save, _("単価表を登録しました。"), reverse("parties:collective_detail", args=[contract.pk]),
-                  _("単価表の登録: %(name)s") % {"name": contract.name},
-                  _("単価は円（税込）で入力します。追加健診項目の単価はCSVの取り込みで登録します。"))
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.PARTIES_MANAGE)
+def collective_price_edit(request: HttpRequest, contract_id: int, table_id: int) -> HttpResponse:
+    contract = access.access_collective_contract(request, contract_id)
+    return _price_form(request, contract, access.access_collective_price_table(request, contract, table_id))
+
+
+def _price_form(request: HttpRequest, contract: CollectiveContract, table: CollectivePriceTable) -> HttpResponse:
+    created = table.pk is None
+    form = CollectivePriceTableForm(request.POST or None, instance=table)
+    formset = CollectiveOtherItemFormSet(request.POST or None, instance=table, prefix="items")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        items = [(row["item_code"], row["price"]) for row in formset.cleaned_data
+                 if row and not row.get("DELETE") and row.get("item_code")]
+        if len({code for code, _price in items}) != len(items):
+            form.add_error(None, _("同じ項目コードが2回入力されています。"))
+        else:
+            try:
+                services.collective_price_table_save(table=form.save(commit=False), other_items=items, actor=_actor(request),
+                                                     request=request)
+            except ValidationError as error:
+                _refused(form, error)
+            else:
+                messages.success(request, _("単価表を保存しました。"))
+                return redirect("parties:collective_detail", contract.pk)
+    title = _("単価表の登録: %(name)s") if created else _("単価表の変更: %(name)s")
+    return _form_page(request, form=form, formset=formset, title=title % {"name": contract.name},
+                      back=reverse("parties:collective_detail", args=[contract.pk]), submit=_("保存する"),
+                      intro=_("単価は円（税込）で入力します。改定した単価は、保存した後に受け付ける健診データから使われます。"))
 
 
 @require_http_methods(["GET", "POST"])

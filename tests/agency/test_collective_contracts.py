@@ -24,7 +24,13 @@ from agency.models import (
 from audit.models import AuditEvent
 
 from ..conftest import login_verified
-from ..factories import CollectiveContractFactory, CollectiveInsurerFactory, InstitutionFactory, InsurerFactory
+from ..factories import (
+    CollectiveContractFactory,
+    CollectiveInsurerFactory,
+    CollectivePriceTableFactory,
+    InstitutionFactory,
+    InsurerFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +38,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin(make_user: Callable[..., Any]) -> Client:
     return login_verified(Client(), make_user(Role.AGENCY_ADMIN, username="kanri-shudan"))
+
+
+NO_ITEMS = {"items-TOTAL_FORMS": 0, "items-INITIAL_FORMS": 0, "items-MIN_NUM_FORMS": 0, "items-MAX_NUM_FORMS": 50}
 
 
 def _actions() -> list[str]:
@@ -54,7 +63,7 @@ def test_the_administrator_builds_a_collective_contract_in_the_portal(admin: Cli
                {"institution": institution.pk, "price_group": "27", "joined_on": "2024-05-01"})
     admin.post(reverse("parties:collective_price_add", args=[contract.pk]), {
         "price_group": "27", "commission_type": 1, "basic_price": 7_480, "anemia_price": 200, "ecg_price": 1_300,
-        "fundus_price": 1_140, "creatinine_price": 110,
+        "fundus_price": 1_140, "creatinine_price": 110, **NO_ITEMS,
     })
     membership = CollectiveInsurer.objects.get(contract=contract, insurer=member)
     admin.post(reverse("parties:collective_insurer_leave", args=[contract.pk, membership.pk]), {"left_on": "2024-09-30"})
@@ -152,3 +161,22 @@ def test_a_csv_with_one_bad_line_imports_nothing_and_names_each_bad_line(admin: 
     assert not CollectiveInstitution.objects.exists()
     response = _upload(admin, "prices", "契約名,単価表の区分,委託料単価区分,基本\n市町村国保集合契約,13,3,-5\n")
     assert "2行目: 委託料単価区分は 1（個別）または 2（集団）です" in response.content.decode()
+
+
+def test_a_price_table_is_revised_with_its_additional_items(admin: Client) -> None:
+    table = CollectivePriceTableFactory(basic_price=7_000)
+    url = reverse("parties:collective_price_edit", args=[table.contract.pk, table.pk])
+    form = {
+        "price_group": "99", "commission_type": 2, "basic_price": 7_350, "anemia_price": 200, "ecg_price": 1_300,
+        "fundus_price": 1_100, "creatinine_price": 110, "dock_price": "",
+        "items-TOTAL_FORMS": 2, "items-INITIAL_FORMS": 0, "items-MIN_NUM_FORMS": 0, "items-MAX_NUM_FORMS": 50,
+        "items-0-item_code": "3F077000002327101", "items-0-price": 500, "items-1-item_code": "", "items-1-price": "",
+    }
+    assert admin.post(url, form).status_code == 302
+    table.refresh_from_db()
+    assert (table.basic_price, table.price_group, table.commission_type) == (7_350, "13", 1)  # the table's key stays
+    assert dict(table.other_items.values_list("item_code", "price")) == {"3F077000002327101": 500}
+    assert {"party.collective_price_table.updated", "party.collective_price_table.other_items_set"} <= set(_actions())
+    unknown = {**form, "items-0-item_code": "9Z999000000000001"}
+    page = admin.post(url, unknown).content.decode()
+    assert "項目コード 9Z999000000000001 は項目マスタにありません。" in page

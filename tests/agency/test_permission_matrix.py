@@ -30,6 +30,7 @@ from ..conftest import login_verified
 from ..factories import (
     CollectiveContractFactory,
     CollectiveInsurerFactory,
+    CollectivePriceTableFactory,
     RecordFactory,
     StoredArchiveFactory,
     UserFactory,
@@ -103,6 +104,7 @@ def _objects(contract: Any) -> dict[str, Any]:
     collective = CollectiveContractFactory(representative=contract.insurer)
     objects["collective"] = collective
     objects["collective_insurer"] = CollectiveInsurerFactory(contract=collective, insurer=contract.insurer)
+    objects["collective_table"] = CollectivePriceTableFactory(contract=collective)
     return {**objects, **billing_objects(objects)}
 
 
@@ -139,6 +141,7 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "parties:collective_insurer_leave": lambda o: [o["collective"].pk, o["collective_insurer"].pk],
     "parties:collective_institution_add": lambda o: [o["collective"].pk],
     "parties:collective_price_add": lambda o: [o["collective"].pk],
+    "parties:collective_price_edit": lambda o: [o["collective"].pk, o["collective_table"].pk],
     "parties:user_detail": lambda o: [o["person"].pk],
     "parties:user_edit": lambda o: [o["person"].pk],
     "parties:user_status": lambda o: [o["person"].pk],
