@@ -69,6 +69,9 @@ def test_the_insurer_downloads_its_targets_by_year_and_month_with_the_reasons(de
     page = client.get(reverse("insurer:guidance_targets"), {"year": 2024})
     assert page.status_code == 200
     assert f"{len(expected)}人" in page.content.decode()
+    some = next(iter(expected.values()))
+    detail = client.get(reverse("insurer:record_detail", args=[some.pk])).content.decode()
+    assert f"{some.get_guidance_level_display()}（階層化の基準 {some.guidance_level_rule}）" in detail
 
 
 def test_another_insurer_sees_none_of_them(deliveries: list[Delivery]) -> None:
