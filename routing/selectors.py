@@ -169,7 +169,7 @@ def guidance_target_list(*, user: Any, year: int, month: int | None = None) -> Q
     start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
     records = routed_record_list(user=user).filter(
         status=RecordStatus.ACCEPTED, checkup_date__gte=start, checkup_date__lte=end,
-        guidance_level__in=[Level.ACTIVE.value, Level.MOTIVATIONAL.value],
+        stratified_level__in=[Level.ACTIVE.value, Level.MOTIVATIONAL.value],
     )
     if month is not None:
         records = records.filter(checkup_date__month=month)

@@ -396,7 +396,7 @@ def guidance_targets_csv(request: HttpRequest) -> HttpResponse:
     rows = (
         [r.insurer_number, r.card_symbol, r.card_number, r.card_branch, r.name_kana, labels.SEX.get(r.sex, r.sex),
          _date(r.birth_date), _year_end_age(r), _date(r.checkup_date), r.ticket_number, r.institution.number,
-         r.institution.name, r.get_guidance_level_display(), " / ".join(r.guidance_reasons.splitlines()), r.guidance_level_rule]
+         r.institution.name, r.get_stratified_level_display(), " / ".join(r.stratification_reasons.splitlines()), r.stratification_rule]
         for r in found
     )
     year = form.cleaned_data["year"] if form.is_valid() else ""

@@ -293,9 +293,9 @@ def _stratify(pending: PendingRecord, path: str) -> list[Finding]:
     birth = record.birth_date
     age = standard_rules.age_on(birth, standard_rules.fiscal_year_end(record.checkup_date)) if birth else None
     result = stratification.stratify(stratification.measurements(document, age))
-    record.guidance_level = result.level.value
-    record.guidance_level_rule = result.rule_version
-    record.guidance_reasons = "\n".join(result.reasons)
+    record.stratified_level = result.level.value
+    record.stratification_rule = result.rule_version
+    record.stratification_reasons = "\n".join(result.reasons)
     reported = stratification.reported_level(document)
     if reported is None or reported is result.level:
         return []

@@ -71,9 +71,9 @@ class Record(models.Model):
     )
     # 階層化 recomputed at intake (``kenshin.stratification``): the level (OID .3001 code), the rule
     # version it was computed with and why, one reason per line.
-    guidance_level = models.CharField(_("保健指導レベル（再計算）"), max_length=1, choices=GUIDANCE_LEVELS, blank=True)
-    guidance_level_rule = models.CharField(_("階層化の基準"), max_length=16, blank=True)
-    guidance_reasons = models.TextField(_("階層化の理由"), blank=True)
+    stratified_level = models.CharField(_("保健指導レベル（再計算）"), max_length=1, choices=GUIDANCE_LEVELS, blank=True)
+    stratification_rule = models.CharField(_("階層化の基準"), max_length=16, blank=True)
+    stratification_reasons = models.TextField(_("階層化の理由"), blank=True)
 
     class Meta:
         verbose_name = _("健診レコード")

@@ -56,7 +56,7 @@ def _person(record: Record) -> annual_report.Person:
     assert record.birth_date is not None  # noqa: S101 - accepted records carry both dates
     assert record.checkup_date is not None  # noqa: S101 - see above
     return annual_report.Person(record.sex, age_on(record.birth_date, fiscal_year_end(record.checkup_date)),
-                                record.guidance_level)
+                                record.stratified_level)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Preview:
 def annual_report_preview(*, insurer: Insurer, year: int) -> Preview:
     report = AnnualReport.objects.filter(insurer=insurer, fiscal_year=year).first()
     people = [_person(record) for record in year_records(insurer, year).only("sex", "birth_date", "checkup_date",
-                                                                                 "guidance_level")]
+                                                                                 "stratified_level")]
     generations = list(report.generations.select_related("archive", "created_by")) if report else []
     return Preview(year, annual_report.counts(people), report.target_population if report else None, generations)
 

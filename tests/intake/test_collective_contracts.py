@@ -145,4 +145,4 @@ def test_the_record_page_names_the_contract(group: dict[str, Any], capture: Any,
     client = user_client(role="agency_clerk")
     page = client.get(f"/intake/records/{record.pk}/").content.decode()
     assert "集合契約「東京都市町村国保集合契約」 単価表 13・個別" in page
-    assert record.get_guidance_level_display() in page
+    assert record.get_stratified_level_display() in page

@@ -47,9 +47,9 @@ def test_accepted_records_keep_the_recomputed_level_and_its_rule(
     assert {r.status for r in records} == {RecordStatus.ACCEPTED}
     for record, member in zip(records, archive.submission.checkups, strict=True):
         expected = _recomputed(member.record)
-        assert record.guidance_level == expected.level.value
-        assert record.guidance_level_rule == stratification.RULE_VERSION
-        assert record.guidance_reasons.splitlines() == list(expected.reasons)
+        assert record.stratified_level == expected.level.value
+        assert record.stratification_rule == stratification.RULE_VERSION
+        assert record.stratification_reasons.splitlines() == list(expected.reasons)
     assert not Finding.objects.filter(submission=submission, code="QST_GUIDANCE_LEVEL_DIFFERS").exists()
 
 
@@ -65,7 +65,7 @@ def test_a_reported_level_that_differs_is_a_warning_naming_both(
     assert finding.severity == Finding.Severity.WARNING
     assert f"報告 {reported.value} {reported.label}・再計算 {recomputed.value} {recomputed.label}" in finding.message
     record = Record.objects.get(pk=finding.record_id)
-    assert record.status == RecordStatus.ACCEPTED and record.guidance_level == recomputed.value
+    assert record.status == RecordStatus.ACCEPTED and record.stratified_level == recomputed.value
 
 
 def test_missing_waist_is_undetermined(agency_profile: Any, contract_a: Contract, capture: Any) -> None:
@@ -85,5 +85,5 @@ def test_missing_waist_is_undetermined(agency_profile: Any, contract_a: Contract
 
     submission = receive(rewritten(archive, change), contract_a.institution, capture)
     record = Record.objects.get(submission=submission, position=1)
-    assert record.guidance_level == stratification.Level.UNDETERMINED.value
+    assert record.stratified_level == stratification.Level.UNDETERMINED.value
     assert Finding.objects.filter(record=record, code="QST_GUIDANCE_LEVEL_DIFFERS").exists()

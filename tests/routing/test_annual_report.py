@@ -61,7 +61,7 @@ def _counts_from_database(insurer: Insurer) -> tuple[int, Counter[str], Counter[
     """Taken straight from the records: accepted 特定健診 of the 年度, by sex and 年度末 age band, and the targets."""
     rows = Record.objects.filter(
         insurer=insurer, status=RecordStatus.ACCEPTED, checkup_date__range=(dt.date(YEAR, 4, 1), dt.date(YEAR + 1, 3, 31))
-    ).values_list("sex", "birth_date", "guidance_level")
+    ).values_list("sex", "birth_date", "stratified_level")
     examinees: Counter[str] = Counter()
     targets: Counter[str] = Counter()
     end = dt.date(YEAR + 1, 3, 31)

@@ -39,8 +39,8 @@ def test_the_insurer_downloads_its_targets_by_year_and_month_with_the_reasons(de
     delivery = max(deliveries, key=lambda d: d.record_count)
     client = login_verified(Client(), UserFactory(role=Role.INSURER_STAFF, insurer=delivery.insurer))
     own = Record.objects.filter(delivery_item__delivery__insurer=delivery.insurer, status=RecordStatus.ACCEPTED)
-    expected = {r.pk: r for r in own.filter(guidance_level__in=TARGET_LEVELS)}
-    assert expected and own.exclude(guidance_level__in=TARGET_LEVELS).exists()  # both kinds in the data
+    expected = {r.pk: r for r in own.filter(stratified_level__in=TARGET_LEVELS)}
+    assert expected and own.exclude(stratified_level__in=TARGET_LEVELS).exists()  # both kinds in the data
 
     response = client.get(reverse("insurer:guidance_targets_csv"), {"year": 2024})
     rows = _rows(response)
@@ -52,10 +52,10 @@ def test_the_insurer_downloads_its_targets_by_year_and_month_with_the_reasons(de
     for row in rows:
         record = by_ticket[row["受診券整理番号"]]
         assert row["保険者番号"] == delivery.insurer.number
-        assert row["保健指導レベル"] == record.get_guidance_level_display()
-        assert row["対象となった理由"] == " / ".join(record.guidance_reasons.splitlines())
+        assert row["保健指導レベル"] == record.get_stratified_level_display()
+        assert row["対象となった理由"] == " / ".join(record.stratification_reasons.splitlines())
         assert row["対象となった理由"].startswith(("腹囲", "腹囲 ")) and "追加リスク" in row["対象となった理由"]
-        assert row["階層化の基準"] == record.guidance_level_rule
+        assert row["階層化の基準"] == record.stratification_rule
     event = AuditEvent.objects.filter(action="routing.guidance_targets.export").order_by("-seq").first()
     assert event is not None and sorted(event.object_ids) == sorted(str(pk) for pk in expected)
 
@@ -71,7 +71,7 @@ def test_the_insurer_downloads_its_targets_by_year_and_month_with_the_reasons(de
     assert f"{len(expected)}人" in page.content.decode()
     some = next(iter(expected.values()))
     detail = client.get(reverse("insurer:record_detail", args=[some.pk])).content.decode()
-    assert f"{some.get_guidance_level_display()}（階層化の基準 {some.guidance_level_rule}）" in detail
+    assert f"{some.get_stratified_level_display()}（階層化の基準 {some.stratification_rule}）" in detail
 
 
 def test_another_insurer_sees_none_of_them(deliveries: list[Delivery]) -> None:

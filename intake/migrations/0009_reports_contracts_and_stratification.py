@@ -47,17 +47,17 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='record',
-            name='guidance_level',
+            name='stratified_level',
             field=models.CharField(blank=True, choices=[('1', '積極的支援'), ('2', '動機付け支援'), ('3', '情報提供'), ('4', '判定不能')], max_length=1, verbose_name='保健指導レベル（再計算）'),
         ),
         migrations.AddField(
             model_name='record',
-            name='guidance_level_rule',
+            name='stratification_rule',
             field=models.CharField(blank=True, max_length=16, verbose_name='階層化の基準'),
         ),
         migrations.AddField(
             model_name='record',
-            name='guidance_reasons',
+            name='stratification_reasons',
             field=models.TextField(blank=True, verbose_name='階層化の理由'),
         ),
         migrations.CreateModel(
