@@ -26,7 +26,6 @@ from kenshin import annual_report, stratification
 from kenshin.rules import age_on, fiscal_year_end
 from kenshin.schemas import FileKind, validate, xsd_dir_from_env
 from kenshin.synth.generator import GeneratorConfig, generate
-from kenshin.writer import write_archive
 
 
 def main() -> None:
@@ -51,8 +50,8 @@ def main() -> None:
     cpu = time.process_time()
     made = date(2025, 6, 30)
     anonymised = [annual_report.anonymise(d, f"{n:020d}", created_on=made) for n, d in enumerate(documents)]
-    data = write_archive(annual_report.build(insurer_number="06139993", receiver="00000000", created_on=made,
-                                             documents=anonymised))
+    _name, data = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=made,
+                                      documents=iter(anonymised), count=len(anonymised))
     report_cpu = time.process_time() - cpu
 
     print(f"records: {len(documents)}  levels: {dict(levels)}  reported level = recomputed: {agree}/{len(documents)}")

@@ -1,7 +1,7 @@
 """実施結果報告 (法定報告): the archive an insurer submits to 支払基金 for a 年度, 実施区分 3.
 
-The archive carries the 年度's 特定健診情報 files of the insurer, anonymised (``anonymise``), with an
-ix08 of 種別 10 (保険者 → 国(支払基金)) and 実施区分 3; no CLAIMS and no su08 (nothing is billed).
+The archive (``write``, streamed one document at a time) carries the 年度's 特定健診情報 files of the
+insurer, anonymised (``anonymise``), with an ix08 of 種別 10 (保険者 → 国(支払基金)) and 実施区分 3; no CLAIMS and no su08 (nothing is billed).
 Member names follow SPEC §1.3 with 実施区分 3 and a 6-digit serial; the 10-digit 機関番号 part is the
 insurer number left-padded with zeros (an insurer has no 10-digit number — UNCONFIRMED, see README).
 
@@ -16,14 +16,17 @@ Plain Python: documents in, a ``Submission`` out; ``counts`` gives the figures o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from kenshin.assemble import build_submission, insurer_party
+from kenshin.assemble import insurer_party
+from kenshin.cda_write import checkup_xml
+from kenshin.claim_write import index_xml
 from kenshin.codes import SEX_FEMALE, SEX_MALE
-from kenshin.naming import ArchiveName, MemberName
-from kenshin.records import CheckupDocument, Member, Observation, Relationship, Section, Submission
+from kenshin.naming import DATA_DIR, INDEX_FILE, ArchiveName, MemberName
+from kenshin.records import CheckupDocument, IndexRecord, Observation, Relationship, Section
+from kenshin.zipwrite import build_zip
 
 SERVICE_EVENT_NATIONAL_REPORT = "3"  # 実施区分 (別表3): 国(支払基金)への実施結果報告（匿名化済）
 INTERACTION_INSURER_TO_NATION = "10"  # 種別 (別表1): 保険者 → 国（支払基金）
@@ -66,27 +69,47 @@ def archive_name(insurer_number: str, receiver: str, created_on: date, same_day_
     return ArchiveName(insurer_number, receiver, created_on, same_day_count, SERVICE_EVENT_NATIONAL_REPORT)
 
 
-def build(
+MAX_FILES = 0xFFFF - 8  # a ZIP without ZIP64 holds 65,535 members: the folders, ix08 and the XSD files take the rest
+
+
+def write(
     *,
     insurer_number: str,
     receiver: str,
     created_on: date,
-    documents: Sequence[CheckupDocument],
+    documents: Iterable[CheckupDocument],
+    count: int,
     same_day_count: int = 0,
-) -> Submission:
-    """The 実施結果報告 submission of anonymised documents (already anonymised, in the order given)."""
+    xsd: Mapping[str, bytes] | None = None,
+) -> tuple[ArchiveName, bytes]:
+    """The 実施結果報告 archive of ``count`` anonymised documents (taken one at a time, in order, so memory
+    holds the compressed archive and one document, not the 年度); ``xsd`` adds the XSD folder
+    (``kenshin.writer.xsd_members``). ValueError when ``documents`` does not yield ``count`` of them."""
+    if count > MAX_FILES:
+        raise ValueError(f"{count} files do not fit one archive (at most {MAX_FILES})")
     name = archive_name(insurer_number, receiver, created_on, same_day_count)
-    sender_number = insurer_number.rjust(10, "0")
-    members = [
-        Member(MemberName("h", sender_number, created_on, same_day_count, SERVICE_EVENT_NATIONAL_REPORT, serial).path, document)
-        for serial, document in enumerate(documents, start=1)
-    ]
-    if len(members) > 999_999:
-        raise ValueError("a 6-digit serial numbers at most 999,999 files")
-    return build_submission(
-        name=name, interaction_type=INTERACTION_INSURER_TO_NATION, sender=insurer_party(insurer_number), receiver=None,
-        created_on=created_on, checkups=members,
+    root = name.stem
+    index = IndexRecord(
+        interaction_type=INTERACTION_INSURER_TO_NATION, created_on=created_on, sender=insurer_party(insurer_number),
+        receiver=None, service_event_type=SERVICE_EVENT_NATIONAL_REPORT, total_record_count=count,
     )
+    sender_number = insurer_number.rjust(10, "0")
+    schemas = dict(xsd or {})
+
+    def entries() -> Iterator[tuple[str, bytes]]:
+        folders = ["", f"{DATA_DIR}/", *sorted({path.rsplit("/", 1)[0] + "/" for path in schemas})]
+        yield from ((f"{root}/{folder}", b"") for folder in folders)
+        yield f"{root}/{INDEX_FILE}", index_xml(index)
+        written = 0
+        for serial, document in enumerate(documents, start=1):
+            member = MemberName("h", sender_number, created_on, same_day_count, SERVICE_EVENT_NATIONAL_REPORT, serial)
+            yield f"{root}/{member.path}", checkup_xml(document)
+            written = serial
+        if written != count:
+            raise ValueError(f"{written} documents written, {count} announced in ix08")
+        yield from ((f"{root}/{path}", data) for path, data in schemas.items())
+
+    return name, build_zip(entries(), stamp=created_on)
 
 
 def age_band(age: int) -> str | None:

@@ -5,9 +5,11 @@ with its hash. Writes are audited in the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +26,7 @@ from core.exceptions import ApplicationError
 from kenshin import annual_report
 from kenshin.records import CheckupDocument
 from kenshin.rules import age_on, fiscal_year_end
-from kenshin.writer import write_archive
+from kenshin.writer import xsd_members
 
 from .. import storage
 from ..models import AnnualReport, AnnualReportGeneration, Record, RecordStatus, StoredArchive, Submission
@@ -36,6 +38,11 @@ MAX_SAME_DAY = 10  # one digit in the archive name
 
 class AnnualReportUnreadable(ApplicationError):
     code = "annual_report_unreadable"
+    status = 409
+
+
+class AnnualReportTooLarge(ApplicationError):
+    code = "annual_report_too_large"
     status = 409
 
 
@@ -108,56 +115,72 @@ def annual_report_population_set(*, insurer: Insurer, year: int, population: int
     return report
 
 
-def pseudonym(insurer: Insurer, record: Record) -> str:
+def pseudonym(insurer: Insurer, person_key: str, record_id: int) -> str:
     """The one-way pseudonym that replaces the card number: the same person of the insurer gets the same
     one every year (keyed by the deployment's secret), 20 hexadecimal characters."""
-    who = record.person_key or f"record:{record.pk}"
+    who = person_key or f"record:{record_id}"
     return salted_hmac(PSEUDONYM_SALT, f"{insurer.number}|{who}").hexdigest()[:20]
 
 
-def _documents(records: list[Record]) -> list[CheckupDocument]:
-    by_submission: dict[int, list[Record]] = defaultdict(list)
-    for record in records:
-        by_submission[record.submission_id].append(record)
-    documents: dict[int, CheckupDocument] = {}
-    for submission_id, group in by_submission.items():
+@dataclass(frozen=True)
+class _Row:
+    pk: int
+    submission_id: int
+    data_path: str
+    person_key: str
+
+
+def _documents(insurer: Insurer, rows: list[_Row], created_on: dt.date) -> Iterator[CheckupDocument]:
+    """The anonymised documents of the rows, one stored archive read at a time (rows come by submission)."""
+    for submission_id, group in groupby(rows, key=lambda row: row.submission_id):
+        records = list(group)
         submission = Submission.objects.select_related("archive").get(pk=submission_id)
-        members = read_members(submission, [record.data_path for record in group])
-        for record in group:
-            document = parse_checkup(members[record.data_path], record.data_path) if record.data_path in members else None
+        members = read_members(submission, [row.data_path for row in records])
+        for row in records:
+            document = parse_checkup(members[row.data_path], row.data_path) if row.data_path in members else None
             if document is None:
                 raise AnnualReportUnreadable(_("受理済みの健診データ（受付番号 %(receipt)s の %(path)s）を読み込めないため、"
                                                "実施結果報告を作成できません。代行機関にお問い合わせください。") % {
-                    "receipt": submission.receipt_number, "path": record.data_path})
-            documents[record.pk] = document
-    return [documents[record.pk] for record in records]
+                    "receipt": submission.receipt_number, "path": row.data_path})
+            yield annual_report.anonymise(document, pseudonym(insurer, row.person_key, row.pk), created_on=created_on)
+        del members
 
 
 def annual_report_generate(*, insurer: Insurer, year: int, actor: Any, request: HttpRequest | None = None) -> AnnualReportGeneration:
-    """Build, store and keep a new archive of the insurer's 実施結果報告 for the 年度 (earlier ones stay)."""
+    """Build, store and keep a new archive of the insurer's 実施結果報告 for the 年度 (earlier ones stay). The
+    documents are read, anonymised and compressed one at a time, so memory does not grow with the 年度."""
     today = timezone.localdate()
     with transaction.atomic():
         report, _created = AnnualReport.objects.select_for_update().get_or_create(insurer=insurer, fiscal_year=year)
         same_day = report.generations.filter(created_at__date=today).count()
         if same_day >= MAX_SAME_DAY:
             raise AnnualReportTooManyToday(_("実施結果報告は同じ日に10回まで作成できます。翌日に作成してください。"))
-        records = list(year_records(insurer, year).select_related("submission"))
-        documents = [
-            annual_report.anonymise(document, pseudonym(insurer, record), created_on=today)
-            for record, document in zip(records, _documents(records), strict=True)
-        ]
-        submission = annual_report.build(insurer_number=insurer.number, receiver=settings.ANNUAL_REPORT_RECEIVER,
-                                         created_on=today, documents=documents, same_day_count=same_day)
-        data = write_archive(submission, xsd_dir=settings.KENSHIN_XSD_DIR or None)
+        people: list[annual_report.Person] = []
+        rows: list[_Row] = []
+        for pk, submission_id, data_path, person_key, sex, birth, checkup, level in year_records(insurer, year).order_by(
+            "submission_id", "position"
+        ).values_list("pk", "submission_id", "data_path", "person_key", "sex", "birth_date", "checkup_date",
+                      "stratified_level"):
+            rows.append(_Row(pk, submission_id, data_path, person_key))
+            assert birth is not None  # noqa: S101 - an accepted checkup has its birth date (the reader requires it)
+            assert checkup is not None  # noqa: S101 - year_records selects by the checkup date
+            people.append(annual_report.Person(sex, age_on(birth, fiscal_year_end(checkup)), level))
+        if len(rows) > annual_report.MAX_FILES:
+            raise AnnualReportTooLarge(_("%(count)d件は1つの報告ファイルに入りません（最大 %(max)d件）。代行機関にお問い合わせください。")
+                                       % {"count": len(rows), "max": annual_report.MAX_FILES})
+        xsd = xsd_members(Path(settings.KENSHIN_XSD_DIR)) if settings.KENSHIN_XSD_DIR else None
+        name, data = annual_report.write(
+            insurer_number=insurer.number, receiver=settings.ANNUAL_REPORT_RECEIVER, created_on=today,
+            documents=_documents(insurer, rows, today), count=len(rows), same_day_count=same_day, xsd=xsd,
+        )
         stored = storage.store(data)
         archive, _new = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
-        counts = annual_report.counts(_person(record) for record in records)
         generation = AnnualReportGeneration.objects.create(
             report=report, created_by=actor if getattr(actor, "pk", None) else None, archive=archive,
-            file_name=submission.name.filename, record_count=len(documents), counts=counts.as_json(),
+            file_name=name.filename, record_count=len(rows), counts=annual_report.counts(people).as_json(),
         )
         audit_record(action="annual_report.generated", actor=actor, request=request, object_type="annual_report_generation",
-                     object_ids=[generation.pk], detail={"year": year, "files": len(documents), "sha256": stored.sha256,
+                     object_ids=[generation.pk], detail={"year": year, "files": len(rows), "sha256": stored.sha256,
                                                          "file_name": generation.file_name})
     return generation
 

@@ -7,6 +7,7 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from kenshin import annual_report
@@ -14,7 +15,6 @@ from kenshin.annual_report import Person
 from kenshin.naming import MemberName
 from kenshin.schemas import FileKind, validate
 from kenshin.synth.generator import GeneratedArchive
-from kenshin.writer import write_archive
 
 MADE = date(2025, 6, 30)
 
@@ -23,8 +23,9 @@ def _report(small_archive: GeneratedArchive) -> tuple[list[str], bytes]:
     documents = [member.record for member in small_archive.submission.checkups]
     pseudonyms = [f"P{n:019d}" for n in range(len(documents))]
     anonymised = [annual_report.anonymise(d, p, created_on=MADE) for d, p in zip(documents, pseudonyms, strict=True)]
-    submission = annual_report.build(insurer_number="06139993", receiver="00000000", created_on=MADE, documents=anonymised)
-    return pseudonyms, write_archive(submission)
+    _name, data = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=MADE,
+                                      documents=iter(anonymised), count=len(anonymised))
+    return pseudonyms, data
 
 
 def test_archive_is_named_counted_and_anonymised(small_archive: GeneratedArchive) -> None:
@@ -70,3 +71,13 @@ def test_counts_by_sex_and_age_band() -> None:
     assert found.examinees == {("1", "40-44"): 2, ("2", "65-69"): 1, ("2", "70-74"): 1, ("1", "50-54"): 1}
     assert found.targets == {("1", "40-44"): 1, ("2", "40-44"): 1, ("2", "65-69"): 1}
     assert (found.total_examinees, found.total_targets) == (5, 3)
+
+
+def test_the_announced_count_must_be_written(small_archive: GeneratedArchive) -> None:
+    document = small_archive.submission.checkups[0].record
+    with pytest.raises(ValueError, match="1 documents written, 2 announced"):
+        annual_report.write(insurer_number="06139993", receiver="00000000", created_on=MADE,
+                            documents=[annual_report.anonymise(document, "P1", created_on=MADE)], count=2)
+    with pytest.raises(ValueError, match="do not fit one archive"):
+        annual_report.write(insurer_number="06139993", receiver="00000000", created_on=MADE, documents=[],
+                            count=annual_report.MAX_FILES + 1)
