@@ -59,11 +59,13 @@ def year_records(insurer: Insurer, year: int) -> QuerySet[Record]:
     ).order_by("checkup_date", "pk")
 
 
-def _person(record: Record) -> annual_report.Person:
-    assert record.birth_date is not None  # noqa: S101 - accepted records carry both dates
-    assert record.checkup_date is not None  # noqa: S101 - see above
-    return annual_report.Person(record.sex, age_on(record.birth_date, fiscal_year_end(record.checkup_date)),
-                                record.stratified_level)
+def _person(sex: str, birth: dt.date | None, checkup: dt.date | None, level: str) -> annual_report.Person:
+    assert birth is not None  # noqa: S101 - an accepted checkup has its birth date (the reader requires it)
+    assert checkup is not None  # noqa: S101 - year_records selects by the checkup date
+    return annual_report.Person(sex, age_on(birth, fiscal_year_end(checkup)), level)
+
+
+PERSON_FIELDS = ("sex", "birth_date", "checkup_date", "stratified_level")
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,7 @@ class Preview:
 
 def annual_report_preview(*, insurer: Insurer, year: int) -> Preview:
     report = AnnualReport.objects.filter(insurer=insurer, fiscal_year=year).first()
-    people = [_person(record) for record in year_records(insurer, year).only("sex", "birth_date", "checkup_date",
-                                                                                 "stratified_level")]
+    people = [_person(*row) for row in year_records(insurer, year).values_list(*PERSON_FIELDS)]
     generations = list(report.generations.select_related("archive", "created_by")) if report else []
     return Preview(year, annual_report.counts(people), report.target_population if report else None, generations)
 
@@ -157,14 +158,11 @@ def annual_report_generate(*, insurer: Insurer, year: int, actor: Any, request: 
             raise AnnualReportTooManyToday(_("実施結果報告は同じ日に10回まで作成できます。翌日に作成してください。"))
         people: list[annual_report.Person] = []
         rows: list[_Row] = []
-        for pk, submission_id, data_path, person_key, sex, birth, checkup, level in year_records(insurer, year).order_by(
+        for pk, submission_id, data_path, person_key, *person in year_records(insurer, year).order_by(
             "submission_id", "position"
-        ).values_list("pk", "submission_id", "data_path", "person_key", "sex", "birth_date", "checkup_date",
-                      "stratified_level"):
+        ).values_list("pk", "submission_id", "data_path", "person_key", *PERSON_FIELDS):
             rows.append(_Row(pk, submission_id, data_path, person_key))
-            assert birth is not None  # noqa: S101 - an accepted checkup has its birth date (the reader requires it)
-            assert checkup is not None  # noqa: S101 - year_records selects by the checkup date
-            people.append(annual_report.Person(sex, age_on(birth, fiscal_year_end(checkup)), level))
+            people.append(_person(*person))
         if len(rows) > annual_report.MAX_FILES:
             raise AnnualReportTooLarge(_("%(count)d件は1つの報告ファイルに入りません（最大 %(max)d件）。代行機関にお問い合わせください。")
                                        % {"count": len(rows), "max": annual_report.MAX_FILES})
