@@ -295,6 +295,7 @@ class ContractForm(forms.ModelForm):
         fields = [
             "insurer", "institution", "valid_from", "valid_to", "commission_type", "basic_price", "anemia_price",
             "ecg_price", "fundus_price", "creatinine_price", "dock_price", "issues_tickets",
+            "guidance_active_price", "guidance_motivational_price", "results_only", "other_checkups",
         ]
         widgets = {
             "valid_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

@@ -13,6 +13,10 @@ the same number of processes — the rate of a bare lxml parse + official-XSD va
 DATA/CLAIMS file, so the ratio shows how close the rule engine is to the parsing limit.
 ``--profile FILE`` (one worker) writes cProfile statistics of the intake phase.
 
+Guidance (特定保健指導) archives follow the checkups (``--guidance-records``, 0 to leave them out): the
+開始時 archives first, then the 実績評価時 archives of the same people (whose split claims need their 開始時),
+each phase in the same worker processes; their rate is printed beside the checkup rate.
+
 ``--celery`` goes through the real thing instead: it starts ``celery worker --concurrency N`` on
 the broker named in CELERY_BROKER_URL, receives every archive as the web process does (the check
 is queued on commit) and waits until every submission has its verdict.
@@ -185,6 +189,10 @@ def main() -> None:
     )
     parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the intake (one worker)")
     parser.add_argument("--celery", action="store_true", help="run the checks on a real Celery worker (needs a broker)")
+    parser.add_argument(
+        "--guidance-records", type=int, default=2000,
+        help="guidance courses (each a 開始時 and a 実績評価時 record) after the checkups; 0 leaves them out",
+    )
     args = parser.parse_args()
     if args.profile and (args.workers != 1 or args.celery):
         parser.error("--profile needs --workers 1 without --celery")
@@ -203,6 +211,7 @@ def main() -> None:
     from agency.services import synthetic_parties_load
     from kenshin.synth.defects import DEFECTS, Stage
     from kenshin.synth.generator import GeneratorConfig, default_parties, generate
+    from kenshin.synth.guidance import DEFAULT_GUIDANCE_PRICES, generate_guidance
 
     call_command("migrate", verbosity=0)
     # The models are imported once the database is migrated.
@@ -219,6 +228,23 @@ def main() -> None:
     )
     parties = default_parties(config)
     synthetic_parties_load(parties=parties, agency_number="91399055")
+    # The models are there once migrated; the contracts cover guidance at the generator's prices.
+    from agency.models import Contract
+
+    Contract.objects.update(
+        guidance_active_price=DEFAULT_GUIDANCE_PRICES["1"], guidance_motivational_price=DEFAULT_GUIDANCE_PRICES["2"]
+    )
+    guidance_phases: list[list[Archive]] = [[], []]
+    if args.guidance_records and not args.celery:
+        per_archive = min(args.per_archive, args.guidance_records)
+        guidance_config = GeneratorConfig(
+            year=2024, institutions=min(archives_needed, max(1, args.guidance_records // per_archive)), records=per_archive,
+            seed=args.seed, agency_number="91399055",
+        )
+        for pair in generate_guidance(guidance_config, parties):
+            guidance_phases[0].append(Archive(pair.start.filename, pair.start.data, pair.start.institution))
+            if pair.evaluation is not None:
+                guidance_phases[1].append(Archive(pair.evaluation.filename, pair.evaluation.data, pair.evaluation.institution))
 
     started = time.perf_counter()
     total_records = 0
@@ -254,6 +280,24 @@ def main() -> None:
     print(f"generation          {total_records / generation_seconds:,.0f} records/s (one process)")
     print(f"intake end to end   {rate:,.0f} records/s ({intake_seconds:.1f} s; accepted {accepted}, returned {returned})")
     print(f"peak RSS            {rss_before:,.0f} MiB before intake; {intake_rss:,.0f} MiB per worker at most")
+    if guidance_phases[0]:
+        checkup_archives = list(ARCHIVES)
+        seconds = 0.0
+        guidance_results: list[Any] = []
+        for phase in guidance_phases:  # every 開始時 before any 実績評価時
+            ARCHIVES[:] = phase
+            phase_seconds, phase_results, _ = _run(_intake_one, args.workers)
+            seconds += phase_seconds
+            guidance_results += phase_results
+        parts = sum(total for total, _, _ in guidance_results)
+        taken = sum(ok for _, ok, _ in guidance_results)
+        print(
+            f"guidance end to end {parts / seconds:,.0f} records/s ({parts} parts in {seconds:.1f} s; accepted {taken}) "
+            f"beside checkups {rate:,.0f} records/s: {parts / seconds / rate:.2f} ×"
+        )
+        ARCHIVES[:] = checkup_archives  # the bare parse below is measured on the checkup files
+    elif args.guidance_records:
+        print("guidance            skipped with --celery")
     if XSD_DIR is None:
         print("raw parse + XSD     skipped: KENSHIN_XSD_DIR is not set")
         return

@@ -90,6 +90,14 @@ class TermsForm(forms.Form):
     fee_initial = forms.IntegerField(label=_("初期費用（税込）"), min_value=0, required=False, help_text=_("空欄: 代行機関の料金表"))
     fee_fixed = forms.IntegerField(label=_("固定費（税込・請求単位あたり）"), min_value=0, required=False, help_text=_("空欄: 代行機関の料金表"))
     fee_per_checkup = forms.IntegerField(label=_("従量単価（税込）"), min_value=0, required=False, help_text=_("空欄: 代行機関の料金表"))
+    fee_per_guidance = forms.IntegerField(
+        label=_("特定保健指導の従量単価（税込・1件あたり）"), min_value=0, required=False,
+        help_text=_("空欄: 請求しない。開始時・実績評価時の送付ごとに1件。"),
+    )
+    fee_other_checkups = forms.BooleanField(
+        label=_("結果のみ・事業者健診等にも従量料金を請求する"), required=False,
+        help_text=_("オフ: 決済情報のある特定健診だけが従量料金の対象。"),
+    )
 
 
 class BankAccountForm(forms.ModelForm):

@@ -628,7 +628,8 @@ def insurer_terms(request: HttpRequest, number: str) -> HttpResponse:
     insurer = access_insurer(request, number)
     terms = InsurerBillingTerms.objects.filter(insurer=insurer).first()
     initial = {"fixed_fee_period": terms.fixed_fee_period, "fee_initial": terms.fee_initial, "fee_fixed": terms.fee_fixed,
-               "fee_per_checkup": terms.fee_per_checkup} if terms else {}
+               "fee_per_checkup": terms.fee_per_checkup, "fee_per_guidance": terms.fee_per_guidance,
+               "fee_other_checkups": terms.fee_other_checkups} if terms else {}
     form = TermsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.insurer_terms_save(insurer=insurer, actor=request.user, request=request, **form.cleaned_data)

@@ -281,17 +281,25 @@ def _returned_part(submission: Submission, stems: set[str]) -> standard_records.
     data = storage.read(submission.archive.sha256)
     checkups: list[Member[Any]] = []
     claims: list[Member[Any]] = []
+    guidance: list[Member[Any]] = []
+    guidance_claims: list[Member[Any]] = []
     with ArchiveReading(
         data, filename=submission.file_name, password=_archive_password(submission), xsd_dir=None, master=None
     ) as reading:
         for read in reading.records():
-            for member, into in ((read.pair.checkup, checkups), (read.pair.claim, claims)):
+            pair = read.pair
+            for member, into in (
+                (pair.checkup, checkups), (pair.claim, claims), (pair.guidance, guidance), (pair.guidance_claim, guidance_claims)
+            ):
                 if member is not None and member.stem in stems:
                     into.append(member)
         name, index, summary = reading.archive_name, reading.index, reading.summary
     if name is None or index is None:
         return None
-    return standard_records.Submission(name=name, index=index, summary=summary, checkups=tuple(checkups), claims=tuple(claims))
+    return standard_records.Submission(
+        name=name, index=index, summary=summary, checkups=tuple(checkups), claims=tuple(claims),
+        guidance=tuple(guidance), guidance_claims=tuple(guidance_claims),
+    )
 
 
 def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> ReturnedArchive | None:
@@ -320,7 +328,7 @@ def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> R
         results[_stem(record.data_path)] = AdjudicationResult(
             interaction_type="2", recorded_on=day, reason_code=code, reason_text=text or None
         )
-    present = {member.stem for member in original.checkups}
+    present = {member.stem for member in original.checkups} | {member.stem for member in original.guidance}
     returned = assemble.return_to_institution(
         original, results, agency_number=agency_code, submitted_on=day, same_day_count=_same_day_count(submission, day)
     )

@@ -10,16 +10,17 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kenshin import guidance as G
 from kenshin import labels
-from kenshin.cda_read import read_checkup
-from kenshin.claim_read import read_claim
+from kenshin.cda_read import read_checkup, read_guidance
+from kenshin.claim_read import read_claim, read_guidance_claim
 from kenshin.codes import Namespace
 from kenshin.items import Judgement, item_master
-from kenshin.records import CheckupDocument, Claim
+from kenshin.records import CheckupDocument, Claim, GuidanceClaim, GuidanceDocument
 from kenshin.rules import age_on
 from kenshin.xmlsafe import parse_xml
 
-from .models import Record, Submission
+from .models import Record, RecordKind, Submission
 from .selectors import submission_members
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,29 @@ def parse_claim(data: bytes, path: str) -> Claim | None:
         return read_claim(element, path, namespace)
     except Exception:  # the claim passed intake; a failure here is reported by the caller as unreadable
         logger.exception("claim %s could not be read back", path)
+        return None
+
+
+def parse_guidance_claim(data: bytes, path: str) -> GuidanceClaim | None:
+    element, problem = parse_xml(data, path)
+    if element is None or problem is not None:
+        return None
+    try:
+        namespace = Namespace(element.tag[1:].split("}")[0])
+        return read_guidance_claim(element, path, namespace)
+    except Exception:  # the claim passed intake; a failure here is reported by the caller as unreadable
+        logger.exception("guidance claim %s could not be read back", path)
+        return None
+
+
+def parse_guidance(data: bytes, path: str) -> GuidanceDocument | None:
+    element, problem = parse_xml(data, path)
+    if element is None or problem is not None:
+        return None
+    try:
+        return read_guidance(element, path)
+    except Exception:  # the document passed intake; a failure here is reported by the caller as unreadable
+        logger.exception("guidance %s could not be read back", path)
         return None
 
 
@@ -159,9 +183,71 @@ def _claim_reading(claim: Claim | None) -> dict[str, Any] | None:
     }
 
 
+def _guidance_reading(record: Record) -> dict[str, Any]:
+    """A guidance record as a person reads it: who; the course (level, 初回面接, 支援, 実績評価 with 腹囲・体重
+    and the 第4期 points); then the claim of this part. Read from the stored original."""
+    try:
+        members = read_members(record.submission, [p for p in (record.data_path, record.claim_path) if p])
+    except Exception:  # a missing or damaged stored archive must not take the page down
+        logger.exception("record %s: the stored archive could not be read", record.pk)
+        members = {}
+    document = parse_guidance(members[record.data_path], record.data_path) if record.data_path in members else None
+    claim = parse_guidance_claim(members[record.claim_path], record.claim_path) if record.claim_path in members else None
+    reading: dict[str, Any] = {"readable": document is not None, "groups": [], "claim": None, "kind": record.kind}
+    if document is not None:
+        subject, course = document.subject, G.course_of(document)
+        performer = document.header.performer or document.header.author
+        ticket = document.ticket
+        loss = G.waist_weight_loss(course)
+        reading["person"] = {
+            "name_kana": subject.name_kana,
+            "sex": labels.coded(labels.SEX, subject.sex),
+            "birth_date": subject.birth_date,
+            "age": age_on(subject.birth_date, course.first_date) if course.first_date else None,
+            "insurer_number": subject.insurer_number,
+            "card": " ・ ".join(part or "—" for part in (subject.card_symbol, subject.card_number, subject.card_branch)),
+            "ticket_number": ticket.number if ticket else "",
+            "ticket_expires_on": ticket.expires_on if ticket else None,
+            "checkup_date": document.header.service_date,
+            "institution": f"{performer.number} {performer.name}",
+        }
+        reading["guidance"] = {
+            "timing": G.TIMINGS.get(course.timing or "", course.timing or ""),
+            "level": G.LEVELS.get(course.level or "", course.level or ""),
+            "first_date": course.first_date,
+            "start_waist": course.start_waist,
+            "start_weight": course.start_weight,
+            "evaluation_date": course.evaluation_date,
+            "evaluation_waist": course.evaluation_waist,
+            "evaluation_weight": course.evaluation_weight,
+            "loss": loss,
+            "supports": [
+                {"on": s.on, "form": G.FORMS.get(s.form or "", s.form or ""), "minutes": s.minutes, "points": G.support_points(s)}
+                for s in course.supports
+            ],
+            "outcome_points": G.outcome_points(course),
+            "process_points": G.process_points(course),
+        }
+    if claim is not None:
+        reading["guidance_claim"] = {
+            "level": G.LEVELS.get(claim.guidance_level, claim.guidance_level),
+            "timing": G.TIMINGS.get(claim.guidance_timing, claim.guidance_timing),
+            "unit_price": claim.unit_price,
+            "payment_rate": claim.payment_rate,
+            "calculated_amount": claim.calculated_amount,
+            "payment_amount": claim.payment_amount,
+            "claim_amount": claim.claim_amount,
+            "points_completed": claim.points_completed,
+        }
+    return reading
+
+
 def record_reading(record: Record) -> dict[str, Any]:
     """The checkup as a person reads it: who, when, where; 判定 first; results grouped with units and
-    H/L against 保健指導判定値 / 受診勧奨判定値; then the claim. Read from the stored original."""
+    H/L against 保健指導判定値 / 受診勧奨判定値; then the claim. Read from the stored original. A guidance
+    record reads as its course (``_guidance_reading``)."""
+    if record.kind == RecordKind.GUIDANCE:
+        return _guidance_reading(record)
     checkup, claim = record_documents(record)
     reading: dict[str, Any] = {"readable": checkup is not None, "groups": [], "claim": _claim_reading(claim)}
     if checkup is None:

@@ -19,14 +19,23 @@ from agency.crypto import decrypt_text
 from agency.leases import WorkState, subject_work
 from agency.models import Insurer, Role
 from agency.selectors import institution_archive_password
-from kenshin.cda_read import read_checkup
-from kenshin.claim_read import read_claim
+from kenshin.cda_read import read_checkup, read_guidance
+from kenshin.claim_read import read_claim, read_guidance_claim
 from kenshin.codes import Namespace
 from kenshin.xmlsafe import parse_xml
 
 from . import jobs, storage
 from .checks import as_json
-from .models import AnnualReportGeneration, EligibilityUpload, Finding, Record, RecordStatus, Submission
+from .models import (
+    CHECKUP_KINDS,
+    AnnualReportGeneration,
+    EligibilityUpload,
+    Finding,
+    Record,
+    RecordKind,
+    RecordStatus,
+    Submission,
+)
 
 
 def submission_list(*, user: Any) -> QuerySet[Submission]:
@@ -138,7 +147,7 @@ def submission_members(submission: Submission, paths: Iterable[str]) -> dict[str
 
 
 def record_parsed(record: Record) -> dict[str, Any]:
-    """The record's checkup and claim as JSON-ready dicts, read back from the stored archive."""
+    """The record's checkup (or guidance document) and claim as JSON-ready dicts, read back from the stored archive."""
     members = submission_members(record.submission, [record.data_path, record.claim_path])
     parsed: dict[str, Any] = {"checkup": None, "claim": None}
     for key, path in (("checkup", record.data_path), ("claim", record.claim_path)):
@@ -147,11 +156,12 @@ def record_parsed(record: Record) -> dict[str, Any]:
         element, problem = parse_xml(members[path], path)
         if element is None or problem is not None:
             continue
+        guidance = record.kind == RecordKind.GUIDANCE
         if key == "checkup":
-            parsed[key] = as_json(read_checkup(element, path))
+            parsed[key] = as_json((read_guidance if guidance else read_checkup)(element, path))
         else:
             namespace = Namespace(element.tag[1:].split("}")[0])
-            parsed[key] = as_json(read_claim(element, path, namespace))
+            parsed[key] = as_json((read_guidance_claim if guidance else read_claim)(element, path, namespace))
     return parsed
 def _half_width_katakana() -> dict[str, str]:
     """Full-width katakana → the half-width spelling (ガ → ｶﾞ), derived from NFKC itself."""
@@ -281,3 +291,79 @@ def records_awaiting_confirmation() -> QuerySet[Record]:
     return Record.objects.filter(
         pk__in=unconfirmed_warning_list().values("record_id"), insurer__delivery_waits_for_confirmation=True
     )
+
+
+# --- 特定保健指導 courses and the checkups that count for the 年度 (for the statutory report) ---------------
+
+
+@dataclass(frozen=True)
+class GuidanceCourseRow:
+    """One person's guidance course of a 年度 as accepted: who, which level, 開始 and 評価 (or 途中終了)."""
+
+    person_key: str
+    name_kana: str
+    birth_date: dt.date | None
+    ticket_number: str
+    level: str
+    first_date: dt.date | None
+    start: Record | None
+    evaluation: Record | None
+    dropped: Record | None
+
+    @property
+    def started(self) -> bool:
+        """開始者: the 初回面接 was accepted (開始時)."""
+        return self.start is not None
+
+    @property
+    def finished(self) -> bool:
+        """終了者: the 実績評価 was accepted."""
+        return self.evaluation is not None
+
+    @property
+    def claim_total(self) -> int:
+        return sum(r.claim_amount for r in (self.start, self.evaluation, self.dropped) if r is not None)
+
+
+def guidance_courses(*, insurer: Insurer, fiscal_year: int, records: QuerySet[Record] | None = None) -> list[GuidanceCourseRow]:
+    """The guidance courses of ``insurer``'s people whose 初回面接 falls in ``fiscal_year`` (年度), one row per
+    利用券: 開始者 (``started``) and 終了者 (``finished``) with the level (別表12). Accepted records only;
+    pass ``records`` to narrow further (a person)."""
+    rows = (records if records is not None else Record.objects.all()).filter(
+        kind=RecordKind.GUIDANCE, status=RecordStatus.ACCEPTED, insurer=insurer, fiscal_year=fiscal_year
+    ).order_by("guidance_first_date", "ticket_number", "guidance_timing", "pk")
+    courses: dict[str, dict[str, Any]] = {}
+    for record in rows:
+        course = courses.setdefault(record.ticket_number or f"#{record.pk}", {"records": {}, "first": record})
+        course["records"].setdefault(record.guidance_timing, record)
+    found = []
+    for ticket, course in courses.items():
+        parts, first = course["records"], course["first"]
+        found.append(GuidanceCourseRow(
+            person_key=first.person_key, name_kana=first.name_kana, birth_date=first.birth_date,
+            ticket_number=ticket if not ticket.startswith("#") else "", level=first.guidance_level,
+            first_date=first.guidance_first_date, start=parts.get("1"), evaluation=parts.get("2"), dropped=parts.get("3"),
+        ))
+    return found
+
+
+def fiscal_year_checkups(*, insurer: Insurer, fiscal_year: int) -> dict[str, int]:
+    """How many of ``insurer``'s people had their checkup of ``fiscal_year`` accepted, by kind: 特定健診
+    with claims, results only (個別契約) and 事業者健診等 (実施区分 4) — all count toward the 実施率."""
+    counts = dict.fromkeys([RecordKind.CHECKUP.value, RecordKind.RESULTS_ONLY.value, RecordKind.OTHER_CHECKUP.value], 0)
+    for kind in Record.objects.filter(
+        kind__in=CHECKUP_KINDS, status=RecordStatus.ACCEPTED, insurer=insurer, fiscal_year=fiscal_year
+    ).values_list("kind", flat=True):
+        counts[kind] += 1
+    return counts
+
+
+def person_records(record: Record) -> QuerySet[Record]:
+    """The accepted records of the same person (保険者番号 + 記号 + 番号 + 枝番) with the same insurer:
+    their checkups and guidance, newest first. The caller has already been allowed ``record``."""
+    insurer_id = record.insurer_id
+    if not record.person_key or insurer_id is None:
+        return Record.objects.filter(pk=record.pk)
+    return Record.objects.filter(
+        person_key=record.person_key, insurer_id=insurer_id, status__in=[RecordStatus.ACCEPTED, RecordStatus.RETURNED]
+    ).order_by("-checkup_date", "-pk")

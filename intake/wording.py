@@ -50,6 +50,8 @@ FIELD_NAMES = {
     "chargeType": "窓口負担の区分",
     "unitPrice": "単価",
     "payment": "窓口負担額",
+    "calculatedAmount": "算定金額",
+    "pointCountCompleted": "実施ポイント",
 }
 # Words that are part of Japanese clerks' vocabulary and may stay in a detail.
 ALLOWED_WORDS = frozenset({"XML", "ZIP", "OID", "BMI", "eGFR", "UTF", "XSD", "CSV", "HbA1c", "HDL", "LDL", "GOT", "GPT"})
@@ -102,7 +104,7 @@ def _translate_token(token: str) -> str | None:
     name = _item_name(token)
     if name is not None:
         return name
-    return token
+    return _replace_words(token)
 
 
 def _replace_words(text: str) -> str:

@@ -176,21 +176,26 @@ def return_to_institution(
     submitted_on: date,
     same_day_count: int = 0,
 ) -> Submission:
-    """A 種別 2 archive returning the given records, each claim carrying its 返戻理由.
+    """A 種別 2 archive returning the given records (checkups or guidance), each claim carrying its 返戻理由.
 
-    ``results`` maps the stem shared by the h/c pair (see `Member.stem`) to the result.
+    ``results`` maps the stem shared by the h/c (g/p) pair (see `Member.stem`) to the result.
     """
     claims = tuple(
         replace(member, record=replace(member.record, agency_result=results[member.stem]))
         for member in submission.claims
         if member.stem in results
     )
+    guidance_claims = tuple(
+        replace(member, record=replace(member.record, agency_result=results[member.stem]))
+        for member in submission.guidance_claims
+        if member.stem in results
+    )
     part = replace(
         submission,
         checkups=tuple(m for m in submission.checkups if m.stem in results),
         claims=claims,
-        guidance=(),
-        guidance_claims=(),
+        guidance=tuple(m for m in submission.guidance if m.stem in results),
+        guidance_claims=guidance_claims,
     )
     return readdress(
         part,

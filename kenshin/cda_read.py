@@ -1,4 +1,4 @@
-"""Read 特定健診情報 (hc08) and 特定保健指導情報 (hg08, header level) CDA documents."""
+"""Read 特定健診情報 (hc08) and 特定保健指導情報 (hg08) CDA documents."""
 
 from __future__ import annotations
 
@@ -278,9 +278,7 @@ def _sections(f: Fields, root: etree._Element) -> list[etree._Element]:
     return _paths().sections(f.element(root, "component/structuredBody"))
 
 
-def read_checkup(root: etree._Element, file: str) -> CheckupDocument:
-    f = Fields(file, HL7_NS)
-    header = read_header(f, root)
+def _read_sections(f: Fields, root: etree._Element) -> tuple[Section, ...]:
     sections = []
     paths = _paths()
     for section in _sections(f, root):
@@ -292,15 +290,20 @@ def read_checkup(root: etree._Element, file: str) -> CheckupDocument:
                 observations=tuple(read_observation(observation, paths) for observation in paths.entries(section)),
             )
         )
+    return tuple(sections)
+
+
+def read_checkup(root: etree._Element, file: str) -> CheckupDocument:
+    f = Fields(file, HL7_NS)
+    header = read_header(f, root)
+    sections = _read_sections(f, root)
     f.raise_if_errors()
-    return CheckupDocument(header=header, sections=tuple(sections))
+    return CheckupDocument(header=header, sections=sections)
 
 
 def read_guidance(root: etree._Element, file: str) -> GuidanceDocument:
     f = Fields(file, HL7_NS)
-    document = GuidanceDocument(
-        header=read_header(f, root),
-        section_codes=tuple(f.attr_at(section, "code", "code") for section in _sections(f, root)),
-    )
+    header = read_header(f, root)
+    document = GuidanceDocument(header=header, sections=_read_sections(f, root))
     f.raise_if_errors()
     return document

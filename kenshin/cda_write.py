@@ -28,6 +28,7 @@ from kenshin.records import (
     GuidanceDocument,
     Observation,
     Organization,
+    Section,
     Ticket,
 )
 from kenshin.xmltext import attr_value, code_value, document, text, text_value
@@ -117,7 +118,7 @@ def _value(observation: Observation) -> str:
     if xml_type == "ST":
         body = text_value(observation.value) if observation.value else ""
         return f'<value xsi:type="ST"{flavor}>{body}</value>' if body else f'<value xsi:type="ST"{flavor}/>'
-    if xml_type == "PQ":
+    if xml_type in ("PQ", "INT", "TS"):
         first, second = ("value", observation.value), ("unit", observation.unit)
     else:
         first, second = ("code", observation.answer_code), ("codeSystem", observation.answer_oid)
@@ -190,29 +191,28 @@ def _render(observation: Observation) -> str:
     return "".join(parts)
 
 
-def checkup_xml(checkup: CheckupDocument) -> bytes:
-    out: list[str] = []
-    _header(out, checkup.header, "hc08_V08.xsd")
+def _body(out: list[str], sections: tuple[Section, ...]) -> None:
     out.append("<component><structuredBody>")
-    for section in checkup.sections:
+    for section in sections:
         out.append(f'<component><section><code code="{code_value(section.code)}" codeSystem="{OID_SECTION}"/>')
         if section.title is not None:
             out.append(text("title", section.title))
         out.extend([f"<entry>{_observation(observation)}</entry>" for observation in section.observations])
         out.append("</section></component>")
     out.append("</structuredBody></component></ClinicalDocument>")
+
+
+def checkup_xml(checkup: CheckupDocument) -> bytes:
+    out: list[str] = []
+    _header(out, checkup.header, "hc08_V08.xsd")
+    _body(out, checkup.sections)
     return document(out)
 
 
 def guidance_xml(guidance: GuidanceDocument) -> bytes:
-    if not guidance.section_codes:
+    if not guidance.sections:
         raise ValueError("a guidance document needs at least one section")
     out: list[str] = []
     _header(out, guidance.header, "hg08_V08.xsd")
-    out.append("<component><structuredBody>")
-    for code in guidance.section_codes:
-        out.append(
-            f'<component><section><code code="{attr_value(code)}" codeSystem="{OID_SECTION}"/></section></component>'
-        )
-    out.append("</structuredBody></component></ClinicalDocument>")
+    _body(out, guidance.sections)
     return document(out)

@@ -139,6 +139,7 @@ SERVICE_EVENT_TYPES: Final = MappingProxyType(
 )
 SERVICE_CHECKUP: Final = "1"
 SERVICE_GUIDANCE: Final = "2"
+SERVICE_OTHER_CHECKUP: Final = "4"  # 他の健診結果受領分 (事業者健診等)
 
 
 class ReturnReason(StrEnum):

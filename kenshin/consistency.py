@@ -23,6 +23,7 @@ from kenshin.codes import (
     INTERACTION_TYPES,
     OID_AGENCY,
     OID_CHECKUP_TICKET,
+    OID_GUIDANCE_TICKET,
     OID_INSTITUTION,
     OID_INSURER,
     PROGRAM_CODES,
@@ -31,6 +32,7 @@ from kenshin.codes import (
     REPORT_CHECKUP,
     SERVICE_CHECKUP,
     SERVICE_GUIDANCE,
+    SERVICE_OTHER_CHECKUP,
     SEX_CODES,
     TICKET_KIND_CHECKUP,
     TICKET_KINDS,
@@ -39,8 +41,9 @@ from kenshin.codes import (
     CopayCode,
     DetailItem,
 )
-from kenshin.copay import settlement_consistent
+from kenshin.copay import guidance_claim_differences, settlement_consistent
 from kenshin.findings import Finding
+from kenshin.guidance import GUIDANCE_SECTION_CODES, LEVELS, TIMING_OF_REPORT_CATEGORY, course_of
 from kenshin.naming import INDEX_FILE, SUMMARY_FILE, ArchiveName, MemberName
 from kenshin.records import (
     CheckupDocument,
@@ -53,6 +56,11 @@ from kenshin.records import (
     Subject,
     SummaryRecord,
 )
+
+CHECKUP_SERVICES = frozenset({SERVICE_CHECKUP, SERVICE_OTHER_CHECKUP})
+# The programs a 他の健診結果受領分 (実施区分 4) document may carry: 事業者健診, or a checkup equivalent to a
+# 特定健診 done by others; a 特定健診 (010) received that way is accepted too.
+OTHER_CHECKUP_PROGRAMS = frozenset({PROGRAM_SPECIFIC_CHECKUP, "030", "070"})
 
 IDENTITY_FIELDS = (
     ("insurer_number", "保険者番号"),
@@ -188,7 +196,8 @@ def _service_findings(index: IndexRecord | None, pair: Pair) -> list[Finding]:
     if pair.guidance_claim is not None:
         typed.append((pair.guidance_claim.path, pair.guidance_claim.record.service_event_type))
     if pair.checkup is not None:
-        typed.append((pair.checkup.path, SERVICE_CHECKUP))
+        # 他の健診結果受領分 (事業者健診等, 実施区分 4) are checkup documents too.
+        typed.append((pair.checkup.path, expected if expected in CHECKUP_SERVICES else SERVICE_CHECKUP))
     if pair.guidance is not None:
         typed.append((pair.guidance.path, SERVICE_GUIDANCE))
     return [
@@ -249,6 +258,65 @@ def _identity_difference(left: Subject, right: Subject) -> list[str]:
     return [label for attr, label in IDENTITY_FIELDS if getattr(left, attr) != getattr(right, attr)]
 
 
+def _guidance_pair_findings(pair: Pair) -> list[Finding]:
+    """A guidance document and its claim: the same person, 利用券, 保健指導区分 and 実施時点."""
+    if pair.guidance is None or pair.guidance_claim is None:
+        return []
+    document, claim, path = pair.guidance.record, pair.guidance_claim.record, pair.guidance_claim.path
+    found: list[Finding] = []
+    different = _identity_difference(document.subject, claim.subject)
+    if document.institution_number != claim.institution_number:
+        different.append("保健指導機関番号")
+    if different:
+        found.append(F.PAIR_IDENTITY_MISMATCH.at(file=path, detail="・".join(different)))
+    course = course_of(document)
+    mismatched = []
+    ticket = document.ticket.number if document.ticket else None
+    if ticket != claim.guidance_ticket_number:
+        mismatched.append(f"利用券 {ticket} ≠ {claim.guidance_ticket_number}")
+    if course.timing is not None and course.timing != claim.guidance_timing:
+        mismatched.append(f"実施時点 {course.timing} ≠ {claim.guidance_timing}")
+    if course.level is not None and course.level != claim.guidance_level:
+        mismatched.append(f"保健指導区分 {course.level} ≠ {claim.guidance_level}")
+    if mismatched:
+        found.append(F.PAIR_GUIDANCE_MISMATCH.at(file=path, detail="・".join(mismatched)))
+    return found
+
+
+def _guidance_code_findings(member: Member[GuidanceDocument]) -> list[Finding]:
+    """The coded values of a guidance document: 報告区分 21–25, 保健指導区分, section codes, the 利用券."""
+    document = member.record
+    header = document.header
+    invalid: list[str] = []
+    if header.report_category not in TIMING_OF_REPORT_CATEGORY:
+        invalid.append(f"報告区分 {header.report_category}")
+    level = course_of(document).level
+    if level is not None and level not in LEVELS:
+        invalid.append(f"保健指導区分 {level}")
+    if header.subject.sex not in SEX_CODES:
+        invalid.append(f"性別 {header.subject.sex}")
+    invalid += [f"セクション {code}" for code in document.section_codes if code not in GUIDANCE_SECTION_CODES]
+    for ticket in header.tickets:
+        if ticket.kind != "2" or ticket.base_oid != OID_GUIDANCE_TICKET:
+            invalid.append("券面種別（特定保健指導は利用券 2・OID …6.210）")
+    if not invalid:
+        return []
+    return [F.DOC_CODE_INVALID.at(file=member.path, detail="・".join(invalid))]
+
+
+def _guidance_claim_findings(pair: Pair) -> list[Finding]:
+    if pair.guidance_claim is None:
+        return []
+    member = pair.guidance_claim
+    try:
+        differences = guidance_claim_differences(member.record)
+    except ValueError:
+        return [F.DOC_CODE_INVALID.at(file=member.path, detail="窓口負担")]
+    if not differences:
+        return []
+    return [F.GDN_AMOUNT_INCONSISTENT.at(file=member.path, xpath="/healthGuidanceClaim/settlement", detail=", ".join(differences))]
+
+
 def _identity_findings(pair: Pair) -> list[Finding]:
     if pair.checkup is None or pair.claim is None:
         return []
@@ -298,7 +366,7 @@ def _sender_findings(pair: Pair, sender: str | None) -> list[Finding]:
     return found
 
 
-def _checkup_code_findings(member: Member[CheckupDocument]) -> list[Finding]:
+def _checkup_code_findings(member: Member[CheckupDocument], service: str | None = None) -> list[Finding]:
     """The coded header values of a 特定健診 document against their code tables, and whether the
     document is a 特定健診 at all (報告区分 10, プログラム種別 010)."""
     document, path = member.record, member.path
@@ -320,8 +388,9 @@ def _checkup_code_findings(member: Member[CheckupDocument]) -> list[Finding]:
             invalid.append("券面種別（特定健診は受診券 1・OID …6.209）")
     if invalid:
         found.append(F.DOC_CODE_INVALID.at(file=path, detail="・".join(invalid)))
+    programs = OTHER_CHECKUP_PROGRAMS if service == SERVICE_OTHER_CHECKUP else {PROGRAM_SPECIFIC_CHECKUP}
     if (category in REPORT_CATEGORIES and category != REPORT_CHECKUP) or (
-        program in PROGRAM_CODES and program != PROGRAM_SPECIFIC_CHECKUP
+        program in PROGRAM_CODES and program not in programs
     ) or program is None:
         found.append(
             F.DOC_NOT_SPECIFIC_CHECKUP.at(
@@ -360,10 +429,12 @@ def _claim_code_findings(member: Member[Claim]) -> list[Finding]:
     return [F.DOC_CODE_INVALID.at(file=member.path, detail="・".join(invalid))]
 
 
-def _document_findings(pair: Pair) -> list[Finding]:
+def _document_findings(pair: Pair, service: str | None = None) -> list[Finding]:
     found: list[Finding] = []
     if pair.checkup is not None:
-        found += _checkup_code_findings(pair.checkup)
+        found += _checkup_code_findings(pair.checkup, service)
+    if pair.guidance is not None:
+        found += _guidance_code_findings(pair.guidance)
     if pair.claim is not None:
         found += _claim_code_findings(pair.claim)
     for member in (pair.checkup, pair.guidance):
@@ -473,8 +544,10 @@ def record_findings(
         *_service_findings(index, pair),
         *_pairing_findings(pair, archive_has_claims),
         *_identity_findings(pair),
-        *_document_findings(pair),
+        *_guidance_pair_findings(pair),
+        *_document_findings(pair, index.service_event_type if index else None),
         *_claim_findings(pair),
+        *_guidance_claim_findings(pair),
         *_sender_findings(pair, sender),
     ]
 

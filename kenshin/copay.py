@@ -383,3 +383,79 @@ def terms_from_contract(contract: Any, other_prices: Mapping[str, int] | None = 
         other_prices=dict(other_prices),
         dock_price=getattr(contract, "dock_price", None),
     )
+
+
+# --- 特定保健指導 決済情報 (gc08) ---------------------------------------------------------------------------
+#
+# A guidance claim bills ``paymentRate`` % of the 利用券's unit price at one 実施時点 (分割請求: the 開始時
+# part and the 実績評価時 part add up to 100 %); calculatedAmount = round_half_up(unitPrice × rate / 100).
+# The person's whole 窓口負担 is the 利用券's rule (別表6, with its 保険者負担上限額) on the unit price,
+# as for a checkup component. 別表14 says when it is taken: 1 初回指導時全額徴収 — the 開始時 part takes
+# it (at most its calculatedAmount) and a later part only what the first could not take; 2 それ以外 —
+# each part takes its own share round_half_up(負担 × rate / 100). claimAmount = calculatedAmount − payment.
+# The split of the copay between the parts is this project's reading of gc08 (别表14), not confirmed
+# against the 第4期 決済情報 specification (README, "特定保健指導").
+
+
+@dataclass(frozen=True)
+class GuidanceComputation:
+    calculated_amount: int
+    payment_amount: int
+    claim_amount: int
+    copay_total: int
+
+
+def guidance_copay_rule(copayment: ChargeType | None, max_insurance_limit: int | None) -> CopayRule:
+    """The 利用券's copay rule from the claim's healthGuidanceCard (copayment + maxInsuranceLimit)."""
+    base = rule_from_charge(copayment)
+    if not max_insurance_limit or base.code is CopayCode.INSURER_CAP:
+        return base
+    return CopayRule(base.code, amount=base.amount, rate=base.rate, cap=max_insurance_limit)
+
+
+def compute_guidance_claim(
+    *,
+    unit_price: int,
+    payment_rate: int,
+    rule: CopayRule,
+    payment_status: str,
+    first_part: bool,
+) -> GuidanceComputation:
+    """The amounts of one part of a guidance claim (see above). ``first_part``: the 開始時 part, or the
+    only part when nothing is split (rate 100)."""
+    if unit_price < 0 or not 0 <= payment_rate <= 100:
+        raise ValueError("a guidance claim has a non-negative price and a rate of 0–100 %")
+    calculated = round_half_up(unit_price * payment_rate, 100)
+    total = component_copay(rule, unit_price).copay
+    if payment_status == "1":
+        if first_part or payment_rate == 100:
+            payment = min(total, calculated)
+        else:
+            earlier = round_half_up(unit_price * (100 - payment_rate), 100)
+            payment = min(calculated, max(0, total - min(total, earlier)))
+    else:
+        payment = min(calculated, round_half_up(total * payment_rate, 100))
+    return GuidanceComputation(calculated, payment, calculated - payment, total)
+
+
+def guidance_claim_differences(claim: Any, *, first_part: bool | None = None) -> list[str]:
+    """What of a `records.GuidanceClaim` differs from the recomputation, as ``field stated ≠ computed``.
+    ``first_part`` defaults to the claim's timing (開始時 = the first part). Raises ValueError for
+    copay codes outside 別表6."""
+    first = claim.guidance_timing == "1" if first_part is None else first_part
+    computed = compute_guidance_claim(
+        unit_price=claim.unit_price,
+        payment_rate=claim.payment_rate,
+        rule=guidance_copay_rule(claim.copayment, claim.max_insurance_limit),
+        payment_status=claim.payment_status,
+        first_part=first,
+    )
+    differences = []
+    for label, stated, expected in (
+        ("calculatedAmount", claim.calculated_amount, computed.calculated_amount),
+        ("payment", claim.payment_amount, computed.payment_amount),
+        ("claimAmount", claim.claim_amount, computed.claim_amount),
+    ):
+        if stated != expected:
+            differences.append(f"{label} {stated} ≠ {expected}")
+    return differences

@@ -240,6 +240,20 @@ DOC_INSTITUTION_DIFFERS = _kind(
 CLM_CLAIM_TYPE_INCONSISTENT = _kind(
     "CLM_CLAIM_TYPE_INCONSISTENT", _E, "請求区分と単価・窓口負担の要素の組合せが正しくありません", _FMT
 )
+PAIR_GUIDANCE_MISMATCH = _kind(
+    "PAIR_GUIDANCE_MISMATCH",
+    _E,
+    "保健指導情報と決済情報の保健指導区分・実施時点または利用券が一致しません",
+    _FMT,
+    "特定保健指導情報ファイル仕様（hg08: 報告区分 21–25・保健指導区分）と決済情報（gc08: guidanceLevel・guidanceTiming・利用券）",
+)
+GDN_AMOUNT_INCONSISTENT = _kind(
+    "GDN_AMOUNT_INCONSISTENT",
+    _E,
+    "保健指導の決済情報の算定金額・窓口負担・請求金額が利用券の負担条件による再計算と一致しません",
+    _COPAY,
+    "決済情報（gc08: unitPrice × paymentRate、利用券の窓口負担と保険者負担上限額、別表14 窓口負担徴収）",
+)
 CLM_AMOUNT_INCONSISTENT = _kind("CLM_AMOUNT_INCONSISTENT", _E, "決済情報の金額の合計が一致しません", _COPAY)
 OBS_UNKNOWN_CODE = _kind("OBS_UNKNOWN_CODE", _W, "項目マスタにない項目コードです", _FMT)
 OBS_TYPE_MISMATCH = _kind("OBS_TYPE_MISMATCH", _E, "項目のデータ型（xsi:type）が項目マスタと一致しません", _FMT)

@@ -409,6 +409,11 @@ class ArchiveReading:
         return self._state.summary
 
     @property
+    def has_claims(self) -> bool:
+        """Whether the archive holds any CLAIMS file (a results-only archive holds none)."""
+        return bool(self._totals.claim_files)
+
+    @property
     def files(self) -> list[FileReport]:
         """Reports of ix08 and su08 (each record's files come with the record)."""
         return self._state.files

@@ -231,10 +231,44 @@ class CheckupDocument:
 
 @dataclass(frozen=True)
 class GuidanceDocument:
-    """特定保健指導情報ファイル (DATA/g…), header level: the body is listed by section code only."""
+    """特定保健指導情報ファイル (DATA/g…): the header and every section with its observations (items of
+    the XML用特定保健指導項目情報, code system …6.1006). `kenshin.guidance.course_of` reads them into the
+    typed facts of a guidance course (level, 初回面接, 支援, 実績評価)."""
 
     header: DocumentHeader
-    section_codes: tuple[str, ...]
+    sections: tuple[Section, ...]
+
+    @property
+    def subject(self) -> Subject:
+        return self.header.subject
+
+    @property
+    def ticket(self) -> Ticket | None:
+        """The 利用券 (the first ticket of the header)."""
+        return self.header.tickets[0] if self.header.tickets else None
+
+    @property
+    def section_codes(self) -> tuple[str, ...]:
+        return tuple(section.code for section in self.sections)
+
+    @property
+    def institution_number(self) -> str:
+        performer = self.header.performer
+        return performer.number if performer is not None else self.header.author.number
+
+    def observations(self) -> Iterator[Observation]:
+        """Every observation, group members included (groups themselves too)."""
+        for section in self.sections:
+            for observation in section.observations:
+                yield from observation.walk()
+
+    def results(self) -> Mapping[str, Observation]:
+        """Coded observations by item code (the first occurrence wins)."""
+        found: dict[str, Observation] = {}
+        for observation in self.observations():
+            if observation.code is not None and observation.code not in found:
+                found[observation.code] = observation
+        return MappingProxyType(found)
 
 
 @dataclass(frozen=True)

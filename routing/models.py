@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agency.models import Institution, Insurer
-from intake.models import Record, StoredArchive
+from intake.models import Record, RecordKind, StoredArchive
 
 MAX_SAME_DAY_COUNT = 9  # the archive name has one digit for the same-day send count (0–9)
 
@@ -55,6 +55,8 @@ class Delivery(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     status = models.CharField(_("状態"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.READY)
+    # What the archive holds: one kind of record (intake.RecordKind) per delivery, never mixed.
+    record_kind = models.CharField(_("種類"), max_length=16, choices=RecordKind.choices, default=RecordKind.CHECKUP)
     downloaded_at = models.DateTimeField(_("初回取得日時"), null=True, blank=True)
     acknowledged_at = models.DateTimeField(_("受領確認日時"), null=True, blank=True)
     acknowledged_by = models.ForeignKey(

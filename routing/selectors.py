@@ -7,13 +7,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agency.models import Insurer, Role
 from intake import selectors as intake_selectors
-from intake.models import Record, RecordStatus, Submission, SubmissionStatus
+from intake.models import BILLED_KINDS, CHECKUP_KINDS, Record, RecordStatus, Submission, SubmissionStatus
 from kenshin.codes import SERVICE_CHECKUP
 from kenshin.naming import ArchiveName
 from kenshin.stratification import Level
@@ -35,7 +35,8 @@ def routable_records() -> QuerySet[Record]:
             insurer__is_active=True,
             delivery_item__isnull=True,
         )
-        .exclude(claim_path="")
+        # A record that bills (特定健診, 特定保健指導) travels with its claim; results only and 事業者健診等 have none.
+        .exclude(Q(claim_path="") & Q(kind__in=BILLED_KINDS))
         .exclude(pk__in=intake_selectors.records_awaiting_confirmation().values("pk"))
     )
 
@@ -60,13 +61,15 @@ class PlanRow:
     file_name: str = ""
 
 
-def _predicted_name(code: str, insurer: Insurer, day: dt.date, counts: dict[int, int]) -> tuple[str, bool]:
+def _predicted_name(
+    code: str, insurer: Insurer, day: dt.date, counts: dict[int, int], service: str = SERVICE_CHECKUP
+) -> tuple[str, bool]:
     count = counts.get(insurer.pk)
     if count is None:
         count = counts[insurer.pk] = next_same_day_count(insurer, day)
     if count > MAX_SAME_DAY_COUNT:
         return "", False
-    return ArchiveName(code, insurer.number, day, count, SERVICE_CHECKUP).filename, True
+    return ArchiveName(code, insurer.number, day, count, service).filename, True
 
 
 def routing_plan(submission: Submission) -> list[PlanRow]:
@@ -103,7 +106,7 @@ def routing_plan(submission: Submission) -> list[PlanRow]:
             row = PlanRow(record, "insurer_inactive", _("保険者 %(number)s が無効のため保留しています。") % {"number": insurer.number})
         elif not finished:
             row = PlanRow(record, "submission_checking", _("受付全体の点検が終わってから振り分けます。"))
-        elif not record.claim_path:
+        elif not record.claim_path and record.kind in BILLED_KINDS:
             row = PlanRow(record, "no_claim", _("決済ファイルがないため送付できません。"))
         elif record.pk in awaiting:
             row = PlanRow(record, "awaiting_confirmation", _("未確認の警告があるため、代行機関の職員が確認するまで送付しません（保険者 %(number)s の設定）。")
@@ -111,7 +114,7 @@ def routing_plan(submission: Submission) -> list[PlanRow]:
         elif not code:
             row = PlanRow(record, "agency_code_missing", _("代行機関番号が未設定のため送付データを作成できません。"))
         else:
-            file_name, fits = _predicted_name(code, insurer, day, counts)
+            file_name, fits = _predicted_name(code, insurer, day, counts, record.service_event_type or SERVICE_CHECKUP)
             if fits:
                 row = PlanRow(record, "will_route", _("次回の振分で保険者 %(number)s %(name)s 宛の送付データに入ります。")
                               % {"number": insurer.number, "name": insurer.name}, routable=True, file_name=file_name)
@@ -168,7 +171,7 @@ def guidance_target_list(*, user: Any, year: int, month: int | None = None) -> Q
     (階層化 at intake) is 積極的支援 or 動機付け支援, by 年度 (April–March) and, optionally, month of the checkup."""
     start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
     records = routed_record_list(user=user).filter(
-        status=RecordStatus.ACCEPTED, checkup_date__gte=start, checkup_date__lte=end,
+        status=RecordStatus.ACCEPTED, kind__in=CHECKUP_KINDS, checkup_date__gte=start, checkup_date__lte=end,
         stratified_level__in=[Level.ACTIVE.value, Level.MOTIVATIONAL.value],
     )
     if month is not None:

@@ -34,9 +34,11 @@ from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
 from intake.access import access_annual_report_generation, access_submission
 from intake.forms import clean_file_name
-from intake.models import Record, RecordStatus
+from intake.models import Record, RecordKind, RecordStatus
 from intake.services import annual_report, eligibility
 from kenshin import labels, rules
+from kenshin.guidance import LEVELS as GUIDANCE_LEVELS
+from kenshin.guidance import TIMINGS as GUIDANCE_TIMINGS
 
 from . import access, packing, selectors, timeline
 from .forms import (
@@ -409,6 +411,19 @@ def _year_end_age(record: Record) -> str:
     if record.birth_date is None or record.checkup_date is None:
         return ""
     return str(rules.age_on(record.birth_date, rules.fiscal_year_end(record.checkup_date)))
+def _person_history(record: Record) -> dict[str, Any]:
+    """The same person's checkups and guidance courses delivered to the same insurer: 健診 beside 保健指導
+    (開始 → 評価), each linking to its record."""
+    delivered = list(intake_selectors.person_records(record).filter(delivery_item__isnull=False))
+    checkups = [r for r in delivered if r.kind != RecordKind.GUIDANCE]
+    courses: dict[str, dict[str, Any]] = {}
+    for part in sorted((r for r in delivered if r.kind == RecordKind.GUIDANCE), key=lambda r: (r.guidance_timing, r.pk)):
+        course = courses.setdefault(part.ticket_number, {
+            "ticket_number": part.ticket_number, "level": GUIDANCE_LEVELS.get(part.guidance_level, part.guidance_level),
+            "first_date": part.guidance_first_date, "fiscal_year": part.fiscal_year, "parts": [],
+        })
+        course["parts"].append({"record": part, "timing": GUIDANCE_TIMINGS.get(part.guidance_timing, part.guidance_timing)})
+    return {"checkups": checkups, "courses": sorted(courses.values(), key=lambda c: str(c["first_date"]), reverse=True)}
 
 
 @personal_data("routing.record.view")
@@ -424,6 +439,7 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
         {
             "record": record,
             "reading": reading.record_reading(record),
+            "history": _person_history(record),
             "timeline": intake_timeline.record_timeline(record),
             "insurer_return": insurer_return,
             "can_return": user_has_perm(request.user, Perm.RETURNS_CREATE) and insurer_return is None,

@@ -37,7 +37,7 @@ def uninstall(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agency', '0012_agency_admins_leave_django_admin'),
+        ('agency', '0013_contract_guidance_results_only_other_checkups'),
     ]
 
     operations = [

@@ -264,6 +264,24 @@ class Contract(TimeStampedModel):
         help_text=_("受診券を発行しない個別契約では、受診券整理番号のない健診データも返戻しません。"),
     )
 
+    # 特定保健指導: the unit price of a whole course per level (分割請求 parts add up to it); empty = not contracted.
+    guidance_active_price = models.PositiveIntegerField(
+        _("特定保健指導: 積極的支援 単価"), null=True, blank=True, help_text=_("空欄は積極的支援の契約なし。")
+    )
+    guidance_motivational_price = models.PositiveIntegerField(
+        _("特定保健指導: 動機付け支援 単価"), null=True, blank=True, help_text=_("空欄は動機付け支援の契約なし（動機付け支援相当を含む）。")
+    )
+    results_only = models.BooleanField(
+        _("結果のみ（決済情報なし）"),
+        default=False,
+        help_text=_("個別契約で決済情報を付けずに健診結果だけを送付する契約。費用は代行機関を通じて請求されません。"),
+    )
+    other_checkups = models.BooleanField(
+        _("事業者健診等（実施区分4）の送付"),
+        default=False,
+        help_text=_("健診機関が事業者に代わって事業者健診等の結果を送付することを保険者が認める。特定健診として請求されません。"),
+    )
+
     class Meta:
         verbose_name = _("契約")
         verbose_name_plural = _("契約")

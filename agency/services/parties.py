@@ -160,11 +160,14 @@ def contract_from_terms(
     valid_from: dt.date,
     valid_to: dt.date | None = None,
     actor: User | None = None,
+    covers: dict[str, Any] | None = None,
 ) -> Contract:
     """A contract (with its additional-item prices) carrying the prices of
     ``kenshin.copay.ContractTerms``; the inverse of ``terms_from_contract``. The terms' copay rules
-    are the 受診券's and stay out of the contract."""
+    are the 受診券's and stay out of the contract. ``covers``: what else it covers (the guidance prices,
+    results only, 事業者健診等), as contract fields."""
     fields: dict[str, Any] = {
+        **(covers or {}),
         "commission_type": int(terms.commission_type.value),
         "basic_price": terms.basic_price,
         "dock_price": terms.dock_price,

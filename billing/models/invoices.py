@@ -130,6 +130,7 @@ class InvoiceLineKind(models.TextChoices):
     INITIAL = "initial", _("初期費用")
     FIXED = "fixed", _("固定費")
     PER_CHECKUP = "per_checkup", _("従量料金")
+    PER_GUIDANCE = "per_guidance", _("従量料金（特定保健指導）")
     OTHER = "other", _("その他")
 
 

@@ -83,6 +83,14 @@ class InsurerBillingTerms(models.Model):
     fee_initial = models.PositiveIntegerField(_("初期費用（税込）"), null=True, blank=True, help_text=_("空欄: 代行機関の料金表"))
     fee_fixed = models.PositiveIntegerField(_("固定費（税込・請求単位あたり）"), null=True, blank=True, help_text=_("空欄: 代行機関の料金表"))
     fee_per_checkup = models.PositiveIntegerField(_("従量単価（税込）"), null=True, blank=True, help_text=_("空欄: 代行機関の料金表"))
+    fee_per_guidance = models.PositiveIntegerField(
+        _("特定保健指導の従量単価（税込・1件あたり）"), null=True, blank=True,
+        help_text=_("空欄: 請求しない（料金表の従量単価は特定健診1件あたり）。開始時・実績評価時の送付ごとに1件。"),
+    )
+    fee_other_checkups = models.BooleanField(
+        _("結果のみ・事業者健診等にも従量料金を請求する"), default=False,
+        help_text=_("オフ: 特定健診（決済情報あり）だけが従量料金の対象。"),
+    )
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 
     class Meta:

@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from agency.models import Institution, Insurer, User
 from audit.services import audit_record
-from intake.models import Record, RecordStatus
+from intake.models import BILLED_KINDS, CHECKUP_KINDS, Record, RecordKind, RecordStatus
 from routing.models import DeliveryItem, InsurerReturn
 
 from .. import calendar
@@ -193,6 +193,7 @@ def _unbilled_records(month: BillingMonth) -> Any:
     return (
         Record.objects.filter(
             status=RecordStatus.ACCEPTED,
+            kind__in=BILLED_KINDS,  # results only and 事業者健診等 are never billed as claims
             insurer__isnull=False,
             checked_at__isnull=False,
             checked_at__lte=month.cutoff_at,
@@ -242,29 +243,32 @@ def pending_adjustments(month: BillingMonth) -> Any:
     )
 
 
-def chargeable_items(month: BillingMonth, insurer: Insurer) -> Any:
-    """Checkups delivered to ``insurer`` by the end of the month and not charged a per-checkup fee yet,
-    leaving out the checkups of a person and 年度 already charged (a corrected record that replaces a
-    returned one is the same 特定健診; see `fee_items`)."""
+def chargeable_items(month: BillingMonth, insurer: Insurer, kinds: Any = (RecordKind.CHECKUP,)) -> Any:
+    """Checkups (of ``kinds``) delivered to ``insurer`` by the end of the month and not charged a
+    per-checkup fee yet, leaving out the checkups of a person and 年度 already charged (a corrected
+    record that replaces a returned one is the same 特定健診; see `fee_items`)."""
     _start, end = calendar.month_bounds(month.period)
     same_checkup_charged = FeeChargedItem.objects.filter(
         delivery_item__delivery__insurer=insurer,
+        delivery_item__record__kind__in=CHECKUP_KINDS,
         delivery_item__record__person_key=OuterRef("record__person_key"),
         delivery_item__record__fiscal_year=OuterRef("record__fiscal_year"),
     ).exclude(delivery_item__record__person_key="")
     return (
-        DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end)
+        DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end, record__kind__in=kinds)
         .exclude(Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk"))))
         .exclude(Exists(same_checkup_charged))
     )
 
 
-def fee_items(month: BillingMonth, insurer: Insurer) -> list[int]:
+def fee_items(month: BillingMonth, insurer: Insurer, *, other_checkups: bool = False) -> list[int]:
     """The delivery items to charge the per-checkup fee for: one per person and 年度 (the first
-    delivered), each charged once, whatever the month."""
+    delivered), each charged once, whatever the month. Results only and 事業者健診等 count when
+    ``other_checkups`` (the insurer's terms)."""
+    kinds = CHECKUP_KINDS if other_checkups else (RecordKind.CHECKUP,)
     charged: list[int] = []
     seen: set[tuple[str, int]] = set()
-    for pk, key, year in chargeable_items(month, insurer).order_by("delivery__created_at", "pk").values_list(
+    for pk, key, year in chargeable_items(month, insurer, kinds).order_by("delivery__created_at", "pk").values_list(
         "pk", "record__person_key", "record__fiscal_year"
     ):
         if key and year is not None:
@@ -273,6 +277,18 @@ def fee_items(month: BillingMonth, insurer: Insurer) -> list[int]:
             seen.add((key, year))
         charged.append(pk)
     return charged
+
+
+def guidance_fee_items(month: BillingMonth, insurer: Insurer) -> list[int]:
+    """The guidance parts (開始時, 実績評価時, …) delivered to ``insurer`` by the end of the month and not
+    charged yet: each one unit of the per-guidance fee."""
+    _start, end = calendar.month_bounds(month.period)
+    return list(
+        DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end, record__kind=RecordKind.GUIDANCE)
+        .exclude(Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk"))))
+        .order_by("delivery__created_at", "pk")
+        .values_list("pk", flat=True)
+    )
 
 
 # --- closing -----------------------------------------------------------------------------------------------------
@@ -429,10 +445,12 @@ def _close_fees(month: BillingMonth, frozen_at: dt.datetime, actor: Any, request
     for insurer in Insurer.objects.filter(contract_start__lt=calendar.next_month(month.period)).order_by("number"):
         if Invoice.objects.filter(insurer=insurer, month=month, kind=InvoiceKind.INVOICE).exists():
             continue
-        items = fee_items(month, insurer)
-        if not insurer.is_active and not items:
+        terms = fee_terms_for(insurer, profile)
+        items = fee_items(month, insurer, other_checkups=terms.other_checkups)
+        guidance = guidance_fee_items(month, insurer) if terms.per_guidance else []
+        if not insurer.is_active and not items and not guidance:
             continue
-        specs = fee_lines(insurer=insurer, period=month.period, delivered=len(items), terms=fee_terms_for(insurer, profile))
+        specs = fee_lines(insurer=insurer, period=month.period, delivered=len(items), terms=terms, guidance=len(guidance))
         if not specs:
             continue
         invoice = invoice_issue(
@@ -445,9 +463,10 @@ def _close_fees(month: BillingMonth, frozen_at: dt.datetime, actor: Any, request
             actor=actor,
             request=request,
         )
-        if items:
-            line = invoice.lines.get(kind=InvoiceLineKind.PER_CHECKUP)
-            FeeChargedItem.objects.bulk_create(FeeChargedItem(delivery_item_id=pk, invoice_line=line) for pk in items)
+        for kind, charged in ((InvoiceLineKind.PER_CHECKUP, items), (InvoiceLineKind.PER_GUIDANCE, guidance)):
+            line = invoice.lines.filter(kind=kind).first()
+            if charged and line is not None:
+                FeeChargedItem.objects.bulk_create(FeeChargedItem(delivery_item_id=pk, invoice_line=line) for pk in charged)
         issued.append(invoice)
     return issued
 

@@ -19,6 +19,7 @@ from .invoicing import actor_label
 
 def insurer_terms_save(
     *, insurer: Insurer, fixed_fee_period: str, fee_initial: int | None, fee_fixed: int | None, fee_per_checkup: int | None,
+    fee_per_guidance: int | None = None, fee_other_checkups: bool = False,
     actor: Any = None, request: HttpRequest | None = None,
 ) -> InsurerBillingTerms:
     """Set how an insurer is billed from now on (issued invoices keep what they say)."""
@@ -27,14 +28,20 @@ def insurer_terms_save(
         old = {
             "fixed_fee_period": terms.fixed_fee_period if terms.pk else None,
             "fee_initial": terms.fee_initial, "fee_fixed": terms.fee_fixed, "fee_per_checkup": terms.fee_per_checkup,
+            "fee_per_guidance": terms.fee_per_guidance, "fee_other_checkups": terms.fee_other_checkups if terms.pk else None,
         }
         terms.fixed_fee_period = fixed_fee_period
         terms.fee_initial = fee_initial
         terms.fee_fixed = fee_fixed
         terms.fee_per_checkup = fee_per_checkup
+        terms.fee_per_guidance = fee_per_guidance
+        terms.fee_other_checkups = fee_other_checkups
         terms.full_clean()
         terms.save()
-        new = {"fixed_fee_period": fixed_fee_period, "fee_initial": fee_initial, "fee_fixed": fee_fixed, "fee_per_checkup": fee_per_checkup}
+        new = {
+            "fixed_fee_period": fixed_fee_period, "fee_initial": fee_initial, "fee_fixed": fee_fixed, "fee_per_checkup": fee_per_checkup,
+            "fee_per_guidance": fee_per_guidance, "fee_other_checkups": fee_other_checkups,
+        }
         audit_record(
             action="billing.terms.saved", actor=actor, request=request, object_type="insurer", object_ids=[insurer.number],
             detail={"old": old, "new": new},

@@ -5,7 +5,10 @@
   month included), or every month when the insurer's terms say monthly;
 * per checkup (従量料金): each 特定健診 delivered to the insurer by the end of the month and not
   charged before — once per person and 年度: a corrected record delivered after its returned
-  (過誤) original is the same checkup and is not charged again (``closing.fee_items``).
+  (過誤) original is the same checkup and is not charged again (``closing.fee_items``). Results only
+  and 事業者健診等 count only when the insurer's terms say so (``fee_other_checkups``);
+* per guidance part (従量料金 特定保健指導): each 開始時 / 実績評価時 delivered, at the insurer's own
+  ``fee_per_guidance`` — none by default (the fee table's 従量単価 is per 健診).
 
 Amounts are the insurer's terms where set, otherwise the agency's fee table (``AgencyProfile``);
 all consumption tax included, integer yen.
@@ -31,6 +34,8 @@ class FeeTerms:
     fixed: int
     per_checkup: int
     fixed_period: str
+    per_guidance: int = 0
+    other_checkups: bool = False
 
 
 def fee_terms_for(insurer: Insurer, profile: AgencyProfile) -> FeeTerms:
@@ -42,6 +47,8 @@ def fee_terms_for(insurer: Insurer, profile: AgencyProfile) -> FeeTerms:
         fixed=profile.fee_fixed if terms.fee_fixed is None else terms.fee_fixed,
         per_checkup=profile.fee_per_checkup if terms.fee_per_checkup is None else terms.fee_per_checkup,
         fixed_period=terms.fixed_fee_period,
+        per_guidance=terms.fee_per_guidance or 0,
+        other_checkups=terms.fee_other_checkups,
     )
 
 
@@ -58,8 +65,9 @@ def fixed_fee_due(contract_start: dt.date, period: dt.date, fixed_period: str) -
     return period.month == start.month
 
 
-def fee_lines(*, insurer: Insurer, period: dt.date, delivered: int, terms: FeeTerms) -> list[LineSpec]:
-    """The fee lines of ``insurer`` for billing month ``period`` with ``delivered`` checkups to charge."""
+def fee_lines(*, insurer: Insurer, period: dt.date, delivered: int, terms: FeeTerms, guidance: int = 0) -> list[LineSpec]:
+    """The fee lines of ``insurer`` for billing month ``period`` with ``delivered`` checkups and
+    ``guidance`` guidance parts to charge."""
     start = calendar.month_start(insurer.contract_start)
     if period < start:
         return []
@@ -80,6 +88,15 @@ def fee_lines(*, insurer: Insurer, period: dt.date, delivered: int, terms: FeeTe
                 _("従量料金 特定健診データ送付（%(month)s末までの送付分）") % {"month": _ym(period)},
                 delivered,
                 terms.per_checkup,
+            )
+        )
+    if guidance and terms.per_guidance:
+        lines.append(
+            LineSpec(
+                InvoiceLineKind.PER_GUIDANCE,
+                _("従量料金 特定保健指導データ送付（%(month)s末までの送付分）") % {"month": _ym(period)},
+                guidance,
+                terms.per_guidance,
             )
         )
     return lines

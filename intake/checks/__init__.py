@@ -14,7 +14,7 @@ and the source it rests on (``catalogue``).
 
 from __future__ import annotations
 
-from .archive import archive_findings, blocks_archive
+from .archive import NOTHING_TO_CHECK, archive_findings, blocks_archive
 from .catalogue import RULE_SET_VERSION, Rule, catalogue, is_archive_code
 from .pending import PendingRecord, as_json, pending_record
 from .records import (
@@ -30,6 +30,7 @@ from .records import (
 __all__ = [
     "DUPLICATE_ACCEPTED",
     "DUPLICATE_FIELDS",
+    "NOTHING_TO_CHECK",
     "RULE_SET_VERSION",
     "PendingRecord",
     "References",

@@ -4,7 +4,7 @@ findings reject the whole archive."""
 from __future__ import annotations
 
 from agency.models import AgencyProfile
-from kenshin.codes import OID_AGENCY, OID_INSTITUTION
+from kenshin.codes import OID_AGENCY, OID_INSTITUTION, SERVICE_CHECKUP, SERVICE_GUIDANCE, SERVICE_OTHER_CHECKUP
 from kenshin.findings import Finding, Severity
 from kenshin.reader import ArchiveReading, ReadResult
 
@@ -28,9 +28,26 @@ ARCHIVE_INTERACTION_TYPE = rule(
 )
 
 
+SERVICE_NOT_ACCEPTED = rule(
+    "AGY_SERVICE_NOT_ACCEPTED", 0, ERROR, R.NOT_CONTRACTED, "この実施区分のデータは当代行機関では受け付けていません",
+    "健診機関・保健指導機関から受け付けるのは実施区分 1（特定健診）・2（特定保健指導）・4（事業者健診等の他の健診結果）です。"
+    "国への報告（実施区分3・5）は支払基金へ送付してください。",
+    source="別表3 実施区分（1 特定健診情報・2 特定保健指導情報・3 国への実施結果報告・4 他の健診結果受領分・5 国への実績報告）",
+)
+NOTHING_TO_CHECK = rule(
+    "AGY_NOTHING_TO_CHECK", 0, ERROR, R.MISSING, "点検できる健診・保健指導のデータがありません",
+    "DATAフォルダの健診結果（h…）・保健指導（g…）ファイルが読み取れる形式か、実施区分とファイルの種類が一致しているか確認してください。",
+    source="送付用ファイルアーカイブ仕様（DATA フォルダの健診・保健指導情報ファイル）",
+)
+ACCEPTED_SERVICES = frozenset({SERVICE_CHECKUP, SERVICE_GUIDANCE, SERVICE_OTHER_CHECKUP})
+
+
 def archive_findings(result: ArchiveReading | ReadResult, submission: Submission) -> list[Finding]:
-    """This agency's checks of who sent the archive to whom."""
+    """This agency's checks of who sent the archive to whom, and what it holds (実施区分)."""
     found: list[Finding] = []
+    service = result.index.service_event_type if result.index else (result.archive_name.service_event_type if result.archive_name else None)
+    if service is not None and service not in ACCEPTED_SERVICES:
+        found.append(SERVICE_NOT_ACCEPTED.at(file=submission.file_name, detail=f"実施区分 {service}"))
     institution = submission.institution.number
     agency = AgencyProfile.objects.values_list("agency_code", flat=True).first()
     name = result.archive_name

@@ -21,9 +21,10 @@ from kenshin.items import item_master
 from kenshin.reader import ArchiveReading
 from kenshin.records import Claim
 
-from ..models import EligibilityTicket, Record, RecordStatus, Submission
+from ..models import CHECKUP_KINDS, EligibilityTicket, Record, RecordKind, RecordStatus, Submission
 from . import tickets
 from .catalogue import ERROR, WARNING, R, rule
+from .guidance import guidance_duplicates, guidance_findings, load_guidance_references
 from .pending import PendingRecord
 
 CREATININE_PREFIX = "3C015"
@@ -163,6 +164,18 @@ GUIDANCE_LEVEL_DIFFERS = rule(
     "誤りでなければ確認済みとして受理できます。",
     source=f"{PROGRAM}「保健指導対象者の選定と階層化」（ステップ1〜4）と保健指導レベル（9N506、OID 1.2.392.200119.6.3001）",
 )
+RESULTS_ONLY_NOT_CONTRACTED = rule(
+    "REC_RESULTS_ONLY_NOT_CONTRACTED", 1, ERROR, R.NOT_CONTRACTED,
+    "決済情報のない健診結果ですが、健診実施日に有効な「結果のみ」の契約（個別契約）がありません",
+    "集合契約・決済ありの契約では決済情報ファイル（c…）と集計情報を含めて送付してください。結果のみの契約は保険者との契約を確認してください。",
+    source=f"{CONTRACTS}（個別契約で結果のみを送付する場合は DATA と交換用基本情報だけ: 送付用ファイルアーカイブ仕様）",
+)
+OTHER_CHECKUP_NOT_ALLOWED = rule(
+    "REC_OTHER_CHECKUP_NOT_ALLOWED", 1, ERROR, R.NOT_CONTRACTED,
+    "事業者健診等（実施区分4）の結果を送付することを保険者が認めていません",
+    "事業者に代わって健診結果を送付する場合は、保険者との契約で事業者健診等の送付が認められているか確認してください。",
+    source=f"{CONTRACTS}（事業者健診等の結果の受領: 別表3 実施区分4 他の健診結果受領分）",
+)
 MEDICATED_GUIDANCE = rule(
     "QST_MEDICATED_GUIDANCE_LEVEL", 1, WARNING, R.ABNORMAL_RESULT, "服薬中（質問票）なのに保健指導レベルが積極的支援・動機付け支援です",
     "血圧・血糖・脂質の服薬中の者は特定保健指導の対象としません。質問票の服薬と保健指導レベルを確認してください。",
@@ -178,8 +191,14 @@ class References:
     institution: Any
     file_date: dt.date | None
     insurers: dict[str, Insurer | None] = field(default_factory=dict)
+    contracts: dict[tuple[str, int], list[Contract]] = field(default_factory=dict)  # pair contracts (results only, guidance)
     book: ContractBook | None = None  # the institution's pair and collective contracts (agency.contracts)
     tickets: tickets.TicketLookup | None = None  # the 受診券 uploaded by the batch's insurers
+    terms: dict[int, copay.ContractTerms] = field(default_factory=dict)  # by contract, built once
+    guidance_parts: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)  # 利用券 → accepted 実施時点
+    checkup_levels: dict[tuple[str, int | None], str] = field(default_factory=dict)  # (person, 年度) → 保健指導レベル
+    guidance_ticket_insurers: set[str] = field(default_factory=set)  # insurers that uploaded 利用券 data
+    guidance_tickets: dict[tuple[str, str], EligibilityTicket] = field(default_factory=dict)  # (保険者番号, 利用券) → 利用券
 
     @classmethod
     def for_archive(cls, reading: ArchiveReading, submission: Submission) -> References:
@@ -193,9 +212,14 @@ class References:
         if numbers:
             found = {i.number: i for i in Insurer.objects.filter(number__in=numbers, is_active=True)}
             self.insurers.update({number: found.get(number) for number in numbers})
+            for contract in Contract.objects.filter(
+                insurer__number__in=numbers, institution=self.institution
+            ).select_related("insurer").prefetch_related("other_items"):
+                self.contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
             assert self.book is not None  # noqa: S101 - for_archive sets it
             self.book.load(number for number in numbers if found.get(number) is not None)
-        self.tickets = tickets.tickets_for(pending)
+        self.tickets = tickets.tickets_for([p for p in pending if p.record.kind != RecordKind.GUIDANCE])
+        load_guidance_references(self, pending)
 
 
 def contract_terms(contract: Contract) -> copay.ContractTerms:
@@ -308,7 +332,7 @@ def _stratify(pending: PendingRecord, path: str) -> list[Finding]:
 DETAIL_LABELS = {DetailItem.ANEMIA: "貧血", DetailItem.ECG: "心電図", DetailItem.FUNDUS: "眼底", DetailItem.CREATININE: "血清クレアチニン"}
 
 
-def _ticket_format(record: Record, contract: AppliedContract | None) -> list[Finding]:
+def _ticket_format(record: Record, contract: AppliedContract | Contract | None) -> list[Finding]:
     """A 受診券整理番号 of 11 digits; none at all is fine under a contract that issues no tickets."""
     number = record.ticket_number
     if not number and contract is not None and not contract.issues_tickets:
@@ -318,12 +342,45 @@ def _ticket_format(record: Record, contract: AppliedContract | None) -> list[Fin
     return [TICKET_INVALID.at(file=record.data_path, xpath="//participant/associatedEntity/id/@extension", detail=number or "なし")]
 
 
+def _insurer_of(record: Record, refs: References, path: str) -> tuple[Insurer | None, list[Finding]]:
+    """The record's insurer when its number is valid and contracted (the reader reports a bad number)."""
+    if not is_valid_insurer_number(record.insurer_number):
+        return None, []
+    insurer = refs.insurers.get(record.insurer_number)
+    if insurer is None:
+        return None, [INSURER_UNKNOWN.at(file=path, xpath="//recordTarget/patientRole/id", detail=record.insurer_number)]
+    record.insurer = insurer
+    return insurer, []
+
+
+def _guidance_record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
+    record = pending.record
+    insurer, found = _insurer_of(record, refs, record.data_path)
+    if insurer is None:
+        return found
+    return found + guidance_findings(pending, refs)
+
+
+def _contract_allowing(refs: References, insurer: Insurer, day: dt.date, flag: str) -> Contract | None:
+    """A contract valid on ``day`` (any 単価区分) that says ``flag`` (results only, 事業者健診等)."""
+    for (number, _commission), contracts in refs.contracts.items():
+        if number != insurer.number:
+            continue
+        for contract in contracts:
+            if contract.is_valid_on(day) and getattr(contract, flag):
+                return contract
+    return None
+
+
 def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
     """The agency's per-record rules (level 1)."""
     record = pending.record
+    if record.kind == RecordKind.GUIDANCE:
+        return _guidance_record_findings(pending, refs)
     path = record.data_path
+    without_claims = record.kind in (RecordKind.RESULTS_ONLY, RecordKind.OTHER_CHECKUP)
     found: list[Finding] = []
-    if pending.claim is None:
+    if pending.claim is None and not without_claims:
         found.append(CLAIM_MISSING.at(file=path))
     day = record.checkup_date
     if day is None:
@@ -340,13 +397,21 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
         found.append(AGE_OUT_OF_RANGE.at(file=path, xpath="//patient/birthTime/@value", detail=f"年度末 {age}歳"))
     found += _item_findings(pending, path)
     found += _stratify(pending, path)
-    if not is_valid_insurer_number(record.insurer_number):
-        return found + _ticket_format(record, None)  # the reader has reported the number
-    insurer = refs.insurers.get(record.insurer_number)
+    insurer, unknown = _insurer_of(record, refs, path)
+    found += unknown
     if insurer is None:
-        found.append(INSURER_UNKNOWN.at(file=path, xpath="//recordTarget/patientRole/id", detail=record.insurer_number))
         return found + _ticket_format(record, None)
-    record.insurer = insurer
+    if without_claims:
+        flag, refusal = (
+            ("results_only", RESULTS_ONLY_NOT_CONTRACTED) if record.kind == RecordKind.RESULTS_ONLY
+            else ("other_checkups", OTHER_CHECKUP_NOT_ALLOWED)
+        )
+        allowing = _contract_allowing(refs, insurer, day, flag)
+        if allowing is None:
+            found.append(refusal.at(file=path, detail=f"保険者 {insurer.number}・健診実施日 {day:%Y-%m-%d}"))
+        if record.kind == RecordKind.OTHER_CHECKUP:
+            return found  # 事業者健診等: no 受診券 of the insurer's
+        return found + _ticket_format(record, allowing)
     commission = int(pending.claim.settlement.commission_type) if pending.claim and pending.claim.settlement.commission_type.isdigit() else None
     assert refs.book is not None  # noqa: S101 - for_archive sets it
     contract = refs.book.select(insurer.number, commission, day)
@@ -371,7 +436,7 @@ def _person(record: Record) -> tuple[Any, ...]:
 
 DUPLICATE_FIELDS = (
     "pk", "submission_id", "data_path", "insurer_number", "ticket_number", "checkup_date", "fiscal_year", "person_key",
-    "card_symbol", "card_number", "card_branch", "birth_date",
+    "card_symbol", "card_number", "card_branch", "birth_date", "kind", "guidance_level", "guidance_timing",
 )
 """The columns `duplicate_findings` reads of the records it decides."""
 
@@ -380,10 +445,18 @@ def duplicate_findings(records: Sequence[Record], blocked: AbstractSet[int] = fr
     """Records that would count a checkup twice, against everything accepted so far and earlier
     records of the same batch: the same business key (保険者番号 + 受診券整理番号 + 健診実施日), the
     same person on the same day, one ticket used by two people, or a second 特定健診 of the same
-    person — or on the same 受診券 — in the same 年度."""
+    person — or on the same 受診券 — in the same 年度. Guidance records are checked as guidance
+    (``guidance.guidance_duplicates``); a checkup, results only and 事業者健診等 all count as the
+    person's checkup of the 年度."""
+    found = guidance_duplicates(records, blocked)
+    records = [r for r in records if r.kind != RecordKind.GUIDANCE]
+    if not records:
+        return found
     tickets = {(r.insurer_number, r.ticket_number) for r in records if r.ticket_number}
     people = {(*_person(r), r.checkup_date) for r in records}
-    accepted = Record.objects.filter(status=RecordStatus.ACCEPTED, insurer_number__in={r.insurer_number for r in records})
+    accepted = Record.objects.filter(
+        status=RecordStatus.ACCEPTED, kind__in=CHECKUP_KINDS, insurer_number__in={r.insurer_number for r in records}
+    )
     person_fields = ("insurer_number", "card_symbol", "card_number", "card_branch", "birth_date")
     ticket_holders: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
     seen_keys: set[tuple[Any, ...]] = set()
@@ -410,7 +483,6 @@ def duplicate_findings(records: Sequence[Record], blocked: AbstractSet[int] = fr
         for row in accepted.filter(card_number__in={r.card_number for r in records}).values_list(*person_fields, "checkup_date")
         if row in people
     }
-    found: dict[int, list[Finding]] = {}
     for record in records:
         key = (record.insurer_number, record.ticket_number, record.checkup_date)
         person = _person(record)

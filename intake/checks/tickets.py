@@ -60,7 +60,9 @@ def tickets_for(pending: Sequence[PendingRecord]) -> TicketLookup:
     wanted = {p.record.ticket_number for p in pending if p.record.insurer_number in with_uploads and p.record.ticket_number}
     tickets = {
         (ticket.insurer.number, ticket.ticket_number): ticket
-        for ticket in EligibilityTicket.objects.filter(insurer__number__in=with_uploads, ticket_number__in=wanted).select_related("insurer")
+        for ticket in EligibilityTicket.objects.filter(
+            insurer__number__in=with_uploads, ticket_number__in=wanted, kind=EligibilityTicket.Kind.CHECKUP
+        ).select_related("insurer")
     }
     return TicketLookup(with_uploads, tickets)
 

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agency', '0014_collective_contracts'),
-        ('intake', '0006_row_level_security'),
+        ('intake', '0007_record_kinds_and_guidance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

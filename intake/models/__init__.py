@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .eligibility import EligibilityTicket, EligibilityUpload
 from .notifications import NotificationKind, NotificationPreference, NotificationSent
-from .records import Finding, Record, RecordStatus
+from .records import BILLED_KINDS, CHECKUP_KINDS, Finding, Record, RecordKind, RecordStatus
 from .reports import AnnualReport, AnnualReportGeneration
 from .submissions import Channel, ReceiptCounter, StoredArchive, Submission, SubmissionStatus
 
 __all__ = [
+    "BILLED_KINDS",
+    "CHECKUP_KINDS",
     "AnnualReport",
     "AnnualReportGeneration",
     "Channel",
@@ -20,6 +22,7 @@ __all__ = [
     "NotificationSent",
     "ReceiptCounter",
     "Record",
+    "RecordKind",
     "RecordStatus",
     "StoredArchive",
     "Submission",

@@ -39,14 +39,21 @@ class EligibilityUpload(models.Model):
 
 
 class EligibilityTicket(models.Model):
-    """A 受診券 issued by an insurer: the person it belongs to, its validity and its copay terms.
+    """A 受診券 (or 利用券) issued by an insurer: the person it belongs to, its validity and its copay terms.
 
     Copay per component as in ``agency.models.Contract``: code (別表6), fixed amount (yen), rate
-    (percent × 1000) and the insurer's cap (yen).
+    (percent × 1000) and the insurer's cap (yen). A 利用券 (特定保健指導) uses the 基本 component only.
     """
+
+    class Kind(models.TextChoices):
+        """券面種別 (OID …6.208)."""
+
+        CHECKUP = "1", _("受診券")
+        GUIDANCE = "2", _("利用券")
 
     insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, related_name="eligibility_tickets")
     upload = models.ForeignKey(EligibilityUpload, on_delete=models.PROTECT, related_name="tickets")
+    kind = models.CharField(_("券面種別"), max_length=1, choices=Kind.choices, default=Kind.CHECKUP)
     ticket_number = models.CharField(_("受診券整理番号"), max_length=11)
     expires_on = models.DateField(_("有効期限"))
     card_symbol = models.CharField(_("被保険者証等記号"), max_length=20, blank=True)
@@ -72,7 +79,7 @@ class EligibilityTicket(models.Model):
         verbose_name_plural = _("受診券")
         ordering: ClassVar[list[str]] = ["insurer_id", "ticket_number"]
         constraints: ClassVar[list[models.BaseConstraint]] = [
-            models.UniqueConstraint(fields=["insurer", "ticket_number"], name="eligibility_ticket_unique"),
+            models.UniqueConstraint(fields=["insurer", "kind", "ticket_number"], name="eligibility_ticket_unique"),
             models.CheckConstraint(
                 condition=Q(basic_copay_rate__lte=100000) & Q(detail_copay_rate__lte=100000) & Q(other_copay_rate__lte=100000),
                 name="eligibility_copay_rate_at_most_100_percent",

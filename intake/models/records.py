@@ -23,6 +23,21 @@ class RecordStatus(models.TextChoices):
     RETURNED = "returned", _("返戻")
 
 
+class RecordKind(models.TextChoices):
+    """What a record is: the 実施区分 of its archive and whether it carries a claim."""
+
+    CHECKUP = "checkup", _("特定健診")
+    GUIDANCE = "guidance", _("特定保健指導")
+    RESULTS_ONLY = "results_only", _("特定健診（結果のみ）")
+    OTHER_CHECKUP = "other_checkup", _("事業者健診等（他の健診結果）")
+
+
+# 特定健診 and what counts as one for the 年度 (results only, 事業者健診等): once per person and 年度.
+CHECKUP_KINDS = (RecordKind.CHECKUP, RecordKind.RESULTS_ONLY, RecordKind.OTHER_CHECKUP)
+# What the agency bills as claims on the insurer's 費用請求書.
+BILLED_KINDS = (RecordKind.CHECKUP, RecordKind.GUIDANCE)
+
+
 class Record(models.Model):
     """One person's checkup in a submission: the DATA file, its CLAIMS file, and the verdict.
 
@@ -74,6 +89,14 @@ class Record(models.Model):
     stratified_level = models.CharField(_("保健指導レベル（再計算）"), max_length=1, choices=GUIDANCE_LEVELS, blank=True)
     stratification_rule = models.CharField(_("階層化の基準"), max_length=16, blank=True)
     stratification_reasons = models.TextField(_("階層化の理由"), blank=True)
+    kind = models.CharField(_("種類"), max_length=16, choices=RecordKind.choices, default=RecordKind.CHECKUP)
+    service_event_type = models.CharField(_("実施区分"), max_length=1, default="1")
+    # 階層化 of a checkup (its 保健指導レベル 9N506) or the level of a guidance record (別表12).
+    guidance_level = models.CharField(_("保健指導レベル・区分"), max_length=1, blank=True)
+    # 別表11 保健指導実施時点 of a guidance record: 1 開始時, 2 実績評価時, 3 途中終了時, …
+    guidance_timing = models.CharField(_("保健指導実施時点"), max_length=1, blank=True)
+    guidance_first_date = models.DateField(_("初回面接日"), null=True, blank=True)
+    payment_rate = models.PositiveSmallIntegerField(_("支払割合（%）"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("健診レコード")
@@ -84,19 +107,25 @@ class Record(models.Model):
             # A checkup is accepted once: the business key is unique among accepted records.
             models.UniqueConstraint(
                 fields=["insurer_number", "ticket_number", "checkup_date"],
-                condition=Q(status="accepted") & ~Q(ticket_number=""),
+                condition=Q(status="accepted") & ~Q(ticket_number="") & ~Q(kind="guidance"),
                 name="record_accepted_business_key_unique",
+            ),
+            # A guidance part is accepted once: one 利用券, one record per 実施時点 (開始時, 実績評価時, …).
+            models.UniqueConstraint(
+                fields=["insurer_number", "ticket_number", "guidance_timing"],
+                condition=Q(status="accepted") & Q(kind="guidance") & ~Q(ticket_number=""),
+                name="record_accepted_guidance_part_unique",
             ),
             # 特定健診 once per person and 年度 (保険者番号 + 記号 + 番号 + 枝番), whichever institution or day …
             models.UniqueConstraint(
                 fields=["person_key", "fiscal_year"],
-                condition=Q(status="accepted") & Q(fiscal_year__isnull=False) & ~Q(person_key=""),
+                condition=Q(status="accepted") & Q(fiscal_year__isnull=False) & ~Q(person_key="") & ~Q(kind="guidance"),
                 name="record_accepted_person_year_unique",
             ),
             # … and one 受診券 once per 年度.
             models.UniqueConstraint(
                 fields=["insurer_number", "ticket_number", "fiscal_year"],
-                condition=Q(status="accepted") & Q(fiscal_year__isnull=False) & ~Q(ticket_number=""),
+                condition=Q(status="accepted") & Q(fiscal_year__isnull=False) & ~Q(ticket_number="") & ~Q(kind="guidance"),
                 name="record_accepted_ticket_year_unique",
             ),
         ]

@@ -28,8 +28,16 @@ from kenshin.records import CheckupDocument
 from kenshin.rules import age_on, fiscal_year_end
 from kenshin.writer import xsd_members
 
-from .. import storage
-from ..models import AnnualReport, AnnualReportGeneration, Record, RecordStatus, StoredArchive, Submission
+from .. import selectors, storage
+from ..models import (
+    CHECKUP_KINDS,
+    AnnualReport,
+    AnnualReportGeneration,
+    Record,
+    RecordStatus,
+    StoredArchive,
+    Submission,
+)
 from ..reading import parse_checkup, read_members
 
 PSEUDONYM_SALT = "intake.annual_report.pseudonym"
@@ -52,9 +60,10 @@ class AnnualReportTooManyToday(ApplicationError):
 
 
 def year_records(insurer: Insurer, year: int) -> QuerySet[Record]:
-    """The accepted 特定健診 of the insurer's insured in the 年度 (April–March)."""
+    """The accepted 特定健診 of the insurer's insured in the 年度 (April–March): with claims, results only and
+    事業者健診等, which all count toward the 実施率 (guidance records are not checkups)."""
     return Record.objects.filter(
-        insurer=insurer, status=RecordStatus.ACCEPTED,
+        insurer=insurer, status=RecordStatus.ACCEPTED, kind__in=CHECKUP_KINDS,
         checkup_date__gte=dt.date(year, 4, 1), checkup_date__lte=dt.date(year + 1, 3, 31),
     ).order_by("checkup_date", "pk")
 
@@ -68,12 +77,16 @@ def _person(sex: str, birth: dt.date | None, checkup: dt.date | None, level: str
 PERSON_FIELDS = ("sex", "birth_date", "checkup_date", "stratified_level")
 
 
+GUIDANCE_LEVEL_GROUPS = {"1": "active", "2": "motivational", "3": "motivational"}  # 別表12: 動機付け支援相当 counts as 動機付け
+
+
 @dataclass(frozen=True)
 class Preview:
     year: int
     counts: annual_report.Counts
     target_population: int | None
     generations: list[AnnualReportGeneration]
+    guidance: dict[str, dict[str, int]]  # 開始者・終了者 by level group (active, motivational, total)
 
     @property
     def rate(self) -> Decimal | None:
@@ -100,7 +113,20 @@ def annual_report_preview(*, insurer: Insurer, year: int) -> Preview:
     report = AnnualReport.objects.filter(insurer=insurer, fiscal_year=year).first()
     people = [_person(*row) for row in year_records(insurer, year).values_list(*PERSON_FIELDS)]
     generations = list(report.generations.select_related("archive", "created_by")) if report else []
-    return Preview(year, annual_report.counts(people), report.target_population if report else None, generations)
+    return Preview(year, annual_report.counts(people), report.target_population if report else None, generations,
+                   guidance_counts(insurer=insurer, year=year))
+
+
+def guidance_counts(*, insurer: Insurer, year: int) -> dict[str, dict[str, int]]:
+    """特定保健指導 of the 年度 (by the 初回面接's 年度): 開始者 and 終了者 (実績評価 accepted) by level (別表12)."""
+    found = {group: {"started": 0, "finished": 0} for group in ("active", "motivational", "total")}
+    for course in selectors.guidance_courses(insurer=insurer, fiscal_year=year):
+        for group in (GUIDANCE_LEVEL_GROUPS.get(course.level), "total"):
+            if group is None:
+                continue
+            found[group]["started"] += course.started
+            found[group]["finished"] += course.finished
+    return found
 
 
 def annual_report_population_set(*, insurer: Insurer, year: int, population: int, actor: Any,
@@ -175,7 +201,8 @@ def annual_report_generate(*, insurer: Insurer, year: int, actor: Any, request: 
         archive, _new = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
         generation = AnnualReportGeneration.objects.create(
             report=report, created_by=actor if getattr(actor, "pk", None) else None, archive=archive,
-            file_name=name.filename, record_count=len(rows), counts=annual_report.counts(people).as_json(),
+            file_name=name.filename, record_count=len(rows),
+            counts={**annual_report.counts(people).as_json(), "guidance": guidance_counts(insurer=insurer, year=year)},
         )
         audit_record(action="annual_report.generated", actor=actor, request=request, object_type="annual_report_generation",
                      object_ids=[generation.pk], detail={"year": year, "files": len(rows), "sha256": stored.sha256,

@@ -83,6 +83,9 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
                 rejected = reading.discard or not progress.records or any(
                     checks.blocks_archive(f, progress.record_files) for f in archive_level
                 )
+                if rejected and not any(f.blocking for f in archive_level):
+                    # Never rejected without a reason: nothing was readable as a person's record.
+                    archive_level.append(checks.NOTHING_TO_CHECK.at(file=submission.file_name))
                 if reading.discard:
                     transaction.set_rollback(True)
                 elif rejected:
@@ -127,10 +130,13 @@ def _records_save(reading: standard_reader.ArchiveReading, submission: Submissio
     """One pending record per person with the findings of the agency's rules, saved CHUNK_SIZE at a time."""
     progress = _Progress()
     refs = checks.References.for_archive(reading, submission)
+    service = reading.index.service_event_type if reading.index else (reading.archive_name.service_event_type if reading.archive_name else None)
     batch: list[checks.PendingRecord] = []
     for read in reading.records():
         progress.files += len(read.files)
-        pending = checks.pending_record(read, submission, progress.records + 1)
+        pending = checks.pending_record(
+            read, submission, progress.records + 1, service=service, archive_has_claims=reading.has_claims
+        )
         if pending is None:
             progress.findings += read.findings
             continue

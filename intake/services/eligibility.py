@@ -4,12 +4,16 @@ Upload (``eligibility_upload``): a CSV with a header row, UTF-8 (BOM allowed) or
 row is validated and every problem reported with its line number; the file is imported whole or
 not at all. A ticket number already known for the insurer is updated (the latest upload wins).
 
-Columns (header names; the copay columns may be left out, meaning 負担なし)::
+Columns (header names; the copay columns may be left out, meaning 負担なし; 券面種別 may be left out,
+meaning 1 受診券)::
 
     受診券整理番号, 有効期限, 被保険者証記号, 被保険者証番号, 被保険者証枝番, 生年月日, 性別,
     基本負担区分, 基本負担額, 基本負担率, 基本上限額,
     詳細負担区分, 詳細負担額, 詳細負担率, 詳細上限額,
-    追加負担区分, 追加負担額, 追加負担率, 追加上限額
+    追加負担区分, 追加負担額, 追加負担率, 追加上限額, 券面種別
+
+A row of 券面種別 2 is a 利用券 (特定保健指導): its 整理番号 goes in the same column and its 窓口負担 in the 基本
+columns (with the 保険者負担上限額); the guidance rules check guidance records against it.
 
 Dates are ``YYYYMMDD`` or ``YYYY-MM-DD``; 性別 1 (男) / 2 (女); 負担区分 is 別表6 (1 負担なし, 2 定額,
 3 定率, 4 保険者負担上限額); 負担額 and 上限額 are yen; 負担率 is percent × 1000 (30 % = 30000), as in
@@ -59,7 +63,8 @@ COPAY_PARTS = (("code", "負担区分"), ("amount", "負担額"), ("rate", "負�
 COPAY_COLUMNS = {
     f"{component}_copay_{part}": f"{label}{suffix}" for component, label in COMPONENTS for part, suffix in COPAY_PARTS
 }
-COLUMNS = {**IDENTITY_COLUMNS, **COPAY_COLUMNS}
+KIND_COLUMN = {"kind": "券面種別"}
+COLUMNS = {**IDENTITY_COLUMNS, **COPAY_COLUMNS, **KIND_COLUMN}
 TEMPLATE_HEADER = ",".join(COLUMNS.values())
 
 
@@ -155,6 +160,10 @@ class _Row:
             self.error("birth_date", _("生年月日が有効期限より後です。"))
         for component, _label in COMPONENTS:
             self._copay(component)
+        kind = v.get("kind", "") or EligibilityTicket.Kind.CHECKUP
+        if kind not in EligibilityTicket.Kind.values:
+            self.error("kind", _("1（受診券）または2（利用券）を入力してください。"))
+        self.fields["kind"] = kind
         return self.fields if len(self.errors) == before else None
 
     def _copay(self, component: str) -> None:
@@ -212,7 +221,7 @@ def parse_csv(data: bytes) -> list[dict[str, Any]]:
         raise EligibilityFileInvalid(errors)
     keys = [by_label[label] for label in header]
     rows: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
     try:
         for line, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
@@ -227,7 +236,7 @@ def parse_csv(data: bytes) -> list[dict[str, Any]]:
             parsed = _Row(line, values, errors).parse()
             if parsed is None:
                 continue
-            first = seen.setdefault(parsed["ticket_number"], line)
+            first = seen.setdefault((parsed["kind"], parsed["ticket_number"]), line)
             if first != line:
                 errors.append(RowError(line, COLUMNS["ticket_number"], _("%(line)d行目と同じ受診券整理番号です。") % {"line": first}))
                 continue
@@ -273,16 +282,16 @@ def eligibility_upload(
         upload.full_clean()
         upload.save()
         existing = {
-            ticket.ticket_number: ticket
+            (ticket.kind, ticket.ticket_number): ticket
             for ticket in EligibilityTicket.objects.select_for_update().filter(
                 insurer=insurer, ticket_number__in=[row["ticket_number"] for row in rows]
             )
         }
-        fields = [key for key in COLUMNS if key != "ticket_number"]
+        fields = [key for key in COLUMNS if key not in ("ticket_number", "kind")]
         changed: list[EligibilityTicket] = []
         new: list[EligibilityTicket] = []
         for row in rows:
-            ticket = existing.get(row["ticket_number"])
+            ticket = existing.get((row["kind"], row["ticket_number"]))
             if ticket is None:
                 new.append(EligibilityTicket(insurer=insurer, upload=upload, **row))
             else:

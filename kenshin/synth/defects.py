@@ -415,7 +415,7 @@ def _guidance_in_checkup_archive(submission: Submission, rng: Random) -> Submiss
         return None
     first = submission.checkups[0]
     header = replace(first.record.header, report_category="22")
-    guidance = Member(first.path, GuidanceDocument(header=header, section_codes=(SECTION_GUIDANCE_COMMON,)))
+    guidance = Member(first.path, GuidanceDocument(header=header, sections=(Section(SECTION_GUIDANCE_COMMON, None, ()),)))
     return replace(submission, checkups=submission.checkups[1:], guidance=(guidance,))
 
 

@@ -39,18 +39,19 @@ from audit.services import audit_record
 from core.actors import actor_label
 from core.http import client_ip
 from intake import jobs, storage
-from intake.models import NotificationKind, Record
-from kenshin.codes import SERVICE_CHECKUP
+from intake.models import NotificationKind, Record, RecordKind
 from kenshin.naming import ArchiveName
 from kenshin.writer import pack
 
 from ..models import MAX_SAME_DAY_COUNT, Delivery, DeliveryChannel, DeliveryDownload, DeliveryItem, DeliveryStatus
 from ..packing import (
     MAX_TOTAL,
+    SERVICE_OF_KIND,
     RoutingError,
     agency_code,
     delivery_archive,
     delivery_parts,
+    delivery_totals,
     store_archive,
     verify_archive,
 )
@@ -84,11 +85,12 @@ def _chunks(records: Sequence[Record]) -> Iterable[list[Record]]:
 def _create_delivery(
     insurer: Insurer, records: list[Record], *, code: str, day: dt.date, count: int, actor: Any, request: HttpRequest | None
 ) -> Delivery:
-    name = ArchiveName(code, insurer.number, day, count, SERVICE_CHECKUP)
+    kind = records[0].kind
+    name = ArchiveName(code, insurer.number, day, count, SERVICE_OF_KIND[RecordKind(kind)])
     parts = delivery_parts(records, name)
     data = delivery_archive(parts, name, code, insurer.number)
     verify_archive(data, name.filename)
-    claims = [part.claim.settlement for part in parts]
+    unit_total, payment_total, claim_total = delivery_totals(parts)
     delivery = Delivery(
         insurer=insurer,
         archive=store_archive(data),
@@ -97,10 +99,11 @@ def _create_delivery(
         created_on=day,
         same_day_count=count,
         record_count=len(parts),
-        file_count=2 * len(parts),
-        unit_total=sum(s.unit_amount for s in claims),
-        payment_total=sum(s.payment_amount for s in claims),
-        claim_total=sum(s.claim_amount for s in claims),
+        file_count=len(parts) + sum(1 for part in parts if part.claim_data is not None),
+        unit_total=unit_total,
+        payment_total=payment_total,
+        claim_total=claim_total,
+        record_kind=kind,
         created_by=actor if isinstance(actor, User) else None,
     )
     delivery.full_clean()
@@ -142,7 +145,12 @@ def _route_insurer(insurer_id: int, *, code: str, day: dt.date, actor: Any, requ
             .order_by("submission__received_at", "submission_id", "position")
         )
         count = next_same_day_count(insurer, day)
-        for chunk in _chunks(records):
+        # One kind of record per archive: checkups, guidance, results only and 事業者健診等 never mixed.
+        by_kind: dict[str, list[Record]] = {}
+        for record in records:
+            by_kind.setdefault(record.kind, []).append(record)
+        chunks = [chunk for kind in RecordKind.values if kind in by_kind for chunk in _chunks(by_kind[kind])]
+        for chunk in chunks:
             if count > MAX_SAME_DAY_COUNT:
                 logger.warning("insurer %s: the same-day count is exhausted; %d records wait for tomorrow", insurer.number, len(chunk))
                 break

@@ -22,16 +22,15 @@ from agency.models import Role, User
 from audit.services import audit_record
 from core.actors import actor_label
 from intake import jobs, storage
-from intake.models import NotificationKind, Record, RecordStatus, Submission
-from intake.reading import parse_claim, read_members
+from intake.models import NotificationKind, Record, RecordKind, RecordStatus, Submission
+from intake.reading import parse_claim, parse_guidance_claim, read_members
 from kenshin.assemble import agency_party, institution_party, summary_for
-from kenshin.claim_write import claim_xml, index_xml, summary_xml
-from kenshin.codes import SERVICE_CHECKUP
+from kenshin.claim_write import claim_xml, guidance_claim_xml, index_xml, summary_xml
 from kenshin.naming import INDEX_FILE, SUMMARY_FILE, ArchiveName
 from kenshin.records import AdjudicationResult, IndexRecord
 
 from ..models import MAX_SAME_DAY_COUNT, DeliveryItem, InsurerReturn, InsurerReturnReason
-from ..packing import DeliveryInvalid, agency_code, pack_archive, store_archive, verify_archive
+from ..packing import SERVICE_OF_KIND, DeliveryInvalid, agency_code, pack_archive, store_archive, verify_archive
 from ..settlement import return_interaction_type
 
 RETURN_NOTE_MAX = 100  # reason text of insurerAdjudicationResult
@@ -45,30 +44,40 @@ def _return_same_day_count(record: Record, day: dt.date) -> int:
 
 
 def _return_archive(record: Record, item: DeliveryItem, result: AdjudicationResult, code: str, day: dt.date) -> tuple[str, bytes]:
-    members = read_members(record.submission, [record.data_path, record.claim_path])
-    claim = parse_claim(members[record.claim_path], record.claim_path)
-    if claim is None:
-        raise DeliveryInvalid(_("決済ファイルを読み取れません: %(path)s") % {"path": record.claim_path})
-    claim = replace(claim, insurer_result=result)
+    """The 種別 2 archive that takes one record back to its institution, its claim carrying the 過誤 reason
+    (a checkup's cc08 or a guidance part's gc08); results only and 事業者健診等 have no claim and go back as
+    their DATA file (the reason is in the notice)."""
+    service = SERVICE_OF_KIND[RecordKind(record.kind)]
+    members = read_members(record.submission, [p for p in (record.data_path, record.claim_path) if p])
+    files = {item.data_name: members[record.data_path]}
+    summary = None
+    if record.claim_path:
+        if record.kind == RecordKind.GUIDANCE:
+            guidance = parse_guidance_claim(members[record.claim_path], record.claim_path)
+            if guidance is None:
+                raise DeliveryInvalid(_("決済ファイルを読み取れません: %(path)s") % {"path": record.claim_path})
+            guidance = replace(guidance, insurer_result=result)
+            summary = summary_for([], [guidance], service_event_type=service)
+            files[item.claim_name] = guidance_claim_xml(guidance)
+        else:
+            claim = parse_claim(members[record.claim_path], record.claim_path)
+            if claim is None:
+                raise DeliveryInvalid(_("決済ファイルを読み取れません: %(path)s") % {"path": record.claim_path})
+            claim = replace(claim, insurer_result=result)
+            summary = summary_for([claim], service_event_type=service)
+            files[item.claim_name] = claim_xml(claim)
     institution = record.institution.number
-    name = ArchiveName(code, institution, day, _return_same_day_count(record, day), SERVICE_CHECKUP)
+    name = ArchiveName(code, institution, day, _return_same_day_count(record, day), service)
     index = IndexRecord(
         interaction_type="2",
         created_on=day,
         sender=agency_party(code),
         receiver=institution_party(institution),
-        service_event_type=SERVICE_CHECKUP,
-        total_record_count=2,
+        service_event_type=service,
+        total_record_count=len(files),
     )
-    data = pack_archive(
-        name,
-        {
-            INDEX_FILE: index_xml(index),
-            SUMMARY_FILE: summary_xml(summary_for([claim], service_event_type=SERVICE_CHECKUP)),
-            item.data_name: members[record.data_path],
-            item.claim_name: claim_xml(claim),
-        },
-    )
+    members_out = {INDEX_FILE: index_xml(index), **({SUMMARY_FILE: summary_xml(summary)} if summary is not None else {}), **files}
+    data = pack_archive(name, members_out)
     verify_archive(data, name.filename)
     return name.filename, data
 

@@ -159,4 +159,13 @@ def test_settings_pages(user_client: Callable[..., Client], contract_a: Any) -> 
     assert response.status_code == 302
     terms = contract_a.insurer.billing_terms
     assert terms.fixed_fee_period == "monthly" and terms.fee_fixed == 15_000 and terms.fee_initial is None
+    assert terms.fee_per_guidance is None and terms.fee_other_checkups is False  # no guidance fee unless set
     assert AuditEvent.objects.filter(action="billing.terms.saved").exists()
+    response = admin.post(reverse("billing:insurer_terms", args=[contract_a.insurer.number]), {
+        "fixed_fee_period": "monthly", "fee_fixed": "15000", "fee_per_guidance": "330", "fee_other_checkups": "on",
+    })
+    assert response.status_code == 302
+    terms.refresh_from_db()
+    assert (terms.fee_per_guidance, terms.fee_other_checkups) == (330, True)
+    saved = AuditEvent.objects.filter(action="billing.terms.saved").order_by("-seq").first()
+    assert saved is not None and saved.detail["new"]["fee_per_guidance"] == 330

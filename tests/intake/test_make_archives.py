@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from agency.models import Contract, Institution, Insurer
+from intake.services.receive import submission_receive
 from kenshin.copay import terms_from_contract
 from kenshin.reader import read_archive
 from kenshin.rules import copay_differences
@@ -67,3 +69,36 @@ def test_uses_existing_parties_and_injects_defects(db: None, tmp_path: Path) -> 
 def test_unknown_defect_names_are_usage_errors(db: None, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="invalid choice"):
         _run(tmp_path, "--defect", "no_such_defect")
+
+
+def test_guidance_archives_come_in_pairs_with_their_defects_and_are_accepted(db: None, tmp_path: Path, capture: Any) -> None:
+    output = _run(
+        tmp_path, "--kind", "guidance", "--records", "6", "--create-parties", "--insurers", "2",
+        "--guidance-defect", "guidance_evaluation_too_early",
+    )
+    assert "wrote 2 guidance archives, 12 records, 1 injected defects" in output
+    assert set(Contract.objects.values_list("guidance_active_price", "results_only", "other_checkups")) == {(45_000, True, True)}
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    start, evaluation = (entry["file"] for entry in manifest["archives"])
+    assert start.endswith("_2.zip") and evaluation.endswith("_2.zip") and start < evaluation
+    assert [d["defect"] for d in manifest["archives"][1]["defects"]] == ["guidance_evaluation_too_early"]
+    institution = Institution.objects.get()
+    verdicts = []
+    for name in (start, evaluation):
+        with capture(execute=True):
+            received = submission_receive(
+                source=(tmp_path / name).read_bytes(), file_name=name, institution=institution, channel="media"
+            ).submission
+        received.refresh_from_db()
+        verdicts.append((received.status, received.records_returned))
+    assert verdicts == [("accepted", 0), ("partially_accepted", 1)]
+
+
+@pytest.mark.parametrize(("kind", "suffix"), [("results-only", "_1.zip"), ("other-checkup", "_4.zip")])
+def test_results_only_and_other_checkup_archives(db: None, tmp_path: Path, kind: str, suffix: str) -> None:
+    output = _run(tmp_path, "--kind", kind, "--records", "4", "--create-parties", "--insurers", "2")
+    assert f"wrote 1 {kind} archives, 4 records" in output
+    (entry,) = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["archives"]
+    assert entry["file"].endswith(suffix)
+    result = read_archive(tmp_path / entry["file"], xsd_dir=None)
+    assert result.codes() == {"XML_SCHEMA_UNAVAILABLE"} and result.claims == () and result.summary is None

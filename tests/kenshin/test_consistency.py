@@ -18,7 +18,7 @@ from kenshin.claim_write import claim_xml
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER, Namespace
 from kenshin.naming import ArchiveName
 from kenshin.reader import ReadResult, read_archive
-from kenshin.records import AdjudicationResult, GuidanceDocument, Member, PartyId, Submission
+from kenshin.records import AdjudicationResult, GuidanceDocument, Member, PartyId, Section, Submission
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, generate
 from kenshin.writer import write_archive
 
@@ -203,7 +203,7 @@ def test_every_missing_field_of_a_claim_is_reported_then_counted(mixed: Generate
 def test_a_guidance_document_named_as_a_checkup_is_read_as_guidance(mixed: GeneratedArchive) -> None:
     first = mixed.submission.checkups[0]
     header = replace(first.record.header, report_category="22")
-    guidance = Member(first.path, GuidanceDocument(header=header, section_codes=("90010",)))
+    guidance = Member(first.path, GuidanceDocument(header=header, sections=(Section("90010", None, ()),)))
     result = _read(replace(mixed.submission, checkups=mixed.submission.checkups[1:], guidance=(guidance,)))
     assert {"XML_KIND_PREFIX_MISMATCH", "ARC_MIXED_SERVICE"} <= result.codes()
     assert [member.path for member in result.guidance] == [first.path]

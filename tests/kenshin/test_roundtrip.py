@@ -246,7 +246,9 @@ def test_observation_flags_survive(document: CheckupDocument) -> None:
 guidance_documents = st.builds(
     GuidanceDocument,
     header=headers.map(lambda header: replace(header, report_category="21")),
-    section_codes=st.lists(st.sampled_from(["90010", "90020", "90040"]), min_size=1, max_size=3).map(tuple),
+    sections=st.lists(st.sampled_from(["90010", "90020", "90040"]), min_size=1, max_size=3).map(
+        lambda codes: tuple(Section(code, None, ()) for code in codes)
+    ),
 )
 guidance_claims = st.builds(
     GuidanceClaim,

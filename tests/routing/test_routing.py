@@ -217,6 +217,8 @@ def test_member_names_are_kept_when_free_and_renamed_when_taken() -> None:
     @dataclass
     class _Record:
         data_path: str
+        claim_path: str = "CLAIMS/c.xml"
+        kind: str = "checkup"
 
     name = ArchiveName(AGENCY, "01130012", __import__("datetime").date(2026, 4, 1), 3, "1")
     fresh_serials = iter(range(1, 100))

@@ -2,10 +2,12 @@
 
     python manage.py make_archives --out DIR --institutions N --records M --year 2024 --seed S
         [--defect NAME ...] [--defect-rate R] [--create-parties] [--insurers K]
-        [--password P] [--xsd-dir DIR]
+        [--password P] [--xsd-dir DIR] [--kind checkup|guidance|results-only|other-checkup] [--guidance-defect NAME ...]
 
 One archive per institution that has contracts, records priced under those contracts, and a
-manifest.json naming every injected defect. With --create-parties, missing institutions (and
+manifest.json naming every injected defect. ``--kind guidance`` writes each institution's 開始時 and
+実績評価時 archives (特定保健指導, 実施区分 2); ``results-only`` DATA and ix08 only; ``other-checkup`` 事業者健診
+(実施区分 4). With --create-parties, missing institutions (and
 insurers, up to --insurers) are created through the party services, with synthetic contracts.
 """
 
@@ -26,6 +28,7 @@ from kenshin.copay import ContractTerms, terms_from_contract
 from kenshin.schemas import xsd_dir_from_env
 from kenshin.synth.defects import DEFECTS
 from kenshin.synth.generator import DEFAULT_AGENCY_NUMBER, GeneratorConfig, write_archives
+from kenshin.synth.guidance import DEFAULT_GUIDANCE_PRICES, GUIDANCE_DEFECTS, KINDS, write_kind_archives
 from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer, make_parties
 
 
@@ -75,8 +78,19 @@ def _create_parties(*, institutions: int, insurers: int, year: int, seed: int) -
                 _save_contract(by_number[number], institution, terms[offset % len(terms)], year)
 
 
+# Synthetic contracts cover every kind of archive the generator makes.
+SYNTHETIC_COVERS = {
+    "guidance_active_price": DEFAULT_GUIDANCE_PRICES["1"],
+    "guidance_motivational_price": DEFAULT_GUIDANCE_PRICES["2"],
+    "results_only": True,
+    "other_checkups": True,
+}
+
+
 def _save_contract(insurer: Insurer, institution: Institution, terms: ContractTerms, year: int) -> None:
-    contract_from_terms(insurer=insurer, institution=institution, terms=terms, valid_from=dt.date(year, 4, 1))
+    contract_from_terms(
+        insurer=insurer, institution=institution, terms=terms, valid_from=dt.date(year, 4, 1), covers=SYNTHETIC_COVERS
+    )
 
 
 def _parties(institutions: list[Institution]) -> Parties:
@@ -129,6 +143,15 @@ class Command(BaseCommand):
         parser.add_argument("--insurers", type=int, default=3, help="insurers to have when creating parties")
         parser.add_argument("--password", help="lock the archives with this password (AES)")
         parser.add_argument(
+            "--kind", choices=KINDS, default="checkup",
+            help="checkup (特定健診, h/c), guidance (特定保健指導: 開始時 and 実績評価時 archives, g/p), "
+            "results-only (DATA and ix08 only) or other-checkup (事業者健診, 実施区分 4)",
+        )
+        parser.add_argument(
+            "--guidance-defect", action="append", default=[], choices=sorted(GUIDANCE_DEFECTS), metavar="NAME",
+            help="with --kind guidance: inject this defect (repeatable); see kenshin.synth.guidance",
+        )
+        parser.add_argument(
             "--xsd-dir",
             type=_optional_path,
             default=xsd_dir_from_env(),
@@ -164,6 +187,18 @@ class Command(BaseCommand):
                 xsd_dir=options["xsd_dir"],
                 password=options["password"],
             )
+            if options["kind"] != "checkup":
+                written = write_kind_archives(
+                    options["out"], config, _parties(institutions[:wanted]), kind=options["kind"],
+                    defects=options["guidance_defect"],
+                )
+                records = sum(count for _file, count, _defects in written)
+                injected = sum(len(found) for _file, _count, found in written)
+                self.stdout.write(
+                    f"wrote {len(written)} {options['kind']} archives, {records} records, {injected} injected defects "
+                    f"to {options['out']} (manifest.json)"
+                )
+                return
             manifest = write_archives(options["out"], config, _parties(institutions[:wanted]))
         except (ValueError, OSError) as error:
             raise CommandError(str(error)) from error
