@@ -11,7 +11,18 @@ from django.http import HttpRequest
 from core.access import get_or_deny
 
 from . import selectors
-from .models import ApiClient, ClientCertificate, Contract, Institution, InstitutionEmailSender, Insurer, User
+from .models import (
+    ApiClient,
+    ClientCertificate,
+    CollectiveContract,
+    CollectiveInsurer,
+    CollectivePriceTable,
+    Contract,
+    Institution,
+    InstitutionEmailSender,
+    Insurer,
+    User,
+)
 
 
 def access_insurer(request: HttpRequest, number: str) -> Insurer:
@@ -40,3 +51,17 @@ def access_client_certificate(request: HttpRequest, certificate_id: int) -> Clie
 
 def access_email_sender(request: HttpRequest, institution: Institution, sender_id: int) -> InstitutionEmailSender:
     return get_or_deny(selectors.email_sender_list(institution=institution), request, "email_sender", sender_id, pk=sender_id)
+
+
+def access_collective_contract(request: HttpRequest, contract_id: int) -> CollectiveContract:
+    return get_or_deny(selectors.collective_contract_list(), request, "collective_contract", contract_id, pk=contract_id)
+
+
+def access_collective_insurer(request: HttpRequest, contract: CollectiveContract, membership_id: int) -> CollectiveInsurer:
+    return get_or_deny(selectors.collective_insurer_list(contract=contract), request, "collective_insurer", membership_id,
+                       pk=membership_id)
+
+
+def access_collective_price_table(request: HttpRequest, contract: CollectiveContract, table_id: int) -> CollectivePriceTable:
+    return get_or_deny(contract.price_tables.prefetch_related("other_items"), request, "collective_price_table", table_id,
+                       pk=table_id)

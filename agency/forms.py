@@ -14,7 +14,20 @@ from audit.models import Outcome
 from audit.services import audit_record
 from kenshin.items import item_master
 
-from .models import Contract, ContractOtherItem, CredentialReset, Institution, Insurer, Role, User
+from .models import (
+    CollectiveContract,
+    CollectiveInstitution,
+    CollectiveInsurer,
+    CollectivePriceOtherItem,
+    CollectivePriceTable,
+    Contract,
+    ContractOtherItem,
+    CredentialReset,
+    Institution,
+    Insurer,
+    Role,
+    User,
+)
 from .services import maintenance_window_open_for
 
 
@@ -319,3 +332,69 @@ OtherItemFormSet = forms.inlineformset_factory(
 class ContractEndForm(forms.Form):
     valid_to = forms.DateField(label=_("契約終了日"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                                help_text=_("この日までの健診が契約の対象です（この日を含む）。"))
+
+
+# --- 集合契約 ---------------------------------------------------------------------------------------------------------
+
+
+class CollectiveContractForm(forms.ModelForm):
+    class Meta:
+        model = CollectiveContract
+        fields = ["name", "representative", "coordinator", "valid_from", "valid_to", "issues_tickets"]
+        widgets = {"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_to": forms.DateInput(attrs={"type": "date"})}
+
+
+class CollectiveInsurerForm(forms.ModelForm):
+    class Meta:
+        model = CollectiveInsurer
+        fields = ["insurer", "joined_on"]
+        widgets = {"joined_on": forms.DateInput(attrs={"type": "date"})}
+
+
+class CollectiveInsurerLeaveForm(forms.Form):
+    left_on = forms.DateField(label=_("脱退日（最終日）"), widget=forms.DateInput(attrs={"type": "date"}),
+                              help_text=_("この日までの健診はこの集合契約の単価、翌日以降の健診は他に適用される契約の単価になります。"))
+
+
+class CollectiveInstitutionForm(forms.ModelForm):
+    class Meta:
+        model = CollectiveInstitution
+        fields = ["institution", "price_group", "joined_on"]
+        widgets = {"joined_on": forms.DateInput(attrs={"type": "date"})}
+
+
+class CollectivePriceTableForm(forms.ModelForm):
+    class Meta:
+        model = CollectivePriceTable
+        fields = ["price_group", "commission_type", "basic_price", "anemia_price", "ecg_price", "fundus_price",
+                  "creatinine_price", "dock_price"]
+        help_texts = {"dock_price": _("空欄は人間ドックの契約なし。")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            for name in ("price_group", "commission_type"):
+                self.fields[name].disabled = True
+
+
+class CollectiveOtherItemForm(OtherItemForm):
+    class Meta:
+        model = CollectivePriceOtherItem
+        fields = ["item_code", "price"]
+
+
+CollectiveOtherItemFormSet = forms.inlineformset_factory(
+    CollectivePriceTable, CollectivePriceOtherItem, form=CollectiveOtherItemForm, extra=2, can_delete=True, max_num=50,
+    validate_max=True,
+)
+
+
+class CollectiveImportForm(forms.Form):
+    kind = forms.ChoiceField(label=_("取り込む内容"), choices=[])
+    file = forms.FileField(label=_("CSVファイル"), help_text=_("UTF-8 または Shift_JIS、1行目は見出し行。"))
+
+    def __init__(self, *args: Any, kinds: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind_field = self.fields["kind"]
+        assert isinstance(kind_field, forms.ChoiceField)  # noqa: S101 - declared above
+        kind_field.choices = [(key, kind.label) for key, kind in kinds.items()]

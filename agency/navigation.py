@@ -48,6 +48,8 @@ NAVIGATION: tuple[NavGroup, ...] = (
     NavGroup("routing", _("振分"), (
         NavEntry(_("送付データ"), "insurer:delivery_list", Perm.DELIVERIES_VIEW),
         NavEntry(_("健診データ検索"), "insurer:record_search", Perm.DELIVERIES_VIEW),
+        NavEntry(_("特定保健指導の対象者"), "insurer:guidance_targets", Perm.DELIVERIES_VIEW),
+        NavEntry(_("実施結果報告"), "insurer:annual_report", Perm.ANNUAL_REPORT),
         NavEntry(_("過誤返戻"), "insurer:return_list", Perm.RETURNS_VIEW),
         NavEntry(_("受診券データ"), "insurer:eligibility_upload", Perm.ELIGIBILITY_UPLOAD),
         NavEntry(_("振分実行"), "insurer:routing_run", Perm.ROUTING_RUN),
@@ -76,6 +78,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavEntry(_("保険者"), "parties:insurer_list", Perm.PARTIES_VIEW),
         NavEntry(_("健診機関"), "parties:institution_list", Perm.PARTIES_VIEW),
         NavEntry(_("契約"), "parties:contract_list", Perm.CONTRACTS_VIEW),
+        NavEntry(_("集合契約"), "parties:collective_list", Perm.PARTIES_MANAGE),
         NavEntry(_("APIクライアント"), "parties:api_client_list", Perm.PARTIES_MANAGE),
         NavEntry(_("請求設定"), "billing:settings", Perm.BILLING_MANAGE),
         NavEntry(_("通知設定"), "insurer:notification_settings", Perm.PORTAL_HOME),

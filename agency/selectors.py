@@ -10,6 +10,8 @@ from .crypto import decrypt_text
 from .models import (
     ApiClient,
     ClientCertificate,
+    CollectiveContract,
+    CollectiveInsurer,
     Contract,
     CredentialReset,
     Institution,
@@ -45,6 +47,15 @@ def contract_list(*, user: Any) -> QuerySet[Contract]:
     if user.role == Role.INSTITUTION_STAFF:
         return qs.filter(institution_id=user.institution_id)
     return qs
+
+
+def collective_contract_list() -> QuerySet[CollectiveContract]:
+    """Collective contracts (agency staff only: the pages that show them are the administrator's)."""
+    return CollectiveContract.objects.select_related("representative").order_by("-valid_from", "name")
+
+
+def collective_insurer_list(*, contract: CollectiveContract) -> QuerySet[CollectiveInsurer]:
+    return contract.insurers.select_related("insurer").order_by("insurer__number", "joined_on")
 
 
 def user_list(*, user: Any) -> QuerySet[User]:

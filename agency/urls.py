@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 
 from core.api import api_or_page_404
 
-from .views import accounts, administration, portal
+from .views import accounts, administration, collective, portal
 
 # Errors under /api/ answer in the API's error shape (JSON), everywhere else with the pages.
 handler404 = "core.api.api_or_page_404"
@@ -49,6 +49,18 @@ parties_patterns = (
         path("contracts/<int:contract_id>/", portal.contract_detail, name="contract_detail"),
         path("contracts/<int:contract_id>/edit/", administration.contract_edit, name="contract_edit"),
         path("contracts/<int:contract_id>/end/", administration.contract_end, name="contract_end"),
+        path("collective/", collective.collective_list, name="collective_list"),
+        path("collective/new/", collective.collective_create, name="collective_create"),
+        path("collective/import/", collective.collective_import, name="collective_import"),
+        path("collective/<int:contract_id>/", collective.collective_detail, name="collective_detail"),
+        path("collective/<int:contract_id>/insurers/new/", collective.collective_insurer_add, name="collective_insurer_add"),
+        path("collective/<int:contract_id>/insurers/<int:membership_id>/leave/", collective.collective_insurer_leave,
+             name="collective_insurer_leave"),
+        path("collective/<int:contract_id>/institutions/new/", collective.collective_institution_add,
+             name="collective_institution_add"),
+        path("collective/<int:contract_id>/prices/new/", collective.collective_price_add, name="collective_price_add"),
+        path("collective/<int:contract_id>/prices/<int:table_id>/edit/", collective.collective_price_edit,
+             name="collective_price_edit"),
         path("users/", portal.user_list, name="user_list"),
         path("users/new/", administration.user_create, name="user_create"),
         path("users/<int:user_id>/", administration.user_detail, name="user_detail"),

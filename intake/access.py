@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from core.access import get_or_deny
 
 from . import selectors
-from .models import Record, Submission
+from .models import AnnualReportGeneration, Record, Submission
 
 
 def access_submission(request: HttpRequest, submission_id: int) -> Submission:
@@ -16,3 +16,8 @@ def access_submission(request: HttpRequest, submission_id: int) -> Submission:
 
 def access_record(request: HttpRequest, record_id: int) -> Record:
     return get_or_deny(selectors.record_list(user=request.user), request, "record", record_id, pk=record_id)
+
+
+def access_annual_report_generation(request: HttpRequest, generation_id: int) -> AnnualReportGeneration:
+    return get_or_deny(selectors.annual_report_generation_list(user=request.user), request, "annual_report_generation",
+                       generation_id, pk=generation_id)

@@ -26,7 +26,16 @@ from kenshin.xmlsafe import parse_xml
 
 from . import jobs, storage
 from .checks import as_json
-from .models import CHECKUP_KINDS, EligibilityUpload, Finding, Record, RecordKind, RecordStatus, Submission
+from .models import (
+    CHECKUP_KINDS,
+    AnnualReportGeneration,
+    EligibilityUpload,
+    Finding,
+    Record,
+    RecordKind,
+    RecordStatus,
+    Submission,
+)
 
 
 def submission_list(*, user: Any) -> QuerySet[Submission]:
@@ -92,6 +101,16 @@ def record_list(*, user: Any) -> QuerySet[Record]:
         return qs.filter(institution_id=user.institution_id)
     if user.role == Role.INSURER_STAFF:
         return qs.filter(insurer_id=user.insurer_id, status="accepted")
+    return qs
+
+
+def annual_report_generation_list(*, user: Any) -> QuerySet[AnnualReportGeneration]:
+    """Generated 実施結果報告 archives: an insurer's own, none for institutions, all for agency staff."""
+    qs = AnnualReportGeneration.objects.select_related("report__insurer", "archive")
+    if user.role == Role.INSURER_STAFF:
+        return qs.filter(report__insurer_id=user.insurer_id)
+    if user.role == Role.INSTITUTION_STAFF:
+        return qs.none()
     return qs
 
 

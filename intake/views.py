@@ -28,6 +28,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agency import selectors as agency_selectors
+from agency.contracts import applied_contract
 from agency.models import Institution, Role
 from agency.permissions import Perm, permission_required_for_role, user_has_perm
 from audit.middleware import personal_data
@@ -455,6 +456,7 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
             "submission": record.submission,
             "findings": findings,
             "content": outputs.record_content(record),
+            "contract": applied_contract(record.contract, record.collective_price_table),
             "chain": _chain(request, record),
             "timeline": timeline.record_timeline(record),
             "can_override": user_has_perm(request.user, Perm.INTAKE_OVERRIDE)

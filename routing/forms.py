@@ -175,3 +175,22 @@ class DeliveryListFilterForm(DeliveryFilterForm):
             del self.fields["insurer"]
         else:
             self.fields["insurer"].queryset = insurers  # type: ignore[attr-defined]
+
+
+class GuidanceTargetForm(forms.Form):
+    """特定保健指導の対象者リスト: the 年度 and, optionally, the month of the checkups."""
+
+    year = forms.IntegerField(label=_("年度"), min_value=2008, max_value=2100)
+    month = forms.TypedChoiceField(
+        label=_("健診実施月"), coerce=int, empty_value=None, required=False,
+        choices=[("", _("年度のすべて"))] + [(m, _("%(month)d月") % {"month": m}) for m in (*range(4, 13), 1, 2, 3)],
+    )
+
+
+class AnnualReportYearForm(forms.Form):
+    year = forms.IntegerField(label=_("年度"), min_value=2008, max_value=2100)
+
+
+class TargetPopulationForm(forms.Form):
+    population = forms.IntegerField(label=_("特定健診の対象者数"), min_value=1, max_value=99_999_999,
+                                    help_text=_("年度の特定健康診査の対象者数（実施率の分母）を入力してください。"))

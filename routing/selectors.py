@@ -13,9 +13,10 @@ from django.utils.translation import gettext as _
 
 from agency.models import Insurer, Role
 from intake import selectors as intake_selectors
-from intake.models import BILLED_KINDS, Record, RecordStatus, Submission, SubmissionStatus
+from intake.models import BILLED_KINDS, CHECKUP_KINDS, Record, RecordStatus, Submission, SubmissionStatus
 from kenshin.codes import SERVICE_CHECKUP
 from kenshin.naming import ArchiveName
+from kenshin.stratification import Level
 
 from .models import MAX_SAME_DAY_COUNT, Delivery, InsurerReturn
 from .packing import AgencyCodeMissing, agency_code
@@ -163,6 +164,19 @@ def routed_record_list(*, user: Any) -> QuerySet[Record]:
     if user.role == Role.INSTITUTION_STAFF:
         return qs.none()
     return qs
+
+
+def guidance_target_list(*, user: Any, year: int, month: int | None = None) -> QuerySet[Record]:
+    """特定保健指導の対象者: the accepted checkups routed to the user's insurer whose recomputed 保健指導レベル
+    (階層化 at intake) is 積極的支援 or 動機付け支援, by 年度 (April–March) and, optionally, month of the checkup."""
+    start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
+    records = routed_record_list(user=user).filter(
+        status=RecordStatus.ACCEPTED, kind__in=CHECKUP_KINDS, checkup_date__gte=start, checkup_date__lte=end,
+        stratified_level__in=[Level.ACTIVE.value, Level.MOTIVATIONAL.value],
+    )
+    if month is not None:
+        records = records.filter(checkup_date__month=month)
+    return records.order_by("checkup_date", "insurer_number", "card_symbol", "card_number", "card_branch", "pk")
 
 
 def insurer_return_list(*, user: Any) -> QuerySet[InsurerReturn]:

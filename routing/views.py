@@ -32,24 +32,27 @@ from core.http import request_audit
 from intake import notifications, outputs, reading
 from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
-from intake.access import access_submission
+from intake.access import access_annual_report_generation, access_submission
 from intake.forms import clean_file_name
 from intake.models import Record, RecordKind, RecordStatus
-from intake.services import eligibility
-from kenshin import labels
+from intake.services import annual_report, eligibility
+from kenshin import labels, rules
 from kenshin.guidance import LEVELS as GUIDANCE_LEVELS
 from kenshin.guidance import TIMINGS as GUIDANCE_TIMINGS
 
 from . import access, packing, selectors, timeline
 from .forms import (
+    AnnualReportYearForm,
     ConfirmForm,
     DeliveryListFilterForm,
     EligibilityUploadForm,
+    GuidanceTargetForm,
     InsurerReturnForm,
     MediaPrepareForm,
     NotificationPreferenceForm,
     RecordSearchForm,
     ReturnFilterForm,
+    TargetPopulationForm,
     TrackingNumberForm,
 )
 from .models import Delivery, DeliveryChannel, InsurerReturn
@@ -295,6 +298,119 @@ def record_search_csv(request: HttpRequest) -> HttpResponse:
     return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")
 
 
+# --- 実施結果報告 -------------------------------------------------------------------------------------------------
+
+
+def _report_year(request: HttpRequest) -> int:
+    form = AnnualReportYearForm(request.GET or request.POST)
+    if form.is_valid():
+        return int(form.cleaned_data["year"])
+    today = timezone.localdate()
+    return today.year - 1 if today.month >= 4 else today.year - 2  # the last 年度 that has ended
+
+
+def _insurer_of(request: HttpRequest) -> Any:
+    """The insurer whose report this is (the page is the insurer's own: the permission grants it to insurer staff)."""
+    insurer_id = int(getattr(request.user, "insurer_id", None) or 0)
+    return agency_selectors.insurer_list(user=request.user).get(pk=insurer_id)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.ANNUAL_REPORT)
+def annual_report_page(request: HttpRequest) -> HttpResponse:
+    insurer, year = _insurer_of(request), _report_year(request)
+    form = TargetPopulationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        annual_report.annual_report_population_set(insurer=insurer, year=year, population=form.cleaned_data["population"],
+                                                   actor=request.user, request=request)
+        messages.success(request, _("対象者数を保存しました。"))
+        return redirect(f"{reverse('insurer:annual_report')}?year={year}")
+    preview = annual_report.annual_report_preview(insurer=insurer, year=year)
+    if request.method == "GET" and preview.target_population:
+        form = TargetPopulationForm(initial={"population": preview.target_population})
+    return render(request, "insurer/annual_report.html", {
+        "insurer": insurer, "year": year, "preview": preview, "form": form, "table": preview.table(),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.ANNUAL_REPORT)
+def annual_report_generate(request: HttpRequest) -> HttpResponse:
+    """GET asks to confirm; POST builds and keeps a new archive."""
+    insurer, year = _insurer_of(request), _report_year(request)
+    if request.method == "POST":
+        generation = annual_report.annual_report_generate(insurer=insurer, year=year, actor=request.user, request=request)
+        messages.success(request, _("実施結果報告 %(name)s を作成しました（特定健診情報 %(count)d件）。") % {
+            "name": generation.file_name, "count": generation.record_count})
+        return redirect(f"{reverse('insurer:annual_report')}?year={year}")
+    return render(request, "insurer/annual_report_generate.html", {"insurer": insurer, "year": year})
+
+
+@personal_data("intake.annual_report.download")
+@require_GET
+@permission_required_for_role(Perm.ANNUAL_REPORT)
+def annual_report_download(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = access_annual_report_generation(request, generation_id)
+    _touch(request, "annual_report_generation", [generation.pk])
+    return _download(annual_report.annual_report_archive(generation), filename=generation.file_name)
+
+
+# --- 特定保健指導の対象者リスト ---------------------------------------------------------------------------------------
+
+
+def _guidance_targets(request: HttpRequest) -> tuple[GuidanceTargetForm, QuerySet[Record]]:
+    today = timezone.localdate()
+    form = GuidanceTargetForm(request.GET or {"year": today.year if today.month >= 4 else today.year - 1})
+    if not form.is_valid():
+        return form, Record.objects.none()
+    return form, selectors.guidance_target_list(
+        user=request.user, year=form.cleaned_data["year"], month=form.cleaned_data.get("month")
+    )
+
+
+@personal_data("routing.guidance_targets.view")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def guidance_targets(request: HttpRequest) -> HttpResponse:
+    form, records = _guidance_targets(request)
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    _touch(request, "record", [record.pk for record in page])
+    query = _query(request) or (f"year={form.data.get('year')}" if form.is_valid() else "")
+    return render(request, "insurer/guidance_targets.html", {
+        "form": form, "page": page, "query": query, "csv_url": reverse("insurer:guidance_targets_csv"),
+        "total": records.count() if form.is_valid() else 0,
+    })
+
+
+GUIDANCE_CSV_HEADER = (
+    "保険者番号", "被保険者証等記号", "被保険者証等番号", "枝番", "氏名カナ", "性別", "生年月日", "年度末年齢", "健診実施日",
+    "受診券整理番号", "健診機関番号", "健診機関名", "保健指導レベル", "対象となった理由", "階層化の基準",
+)
+
+
+@personal_data("routing.guidance_targets.export")
+@require_GET
+@permission_required_for_role(Perm.DELIVERIES_VIEW)
+def guidance_targets_csv(request: HttpRequest) -> HttpResponse:
+    form, records = _guidance_targets(request)
+    found = list(records)
+    _exported(request, "record", [r.pk for r in found])
+    rows = (
+        [r.insurer_number, r.card_symbol, r.card_number, r.card_branch, r.name_kana, labels.SEX.get(r.sex, r.sex),
+         _date(r.birth_date), _year_end_age(r), _date(r.checkup_date), r.ticket_number, r.institution.number,
+         r.institution.name, r.get_stratified_level_display(), " / ".join(r.stratification_reasons.splitlines()), r.stratification_rule]
+        for r in found
+    )
+    year = form.cleaned_data["year"] if form.is_valid() else ""
+    month = form.cleaned_data.get("month") if form.is_valid() else None
+    return _csv(rows, header=GUIDANCE_CSV_HEADER,
+                filename=f"hokenshido-taisho-{year}" + (f"-{month:02d}" if month else "") + ".csv")
+
+
+def _year_end_age(record: Record) -> str:
+    if record.birth_date is None or record.checkup_date is None:
+        return ""
+    return str(rules.age_on(record.birth_date, rules.fiscal_year_end(record.checkup_date)))
 def _person_history(record: Record) -> dict[str, Any]:
     """The same person's checkups and guidance courses delivered to the same insurer: 健診 beside 保健指導
     (開始 → 評価), each linking to its record."""

@@ -16,6 +16,9 @@ from routing.models import DeliveryStatus
 from .factories import (
     AccessReviewFactory,
     AgencyProfileFactory,
+    CollectiveInstitutionFactory,
+    CollectiveInsurerFactory,
+    CollectivePriceTableFactory,
     DeliveryFactory,
     DeliveryItemFactory,
     FindingFactory,
@@ -31,9 +34,11 @@ pytestmark = pytest.mark.django_db
 def test_rows_pass_model_validation() -> None:
     finding = FindingFactory(record=RecordFactory())
     returned = InsurerReturnFactory()
+    institution = CollectiveInstitutionFactory()
     for row in (
         AgencyProfileFactory(), finding.submission, finding.record, finding, returned.delivery,
-        returned.record.delivery_item, returned, AccessReviewFactory(),
+        returned.record.delivery_item, returned, AccessReviewFactory(), institution.contract, institution,
+        CollectiveInsurerFactory(contract=institution.contract), CollectivePriceTableFactory(contract=institution.contract),
     ):
         row.full_clean()
 

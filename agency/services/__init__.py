@@ -30,6 +30,18 @@ from .clients import (
     parse_certificate,
     token_digest,
 )
+from .collective import (
+    KINDS as COLLECTIVE_IMPORT_KINDS,
+)
+from .collective import (
+    CollectiveImportRefused,
+    collective_contract_save,
+    collective_import,
+    collective_institution_save,
+    collective_insurer_leave,
+    collective_insurer_save,
+    collective_price_table_save,
+)
 from .parties import (
     contract_end,
     contract_from_terms,
@@ -43,6 +55,8 @@ from .parties import (
 )
 
 __all__ = [
+    "COLLECTIVE_IMPORT_KINDS",
+    "CollectiveImportRefused",
     "api_client_create",
     "api_client_deactivate",
     "api_client_mark_used",
@@ -51,6 +65,12 @@ __all__ = [
     "client_certificate_inspect",
     "client_certificate_register",
     "client_certificate_revoke",
+    "collective_contract_save",
+    "collective_import",
+    "collective_institution_save",
+    "collective_insurer_leave",
+    "collective_insurer_save",
+    "collective_price_table_save",
     "contract_end",
     "contract_from_terms",
     "contract_save",

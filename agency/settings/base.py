@@ -231,6 +231,9 @@ COMPLIANCE_TRANSPORT_RECORD_SECONDS = env_int("COMPLIANCE_TRANSPORT_RECORD_SECON
 
 # Official MHLW XSD package installed by the operator (never the copies inside uploads).
 KENSHIN_XSD_DIR = env_str("KENSHIN_XSD_DIR")
+# 提出先機関番号 in the name of the 実施結果報告 archive (保険者 → 支払基金). The number 支払基金 expects
+# there was not found in public sources (README "実施結果報告"): set it once confirmed.
+ANNUAL_REPORT_RECEIVER = env_str("ANNUAL_REPORT_RECEIVER", "00000000")
 
 # --- Security headers -----------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -15,7 +15,7 @@ from kenshin.findings import Finding, FindingKind, Severity
 
 from .hints import READER_HINTS
 
-RULE_SET_VERSION = "2026.12-1"
+RULE_SET_VERSION = "2026.12-2"
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 R = ReturnReason

@@ -10,8 +10,9 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agency.contracts import AppliedContract, ContractBook
 from agency.models import Contract, Insurer
-from kenshin import copay
+from kenshin import copay, stratification
 from kenshin import rules as standard_rules
 from kenshin.checkdigits import is_valid_insurer_number
 from kenshin.codes import ClaimType, DetailItem
@@ -41,8 +42,9 @@ INSURER_UNKNOWN = rule(
 )
 NO_CONTRACT = rule(
     "REC_NO_CONTRACT", 1, ERROR, R.NOT_CONTRACTED, "健診実施日に有効な保険者との契約（同じ単価区分）がありません",
-    "契約期間と委託料単価区分（個別/集団）を確認してください。",
-    source=CONTRACTS,
+    "契約期間と委託料単価区分（個別/集団）を確認してください。集合契約では、保険者と健診機関の両方が健診実施日に"
+    "参加していることが必要です（詳細に確認した契約を示します）。",
+    source=f"{CONTRACTS}: 個別契約を優先し、なければ保険者と健診機関の両方が健診実施日に参加している集合契約",
 )
 TICKET_INVALID = rule(
     "REC_TICKET_INVALID", 1, ERROR, R.TICKET_NUMBER, "受診券整理番号がないか11桁の数字ではありません",
@@ -155,6 +157,13 @@ QUESTIONNAIRE_DEPENDENT = rule(
     "服薬・既往歴・所見の有無と、その内容の記載が矛盾していないか確認してください。",
     source=f"{ITEM_TABLE}の依存対象項目（服薬の薬剤名・服薬理由、具体的な既往歴、所見）",
 )
+GUIDANCE_LEVEL_DIFFERS = rule(
+    "QST_GUIDANCE_LEVEL_DIFFERS", 1, WARNING, R.ABNORMAL_RESULT,
+    "報告された保健指導レベルが健診結果から再計算した階層化の結果と異なります",
+    "腹囲・BMI・血糖・脂質・血圧・喫煙・服薬・年齢から階層化（第4期）をやり直し、保健指導レベル（9N506）を確認してください。"
+    "誤りでなければ確認済みとして受理できます。",
+    source=f"{PROGRAM}「保健指導対象者の選定と階層化」（ステップ1〜4）と保健指導レベル（9N506、OID 1.2.392.200119.6.3001）",
+)
 RESULTS_ONLY_NOT_CONTRACTED = rule(
     "REC_RESULTS_ONLY_NOT_CONTRACTED", 1, ERROR, R.NOT_CONTRACTED,
     "決済情報のない健診結果ですが、健診実施日に有効な「結果のみ」の契約（個別契約）がありません",
@@ -182,7 +191,8 @@ class References:
     institution: Any
     file_date: dt.date | None
     insurers: dict[str, Insurer | None] = field(default_factory=dict)
-    contracts: dict[tuple[str, int], list[Contract]] = field(default_factory=dict)
+    contracts: dict[tuple[str, int], list[Contract]] = field(default_factory=dict)  # pair contracts (results only, guidance)
+    book: ContractBook | None = None  # the institution's pair and collective contracts (agency.contracts)
     tickets: tickets.TicketLookup | None = None  # the 受診券 uploaded by the batch's insurers
     terms: dict[int, copay.ContractTerms] = field(default_factory=dict)  # by contract, built once
     guidance_parts: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)  # 利用券 → accepted 実施時点
@@ -194,7 +204,7 @@ class References:
     def for_archive(cls, reading: ArchiveReading, submission: Submission) -> References:
         index, name = reading.index, reading.archive_name
         file_date = index.created_on if index else (name.submitted_on if name else None)
-        return cls(submission.institution, file_date)
+        return cls(submission.institution, file_date, book=ContractBook(submission.institution))
 
     def load(self, pending: Sequence[PendingRecord]) -> None:
         """Make the insurers, contracts and tickets of a batch of records available."""
@@ -206,14 +216,10 @@ class References:
                 insurer__number__in=numbers, institution=self.institution
             ).select_related("insurer").prefetch_related("other_items"):
                 self.contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
+            assert self.book is not None  # noqa: S101 - for_archive sets it
+            self.book.load(number for number in numbers if found.get(number) is not None)
         self.tickets = tickets.tickets_for([p for p in pending if p.record.kind != RecordKind.GUIDANCE])
         load_guidance_references(self, pending)
-
-    def terms_of(self, contract: Contract) -> copay.ContractTerms:
-        terms = self.terms.get(contract.pk)
-        if terms is None:
-            terms = self.terms[contract.pk] = contract_terms(contract)
-        return terms
 
 
 def contract_terms(contract: Contract) -> copay.ContractTerms:
@@ -302,10 +308,31 @@ def _item_findings(pending: PendingRecord, path: str) -> list[Finding]:
     return found
 
 
+def _stratify(pending: PendingRecord, path: str) -> list[Finding]:
+    """Recompute the 保健指導レベル (kept on the record with the rule version and the reasons) and warn,
+    naming both, when the reported one (9N506) differs."""
+    record, document = pending.record, pending.checkup
+    if document is None or record.checkup_date is None:
+        return []
+    birth = record.birth_date
+    age = standard_rules.age_on(birth, standard_rules.fiscal_year_end(record.checkup_date)) if birth else None
+    result = stratification.stratify(stratification.measurements(document, age))
+    record.stratified_level = result.level.value
+    record.stratification_rule = result.rule_version
+    record.stratification_reasons = "\n".join(result.reasons)
+    reported = stratification.reported_level(document)
+    if reported is None or reported is result.level:
+        return []
+    detail = f"報告 {reported.value} {reported.label}・再計算 {result.level.value} {result.level.label}（{'、'.join(result.reasons)}）"
+    return [GUIDANCE_LEVEL_DIFFERS.at(
+        file=path, xpath=f"//observation[code/@code='{standard_rules.GUIDANCE_LEVEL}']", detail=detail
+    )]
+
+
 DETAIL_LABELS = {DetailItem.ANEMIA: "貧血", DetailItem.ECG: "心電図", DetailItem.FUNDUS: "眼底", DetailItem.CREATININE: "血清クレアチニン"}
 
 
-def _ticket_format(record: Record, contract: Contract | None) -> list[Finding]:
+def _ticket_format(record: Record, contract: AppliedContract | Contract | None) -> list[Finding]:
     """A 受診券整理番号 of 11 digits; none at all is fine under a contract that issues no tickets."""
     number = record.ticket_number
     if not number and contract is not None and not contract.issues_tickets:
@@ -369,6 +396,7 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
         age = standard_rules.age_on(record.birth_date, standard_rules.fiscal_year_end(day))
         found.append(AGE_OUT_OF_RANGE.at(file=path, xpath="//patient/birthTime/@value", detail=f"年度末 {age}歳"))
     found += _item_findings(pending, path)
+    found += _stratify(pending, path)
     insurer, unknown = _insurer_of(record, refs, path)
     found += unknown
     if insurer is None:
@@ -385,8 +413,10 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
             return found  # 事業者健診等: no 受診券 of the insurer's
         return found + _ticket_format(record, allowing)
     commission = int(pending.claim.settlement.commission_type) if pending.claim and pending.claim.settlement.commission_type.isdigit() else None
-    candidates = refs.contracts.get((insurer.number, commission), []) if commission else []
-    contract = next((c for c in candidates if c.is_valid_on(day)), None)
+    assert refs.book is not None  # noqa: S101 - for_archive sets it
+    contract = refs.book.select(insurer.number, commission, day)
+    if contract is not None:
+        record.contract, record.collective_price_table = contract.pair, contract.table
     found += _ticket_format(record, contract)
     uploaded: EligibilityTicket | None = None
     if record.ticket_number or contract is None or contract.issues_tickets:
@@ -394,9 +424,9 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
         found += ticket_found
     if contract is None:
         if pending.claim is not None:
-            found.append(NO_CONTRACT.at(file=path))
+            found.append(NO_CONTRACT.at(file=path, detail=refs.book.explain_none(insurer.number, commission, day)))
         return found
-    found += _claim_findings(pending, refs.terms_of(contract), uploaded)
+    found += _claim_findings(pending, refs.book.terms_of(contract), uploaded)
     return found
 
 

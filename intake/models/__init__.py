@@ -5,11 +5,14 @@ from __future__ import annotations
 from .eligibility import EligibilityTicket, EligibilityUpload
 from .notifications import NotificationKind, NotificationPreference, NotificationSent
 from .records import BILLED_KINDS, CHECKUP_KINDS, Finding, Record, RecordKind, RecordStatus
+from .reports import AnnualReport, AnnualReportGeneration
 from .submissions import Channel, ReceiptCounter, StoredArchive, Submission, SubmissionStatus
 
 __all__ = [
     "BILLED_KINDS",
     "CHECKUP_KINDS",
+    "AnnualReport",
+    "AnnualReportGeneration",
     "Channel",
     "EligibilityTicket",
     "EligibilityUpload",

@@ -9,9 +9,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from agency.models import Institution, Insurer
+from agency.models import CollectivePriceTable, Contract, Institution, Insurer
+from kenshin.stratification import Level
 
 from .submissions import Submission
+
+GUIDANCE_LEVELS = [(level.value, level.label) for level in Level]
 
 
 class RecordStatus(models.TextChoices):
@@ -73,6 +76,19 @@ class Record(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by", verbose_name=_("再提出元")
     )
     checked_at = models.DateTimeField(_("点検日時"), null=True, blank=True)
+    # The contract that priced the record (``agency.contracts``): the pair's own, or a collective one's table.
+    contract = models.ForeignKey(
+        Contract, on_delete=models.PROTECT, null=True, blank=True, related_name="records", verbose_name=_("個別契約")
+    )
+    collective_price_table = models.ForeignKey(
+        CollectivePriceTable, on_delete=models.PROTECT, null=True, blank=True, related_name="records",
+        verbose_name=_("集合契約の単価表"),
+    )
+    # 階層化 recomputed at intake (``kenshin.stratification``): the level (OID .3001 code), the rule
+    # version it was computed with and why, one reason per line.
+    stratified_level = models.CharField(_("保健指導レベル（再計算）"), max_length=1, choices=GUIDANCE_LEVELS, blank=True)
+    stratification_rule = models.CharField(_("階層化の基準"), max_length=16, blank=True)
+    stratification_reasons = models.TextField(_("階層化の理由"), blank=True)
     kind = models.CharField(_("種類"), max_length=16, choices=RecordKind.choices, default=RecordKind.CHECKUP)
     service_event_type = models.CharField(_("実施区分"), max_length=1, default="1")
     # 階層化 of a checkup (its 保健指導レベル 9N506) or the level of a guidance record (別表12).

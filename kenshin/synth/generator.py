@@ -222,7 +222,8 @@ class _ArchiveMaker:
         subject = _subject(rng, contract.insurer_number, checkup_date)
         age = age_on(subject.birth_date, checkup_date)
         results = checkup_results(
-            rng, self.builder, sex=subject.sex, age=age, other_item_choices=contract.terms.other_prices
+            rng, self.builder, sex=subject.sex, age=age, other_item_choices=contract.terms.other_prices,
+            year_end_age=age_on(subject.birth_date, fiscal_year_end(checkup_date)),
         )
         ticket = Ticket(
             number=f"{self.config.year % 100:02d}1{ticket_serial:08d}",

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import accumulate
 from random import Random
 
+from kenshin import stratification
 from kenshin.codes import SECTION_ADDITIONAL, SECTION_CHECKUP, DetailItem
 from kenshin.items import ItemDefinition, ItemMaster, item_master
 from kenshin.records import Observation, Relationship, Section
@@ -221,8 +222,10 @@ def checkup_results(
     sex: str,
     age: int,
     other_item_choices: Iterable[str] = (),
+    year_end_age: int | None = None,
 ) -> CheckupResults:
-    """All results of one 特定健診, in the usual order of the form."""
+    """All results of one 特定健診, in the usual order of the form (``age`` on the day; ``year_end_age``,
+    the age reached in the 年度 that 階層化 uses, defaults to it)."""
     male = sex == "1"
     b = builder
     g = rng.gauss
@@ -308,12 +311,12 @@ def checkup_results(
     waist_over = waist >= (85 if male else 90)
     risks = sum((high_bp, tg >= 150 or hdl < 40, glucose >= 110 or hba1c >= 6.0))
     mets = "1" if waist_over and risks >= 2 else "2" if waist_over and risks == 1 else "3"
-    level = _guidance_level(waist_over, bmi, risks + (1 if smoker == "1" and risks else 0), age, meds)
+    answered = [b.coded(code, answer) for code, answer in meds.items()] + [b.coded(SMOKING, smoker)]
+    level = _guidance_level(obs + answered, sex, age if year_end_age is None else year_end_age)
     obs += [b.coded(METS, mets), b.coded(GUIDANCE_LEVEL, level)]
     diagnosis = "異常なし" if mets == "3" and not very_high_bp else "生活習慣の改善を要する"
     obs.append(b.text(DIAGNOSIS, diagnosis, author=rng.choice(DOCTORS)))
-    obs += [b.coded(code, answer) for code, answer in meds.items()]
-    obs.append(b.coded(SMOKING, smoker))
+    obs += answered
     answers = {code: _pick(rng, weights) for code, weights in _QUESTIONS if rng.random() < 0.9}
     if answers.get(DRINKING) in ("7", "8"):
         answers.pop(DRINKING_AMOUNT, None)  # 飲酒量 is asked of those who drink
@@ -330,17 +333,13 @@ def checkup_results(
     return CheckupResults(tuple(sections), frozenset(details), others)
 
 
-def _guidance_level(waist_over: bool, bmi: float, risks: int, age: int, meds: dict[str, str]) -> str:
-    """保健指導レベル: 1 積極的支援, 2 動機付け支援, 3 なし."""
-    if "1" in meds.values():
-        return "3"
-    if waist_over:
-        level = "1" if risks >= 2 else "2" if risks == 1 else "3"
-    elif bmi >= 25:
-        level = "1" if risks >= 3 else "2" if risks >= 1 else "3"
-    else:
-        level = "3"
-    return "2" if level == "1" and age >= 65 else level
+def _guidance_level(observations: Sequence[Observation], sex: str, age: int) -> str:
+    """保健指導レベル (1 積極的支援, 2 動機付け支援, 3 なし, 4 判定不能) by the 第4期 階層化 of the values written."""
+    results: dict[str, Observation] = {}
+    for observation in observations:
+        if observation.code is not None:
+            results.setdefault(observation.code, observation)
+    return stratification.stratify(stratification.measurements_from_results(results, sex, age)).level.value
 
 
 def _detail_group(rng: Random, b: ResultBuilder, item: DetailItem, *, sex: str, age: int) -> Observation:

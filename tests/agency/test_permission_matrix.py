@@ -21,12 +21,20 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from agency.models import InstitutionEmailSender, Insurer, Role
 from agency.permissions import ROLE_PERMISSIONS, Perm
 from agency.services import api_client_create, client_certificate_register
+from intake.models import AnnualReport, AnnualReportGeneration
 
 from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
-from ..factories import RecordFactory, UserFactory
+from ..factories import (
+    CollectiveContractFactory,
+    CollectiveInsurerFactory,
+    CollectivePriceTableFactory,
+    RecordFactory,
+    StoredArchiveFactory,
+    UserFactory,
+)
 from ..routing.helpers import routed_sample
 from .helpers import make_certificate, open_window
 
@@ -93,6 +101,10 @@ def _objects(contract: Any) -> dict[str, Any]:
         "api_client": api_client,
         "certificate": client_certificate_register(api_client=api_client, pem=make_certificate("matrix"), actor=None),
     }
+    collective = CollectiveContractFactory(representative=contract.insurer)
+    objects["collective"] = collective
+    objects["collective_insurer"] = CollectiveInsurerFactory(contract=collective, insurer=contract.insurer)
+    objects["collective_table"] = CollectivePriceTableFactory(contract=collective)
     return {**objects, **billing_objects(objects)}
 
 
@@ -124,6 +136,12 @@ SAMPLES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "parties:institution_sender_delete": lambda o: [o["institution"].number, o["sender"].pk],
     "parties:contract_edit": lambda o: [o["contract"].pk],
     "parties:contract_end": lambda o: [o["contract"].pk],
+    "parties:collective_detail": lambda o: [o["collective"].pk],
+    "parties:collective_insurer_add": lambda o: [o["collective"].pk],
+    "parties:collective_insurer_leave": lambda o: [o["collective"].pk, o["collective_insurer"].pk],
+    "parties:collective_institution_add": lambda o: [o["collective"].pk],
+    "parties:collective_price_add": lambda o: [o["collective"].pk],
+    "parties:collective_price_edit": lambda o: [o["collective"].pk, o["collective_table"].pk],
     "parties:user_detail": lambda o: [o["person"].pk],
     "parties:user_edit": lambda o: [o["person"].pk],
     "parties:user_status": lambda o: [o["person"].pk],
@@ -156,6 +174,18 @@ SAMPLES.update({
     "delivery_api:delivery_archive": lambda o: [_routed(o)["delivery"]],
     "delivery_api:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
 })
+def _annual_report(o: dict[str, Any]) -> int:
+    """A generated 実施結果報告 of the role's own insurer (stored bytes, not a real archive)."""
+    if "annual_report" not in o:
+        report = AnnualReport.objects.create(insurer=o["insurer"], fiscal_year=2024)
+        archive = StoredArchiveFactory(content=b"annual report sample " + o["insurer"].number.encode(), on_disk=True)
+        o["annual_report"] = AnnualReportGeneration.objects.create(
+            report=report, archive=archive, file_name="annual.zip", record_count=0
+        ).pk
+    return int(o["annual_report"])
+
+
+SAMPLES["insurer:annual_report_download"] = lambda o: [_annual_report(o)]
 SAMPLES["accounts:password_reset_confirm"] = lambda o: ["MQ", "not-a-token"]
 SAMPLES.update(compliance_samples.SAMPLES)
 SAMPLES.update(BILLING_SAMPLES)

@@ -42,7 +42,9 @@ TENANT_TABLES = {
     "intake_deliverydownload", "intake_insurerreturn", "billing_claimsstatement", "billing_claimsstatementline",
     "billing_paymentstatement", "billing_paymentstatementline", "billing_invoice", "billing_invoiceline",
     "billing_invoicetaxtotal", "billing_feechargeditem", "billing_insurerpayment", "billing_claimadjustment",
-    "billing_ledgerentry", "billing_transferline", "billing_transferitem",
+    "billing_ledgerentry", "billing_transferline", "billing_transferitem", "agency_collectivecontract",
+    "agency_collectiveinsurer", "agency_collectiveinstitution", "agency_collectivepricetable",
+    "agency_collectivepriceotheritem", "intake_annualreport", "intake_annualreportgeneration",
 }
 
 

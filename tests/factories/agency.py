@@ -9,7 +9,19 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agency.demo import AGENCY
-from agency.models import AgencyProfile, Contract, Institution, Insurer, MaintenanceWindow, Role, User
+from agency.models import (
+    AgencyProfile,
+    CollectiveContract,
+    CollectiveInstitution,
+    CollectiveInsurer,
+    CollectivePriceTable,
+    Contract,
+    Institution,
+    Insurer,
+    MaintenanceWindow,
+    Role,
+    User,
+)
 from kenshin.checkdigits import luhn_digit
 
 TEST_PASSWORD = "Vq7#pLm2!xRt9z"
@@ -82,6 +94,51 @@ class ContractFactory(factory.django.DjangoModelFactory):
     valid_from = dt.date(2024, 4, 1)
     commission_type = Contract.CommissionType.INDIVIDUAL
     basic_price = 8_000
+
+
+class CollectiveContractFactory(factory.django.DjangoModelFactory):
+    """A 集合契約 represented by a new insurer (add members with the two membership factories)."""
+
+    class Meta:
+        model = CollectiveContract
+
+    name = factory.Sequence(lambda n: f"テスト集合契約{n}")
+    representative = factory.SubFactory(InsurerFactory)
+    coordinator = "テスト医師会"
+    valid_from = dt.date(2024, 4, 1)
+
+
+class CollectiveInsurerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CollectiveInsurer
+
+    contract = factory.SubFactory(CollectiveContractFactory)
+    insurer = factory.SubFactory(InsurerFactory)
+    joined_on = dt.date(2024, 4, 1)
+
+
+class CollectiveInstitutionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CollectiveInstitution
+
+    contract = factory.SubFactory(CollectiveContractFactory)
+    institution = factory.SubFactory(InstitutionFactory)
+    price_group = "13"
+    joined_on = dt.date(2024, 4, 1)
+
+
+class CollectivePriceTableFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CollectivePriceTable
+
+    contract = factory.SubFactory(CollectiveContractFactory)
+    price_group = "13"
+    commission_type = Contract.CommissionType.INDIVIDUAL
+    basic_price = 7_000
+    anemia_price = 200
+    ecg_price = 1_300
+    fundus_price = 1_100
+    creatinine_price = 110
 
 
 class TOTPDeviceFactory(factory.django.DjangoModelFactory):

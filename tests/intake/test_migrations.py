@@ -52,6 +52,6 @@ def test_records_accepted_before_the_rule_keep_their_verdict(institution_a: Any,
         assert {first.status, second.status, third.status} == {RecordStatus.ACCEPTED}
         # From now on the database refuses a second acceptance in a 年度.
         with pytest.raises(IntegrityError), transaction.atomic():
-            Record.objects.filter(pk=second.pk).update(fiscal_year=2024)
+            Record.objects.filter(pk=made[1].pk).update(fiscal_year=2024)
     finally:
         _migrate_to_latest()

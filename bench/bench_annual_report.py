@@ -1,0 +1,75 @@
+"""Measure 階層化 and the 実施結果報告 archive on generated checkups (records per CPU-second, one core).
+
+    python bench/bench_annual_report.py [--records 2000] [--validate]
+
+階層化 reads each document's items and decides its level (``kenshin.stratification``); the report
+anonymises every document and writes the archive of 実施区分 3 (``kenshin.annual_report``). With
+``--validate`` each file of the archive is validated against the official XSDs (``KENSHIN_XSD_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+import zipfile
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from lxml import etree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kenshin import annual_report, stratification
+from kenshin.rules import age_on, fiscal_year_end
+from kenshin.schemas import FileKind, validate, xsd_dir_from_env
+from kenshin.synth.generator import GeneratorConfig, generate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--validate", action="store_true", help="validate every file of the report archive")
+    args = parser.parse_args()
+
+    archive = next(generate(GeneratorConfig(year=2024, records=args.records, seed=args.seed)))
+    documents = [member.record for member in archive.submission.checkups]
+    ages = [age_on(d.subject.birth_date, fiscal_year_end(d.checkup_date or date(2024, 4, 1))) for d in documents]
+
+    cpu = time.process_time()
+    levels = Counter(
+        stratification.stratify(stratification.measurements(d, a)).level.label for d, a in zip(documents, ages, strict=True)
+    )
+    stratify_cpu = time.process_time() - cpu
+    agree = sum(stratification.reported_level(d) is stratification.stratify(stratification.measurements(d, a)).level
+                for d, a in zip(documents, ages, strict=True))
+
+    cpu = time.process_time()
+    made = date(2025, 6, 30)
+    anonymised = [annual_report.anonymise(d, f"{n:020d}", created_on=made) for n, d in enumerate(documents)]
+    _name, data = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=made,
+                                      documents=iter(anonymised), count=len(anonymised))
+    report_cpu = time.process_time() - cpu
+
+    print(f"records: {len(documents)}  levels: {dict(levels)}  reported level = recomputed: {agree}/{len(documents)}")
+    print(f"階層化: {len(documents) / stratify_cpu:,.0f} records per CPU-second")
+    print(f"実施結果報告 archive: {len(documents) / report_cpu:,.0f} records per CPU-second, {len(data):,} bytes")
+    if args.validate:
+        xsd_dir = xsd_dir_from_env()
+        if xsd_dir is None:
+            sys.exit("KENSHIN_XSD_DIR is not set")
+        errors = 0
+        with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+            for name in zipped.namelist():
+                if name.endswith("/"):
+                    continue
+                kind = FileKind.INDEX if name.endswith("ix08_V08.xml") else FileKind.CHECKUP
+                errors += len(validate(xsd_dir, kind, etree.fromstring(zipped.read(name))))
+        print(f"XSD errors in the report archive: {errors}")
+
+
+if __name__ == "__main__":
+    main()
