@@ -149,6 +149,55 @@ def record_places(record: Record) -> dict[str, MemberPlace] | None:
     return places
 
 
+class SubmissionArchiveMembers:
+    """Members of one submission's stored archive, read record after record through one open file
+    (a context manager): each alone from its place when kept, else through the archive's directory
+    (opened once). ``compressed`` gives a member's stored bytes as they are, to copy them into
+    another archive; ``read`` its bytes, CRC-32 checked."""
+
+    def __init__(self, submission: Submission) -> None:
+        self.submission = submission
+        self._reader = storage.MemberReader(submission.archive.sha256)
+        self._directory: tuple[Any, pyzipper.AESZipFile, str] | None = None
+
+    def compressed(self, record: Record, path: str) -> tuple[MemberPlace, bytes] | None:
+        """(place, stored bytes) of a member readable alone; None when it must be read through the directory."""
+        places = record_places(record)
+        if places is None:
+            return None
+        return places[path], self._reader.compressed(places[path])
+
+    def read(self, record: Record, path: str) -> bytes:
+        places = record_places(record)
+        if places is not None:
+            return self._reader.read(places[path])
+        if self._directory is None:
+            handle = storage.path_for(self.submission.archive.sha256).open("rb")
+            archive = pyzipper.AESZipFile(handle)
+            password = submission_archive_password(self.submission)
+            if password:
+                archive.setpassword(password.encode("utf-8"))
+            roots = {PurePosixPath(name).parts[0] for name in archive.namelist() if name.strip("/")}
+            self._directory = (handle, archive, roots.pop() if len(roots) == 1 else "")
+        _handle, archive, root = self._directory
+        data: bytes = archive.read(f"{root}/{path}" if root else path)
+        return data
+
+    def close(self) -> None:
+        self._reader.close()
+        if self._directory is not None:
+            handle, archive, _root = self._directory
+            archive.close()
+            handle.close()
+            self._directory = None
+
+    def __enter__(self) -> SubmissionArchiveMembers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def record_members(record: Record) -> dict[str, bytes]:
     """The record's DATA and CLAIMS members (bytes as received), by path.
 

@@ -20,9 +20,10 @@ import datetime as dt
 import io
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyzipper
@@ -47,10 +48,9 @@ from kenshin.writer import pack
 from ..models import MAX_SAME_DAY_COUNT, Delivery, DeliveryChannel, DeliveryDownload, DeliveryItem, DeliveryStatus
 from ..packing import (
     MAX_TOTAL,
+    DeliveryWriter,
     RoutingError,
     agency_code,
-    delivery_archive,
-    delivery_parts,
     store_archive,
     verify_archive,
 )
@@ -59,6 +59,8 @@ from ..selectors import next_same_day_count, routable_records
 logger = logging.getLogger(__name__)
 
 MAX_RECORDS_PER_DELIVERY = 20_000
+READ_BATCH = 500  # records read from the database at a time while a delivery is written
+ITEM_BATCH = 2_000  # delivery items inserted at a time
 MEDIA_PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"  # noqa: S105 - an alphabet, not a secret
 MEDIA_PASSWORD_GROUPS = 5
 MEDIA_PASSWORD_GROUP = 4
@@ -67,48 +69,69 @@ MEDIA_PASSWORD_GROUP = 4
 # --- routing --------------------------------------------------------------------------------------------
 
 
-def _chunks(records: Sequence[Record]) -> Iterable[list[Record]]:
-    """Deliveries of at most MAX_RECORDS_PER_DELIVERY records whose su08 totals fit nine digits."""
-    chunk: list[Record] = []
-    total = 0
-    for record in records:
-        if chunk and (len(chunk) >= MAX_RECORDS_PER_DELIVERY or total + record.unit_amount > MAX_TOTAL):
-            yield chunk
-            chunk, total = [], 0
-        chunk.append(record)
-        total += record.unit_amount
-    if chunk:
-        yield chunk
+class _Pending:
+    """The routable records of one insurer, read from the database in batches, handed out a
+    delivery at a time: at most MAX_RECORDS_PER_DELIVERY records whose su08 totals fit nine digits."""
+
+    def __init__(self, records: Iterator[Record]) -> None:
+        self._records = records
+        self._next = next(records, None)
+
+    @property
+    def empty(self) -> bool:
+        return self._next is None
+
+    def delivery(self) -> Iterator[Record]:
+        taken = total = 0
+        while self._next is not None:
+            record = self._next
+            if taken and (taken >= MAX_RECORDS_PER_DELIVERY or total + record.unit_amount > MAX_TOTAL):
+                return
+            taken += 1
+            total += record.unit_amount
+            self._next = next(self._records, None)
+            yield record
 
 
 def _create_delivery(
-    insurer: Insurer, records: list[Record], *, code: str, day: dt.date, count: int, actor: Any, request: HttpRequest | None
+    insurer: Insurer, records: Iterator[Record], *, code: str, day: dt.date, count: int, actor: Any, request: HttpRequest | None
 ) -> Delivery:
+    """Write one delivery to a temporary file member by member, read it back, store it, record it."""
     name = ArchiveName(code, insurer.number, day, count, SERVICE_CHECKUP)
-    parts = delivery_parts(records, name)
-    data = delivery_archive(parts, name, code, insurer.number)
-    verify_archive(data, name.filename)
-    claims = [part.claim.settlement for part in parts]
+    with tempfile.NamedTemporaryFile(prefix="delivery-", suffix=".zip") as out:
+        writer = DeliveryWriter(out, name, code=code, insurer_number=insurer.number)
+        try:
+            for record in records:
+                writer.add(record)
+            writer.finish()
+        finally:
+            writer.close()
+        out.flush()
+        verify_archive(Path(out.name), name.filename)
+        out.seek(0)
+        archive = store_archive(out)
+    totals = writer.totals
     delivery = Delivery(
         insurer=insurer,
-        archive=store_archive(data),
+        archive=archive,
         file_name=name.filename,
         sender_code=code,
         created_on=day,
         same_day_count=count,
-        record_count=len(parts),
-        file_count=2 * len(parts),
-        unit_total=sum(s.unit_amount for s in claims),
-        payment_total=sum(s.payment_amount for s in claims),
-        claim_total=sum(s.claim_amount for s in claims),
+        record_count=len(writer.entries),
+        file_count=2 * len(writer.entries),
+        unit_total=totals.cost,
+        payment_total=totals.payment,
+        claim_total=totals.claim,
         created_by=actor if isinstance(actor, User) else None,
     )
     delivery.full_clean()
     delivery.save()
-    DeliveryItem.objects.bulk_create(
-        DeliveryItem(delivery=delivery, record=part.record, position=position, data_name=part.data_name, claim_name=part.claim_name)
-        for position, part in enumerate(parts, start=1)
-    )
+    for first in range(0, len(writer.entries), ITEM_BATCH):
+        DeliveryItem.objects.bulk_create(
+            DeliveryItem(delivery=delivery, record_id=entry.record_id, position=position, data_name=entry.data_name, claim_name=entry.claim_name)
+            for position, entry in enumerate(writer.entries[first : first + ITEM_BATCH], start=first + 1)
+        )
     audit_record(
         action="routing.delivery.created",
         actor=actor,
@@ -135,18 +158,20 @@ def _route_insurer(insurer_id: int, *, code: str, day: dt.date, actor: Any, requ
         insurer = Insurer.objects.select_for_update().get(pk=insurer_id)
         if not insurer.is_active:
             return created
-        records = list(
+        records = (
             routable_records()
             .filter(insurer=insurer)
             .select_related("submission__archive", "institution")
             .order_by("submission__received_at", "submission_id", "position")
         )
+        # Read in batches (a server-side cursor on PostgreSQL): memory stays flat in the number of records.
+        pending = _Pending(records.iterator(chunk_size=READ_BATCH))
         count = next_same_day_count(insurer, day)
-        for chunk in _chunks(records):
+        while not pending.empty:
             if count > MAX_SAME_DAY_COUNT:
-                logger.warning("insurer %s: the same-day count is exhausted; %d records wait for tomorrow", insurer.number, len(chunk))
+                logger.warning("insurer %s: the same-day count is exhausted; records wait for tomorrow", insurer.number)
                 break
-            created.append(_create_delivery(insurer, chunk, code=code, day=day, count=count, actor=actor, request=request))
+            created.append(_create_delivery(insurer, pending.delivery(), code=code, day=day, count=count, actor=actor, request=request))
             count += 1
     return created
 

@@ -19,6 +19,7 @@ from compliance import probes
 from compliance.models import ProbeStatus
 from intake import outputs, storage
 from intake.models import Record, RecordStatus, StoredArchive, Submission
+from intake.reading import record_reading
 from intake.services.integrity import archives_verify
 
 from .helpers import make_archive, receive
@@ -117,8 +118,6 @@ def test_a_record_page_reads_its_two_members_not_the_archive(
 def test_the_insurer_record_page_reads_its_two_members(
     user_client: Callable[..., Client], large_submission: Submission, bytes_read: dict[str, int]
 ) -> None:
-    from intake.reading import record_reading  # noqa: PLC0415 - after the fixture has patched storage
-
     record = large_submission.records.filter(status=RecordStatus.ACCEPTED).order_by("position").first()
     reading = record_reading(record)
     assert reading["readable"] and reading["person"]["name_kana"] == record.name_kana
