@@ -3,6 +3,8 @@ pending records and insurers) and routing's memory, flat in the number of record
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +17,10 @@ from agency.demo import AGENCY
 from agency.models import Role
 from intake.models import Record
 from kenshin.naming import ArchiveName
+from routing.services import deliveries as delivery_services
 
 from ..factories import AgencyProfileFactory, DeliveryFactory, InsurerFactory, SubmissionFactory
+from .helpers import intake_generated
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +49,35 @@ def test_the_routing_page_plans_from_aggregates_in_a_bounded_number_of_queries(
         assert (row["records"], row["claim_total"], row["fits"]) == (per_insurer, expected, True)
         assert ArchiveName.parse(row["file_name"]).same_day_count == (1 if insurer == parties[0] else 0)
         assert row["file_name"] in response.content.decode()
+
+
+def _routing_peak(capture: Any, records: int, seed: int) -> tuple[int, int]:
+    """Receive one archive of ``records`` records for one insurer, then route it under tracemalloc:
+    (peak bytes allocated while routing, records routed). A small archive routed first loads what is
+    loaded once per process (schemas, item master, translations)."""
+    intake_generated(capture, records=2, seed=seed + 1, insurers=1)
+    with capture(execute=True):
+        delivery_services.deliveries_route()
+    intake_generated(capture, records=records, seed=seed, insurers=1)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        with capture(execute=True):
+            created = delivery_services.deliveries_route()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, sum(delivery.record_count for delivery in created)
+
+
+ROUTING_PEAK_BOUND = 6 * 1024 * 1024  # at any number of records (a delivery held in memory grows by ~20 KiB a record)
+
+
+@pytest.mark.parametrize("records", [40, 400])
+def test_routing_memory_does_not_grow_with_the_number_of_records(capture: Any, records: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_services, "READ_BATCH", 25)  # several batches at both sizes, as in a real run
+    peak, routed = _routing_peak(capture, records, seed=400 + records)
+    assert routed == records
+    assert Record.objects.filter(status="accepted", delivery_item__isnull=True).count() == 0
+    print(f"routing {records} records: peak {peak / 2**20:.2f} MiB")  # the figure, shown with -s
+    assert peak < ROUTING_PEAK_BOUND, f"routing {records} records allocated {peak / 2**20:.1f} MiB at its peak"
