@@ -26,6 +26,7 @@ places, as intake leaves them. Needs an empty database in DATABASE_URL (it creat
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import io
 import json
@@ -249,6 +250,7 @@ def main() -> None:
     parser.add_argument("--audit-appends", type=int, default=2_000)
     parser.add_argument("--audit-events", type=int, default=200_000, help="events added before verify and search")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the month close")
     args = parser.parse_args()
 
     # Django is set up here, once the arguments are read; what needs it is imported after.
@@ -322,9 +324,15 @@ def main() -> None:
 
     period = calendar.month_start(timezone.localdate(checked_at))
     cutoff = calendar.cutoff_for(period)
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
     started = time.perf_counter()
     closed = month_close(period=period, now=max(cutoff, now) + dt.timedelta(minutes=1))
     seconds = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     billed = sum(insurer.record_count for insurer in closed.insurers)
     print(f"close_month         {billed:,} records billed: {billed / seconds:,.0f} records/s ({seconds:.2f} s)")
 

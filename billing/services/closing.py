@@ -243,30 +243,36 @@ def pending_adjustments(month: BillingMonth) -> Any:
 
 
 def chargeable_items(month: BillingMonth, insurer: Insurer) -> Any:
-    """Checkups delivered to ``insurer`` by the end of the month and not charged a per-checkup fee yet,
-    leaving out the checkups of a person and 年度 already charged (a corrected record that replaces a
-    returned one is the same 特定健診; see `fee_items`)."""
+    """Checkups delivered to ``insurer`` by the end of the month and not charged a per-checkup fee yet
+    (the checkups of a person and 年度 already charged are left out by `fee_items`)."""
     _start, end = calendar.month_bounds(month.period)
-    same_checkup_charged = FeeChargedItem.objects.filter(
-        delivery_item__delivery__insurer=insurer,
-        delivery_item__record__person_key=OuterRef("record__person_key"),
-        delivery_item__record__fiscal_year=OuterRef("record__fiscal_year"),
-    ).exclude(delivery_item__record__person_key="")
-    return (
-        DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end)
-        .exclude(Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk"))))
-        .exclude(Exists(same_checkup_charged))
+    return DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end).exclude(
+        Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk")))
     )
 
 
 def fee_items(month: BillingMonth, insurer: Insurer) -> list[int]:
     """The delivery items to charge the per-checkup fee for: one per person and 年度 (the first
-    delivered), each charged once, whatever the month."""
+    delivered), each charged once, whatever the month; a corrected record that replaces a returned
+    one is the same 特定健診.
+
+    Two queries whatever the number of checkups: the items not charged yet, and the persons and 年度
+    already charged to the insurer in the 年度 among them (a correlated subquery per item instead
+    made the close quadratic when the planner misjudged fresh tables)."""
+    candidates = list(
+        chargeable_items(month, insurer)
+        .order_by("delivery__created_at", "pk")
+        .values_list("pk", "record__person_key", "record__fiscal_year")
+    )
+    years = {year for _pk, key, year in candidates if key and year is not None}
+    seen: set[tuple[str, int]] = set(
+        FeeChargedItem.objects.filter(delivery_item__delivery__insurer=insurer, delivery_item__record__fiscal_year__in=years)
+        .exclude(delivery_item__record__person_key="")
+        .values_list("delivery_item__record__person_key", "delivery_item__record__fiscal_year")
+        .distinct()
+    ) if years else set()
     charged: list[int] = []
-    seen: set[tuple[str, int]] = set()
-    for pk, key, year in chargeable_items(month, insurer).order_by("delivery__created_at", "pk").values_list(
-        "pk", "record__person_key", "record__fiscal_year"
-    ):
+    for pk, key, year in candidates:
         if key and year is not None:
             if (key, year) in seen:
                 continue
