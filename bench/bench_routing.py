@@ -311,7 +311,7 @@ def main() -> None:
 
     connection.close()
     started = time.perf_counter()
-    routed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+    routed = subprocess.run(
         [sys.executable, "manage.py", "route_deliveries", "--json"], cwd=Path(__file__).resolve().parents[1],
         capture_output=True, text=True, check=True,
     )

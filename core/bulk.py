@@ -1,0 +1,44 @@
+"""Inserting many rows without a model instance per row: COPY on PostgreSQL, executemany elsewhere.
+
+For set-based paths (the month close's statement lines and charged items) where building and saving
+one Django model per row would cost more than the database's work. Rows are tuples in the order of
+``fields`` (model field names); defaults are not applied and ``save()`` is not called, so it is for
+plain append-only rows whose every column is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Any
+
+from django.db import connections, models
+
+
+def _plain(value: Any) -> Any:
+    """An enum member (TextChoices) as its value: psycopg would otherwise write the member's name."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], *, using: str = "default") -> int:
+    """Insert ``rows`` into ``model``'s table; returns how many were inserted."""
+    connection = connections[using]
+    meta = model._meta
+    concrete = [meta.get_field(name) for name in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in concrete)  # type: ignore[union-attr]
+    table = connection.ops.quote_name(meta.db_table)
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row([_plain(value) for value in row])
+                    count += 1
+            return count
+        prepared = [
+            [field.get_db_prep_save(_plain(value), connection) for field, value in zip(concrete, row, strict=True)]  # type: ignore[union-attr]
+            for row in rows
+        ]
+        placeholders = ", ".join(["%s"] * len(concrete))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)
+        return len(prepared)
