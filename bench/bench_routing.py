@@ -2,13 +2,14 @@
 
     createdb -h 127.0.0.1 -U postgres portal_bench_routing
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_routing KENSHIN_XSD_DIR=../shared/mhlw/xsd \
-        .venv/bin/python bench/bench_routing.py --records 50000 --page-sizes 1000,50000 --pending 100000
+        .venv/bin/python bench/bench_routing.py --records 50000 --page-sizes 1000,20000 --pending 100000
 
 What it prints, each measured in this one run:
 
 - the record page (``/intake/records/<id>/`` as a clerk, Django's test client in-process, so server time
   without the network): median and p95 ms over ``--page-views`` views of records of stored archives of
-  each of ``--page-sizes`` records;
+  each of ``--page-sizes`` records, and the part of it that reads the record (its two members read from
+  the stored archive and parsed);
 - the routing page (``/insurer/routing/``, the next run's plan) in ms with ``--records`` records pending,
   and again with ``--pending`` records pending in all;
 - ``manage.py route_deliveries`` in its own process: records/s and its peak RSS, every record going to one
@@ -158,6 +159,21 @@ def _record_pages(client: Any, submission_id: int, views: int) -> list[float]:
     return [_timed_get(client, reverse("intake:record_detail", args=[pk])) for pk in ids[3:]]
 
 
+def _record_reads(submission_id: int, views: int) -> list[float]:
+    """The record's content alone, read from the stored archive and parsed (``outputs.record_content``)."""
+    # Imported here, not at module level: Django is set up in main(), after the arguments are read.
+    from intake import outputs
+    from intake.models import Record
+
+    samples = []
+    for record in Record.objects.filter(submission_id=submission_id).select_related("submission__archive").order_by("?")[:views]:
+        started = time.perf_counter()
+        if not outputs.record_content(record)["available"]:
+            raise SystemExit(f"record {record.pk} could not be read back")
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
 def _routing_page(client: Any, views: int = 10) -> list[float]:
     # Imported here, not at module level: Django is set up in main(), after the arguments are read.
     from django.urls import reverse
@@ -244,13 +260,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=10_000, help="records routed, billed (one insurer)")
     parser.add_argument("--per-archive", type=int, default=1_000)
-    parser.add_argument("--page-sizes", default="1000,50000", help="archive sizes (records) of the record pages")
+    parser.add_argument(
+        "--page-sizes", default="1000,20000",
+        help="archive sizes (records) of the record pages; intake takes at most 50,000 members (24,990 records)",
+    )
     parser.add_argument("--page-views", type=int, default=50)
     parser.add_argument("--pending", type=int, default=0, help="records pending in all for the second routing page figure")
     parser.add_argument("--audit-appends", type=int, default=2_000)
     parser.add_argument("--audit-events", type=int, default=200_000, help="events added before verify and search")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the month close")
+    parser.add_argument("--profile-routing", metavar="FILE", help="write cProfile statistics of route_deliveries")
     args = parser.parse_args()
 
     # Django is set up here, once the arguments are read; what needs it is imported after.
@@ -293,6 +313,8 @@ def main() -> None:
         serial += 1
         size_mib = Submission.objects.get(pk=submission_id).archive.size / 2**20
         print(f"record page         archive of {size:,} records ({size_mib:,.1f} MiB): {_ms(_record_pages(clerk, submission_id, args.page_views))}")
+        print(f"record read         archive of {size:,} records, the two members read and parsed: "
+              f"{_ms(_record_reads(submission_id, args.page_views))}")
     # Those records are routed too: leave them out of what follows.
     from intake.models import Record
 
@@ -311,8 +333,9 @@ def main() -> None:
 
     connection.close()
     started = time.perf_counter()
-    routed = subprocess.run(
-        [sys.executable, "manage.py", "route_deliveries", "--json"], cwd=Path(__file__).resolve().parents[1],
+    routed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, *(["-m", "cProfile", "-o", args.profile_routing] if args.profile_routing else []),
+         "manage.py", "route_deliveries", "--json"], cwd=Path(__file__).resolve().parents[1],
         capture_output=True, text=True, check=True,
     )
     seconds = time.perf_counter() - started
