@@ -192,7 +192,7 @@ def _pending_rows(count: int, *, checked_at: dt.datetime) -> None:
 
     archive = StoredArchive.objects.create(sha256=f"{count:064x}", size=0)
     submission = Submission.objects.create(
-        receipt_number=f"P{count:09d}", archive=archive, file_name="pending.zip", institution=Institution.objects.first(),
+        receipt_number=f"P{count:09d}", archive=archive, file_name="pending.zip", institution=Institution.objects.earliest("pk"),
         channel=Channel.MEDIA, received_at=checked_at, status=SubmissionStatus.ACCEPTED, rule_set=RULE_SET_VERSION,
         checked_at=checked_at,
     )

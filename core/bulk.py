@@ -24,19 +24,21 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     """Insert ``rows`` into ``model``'s table; returns how many were inserted."""
     connection = connections[using]
     meta = model._meta
-    concrete = [meta.get_field(name) for name in fields]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in concrete)  # type: ignore[union-attr]
+    concrete = [field for name in fields if isinstance(field := meta.get_field(name), models.Field)]
+    if len(concrete) != len(fields):
+        raise ValueError(f"{model.__name__}: only concrete fields can be inserted")
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in concrete)
     table = connection.ops.quote_name(meta.db_table)
     count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row([_plain(value) for value in row])
                     count += 1
             return count
         prepared = [
-            [field.get_db_prep_save(_plain(value), connection) for field, value in zip(concrete, row, strict=True)]  # type: ignore[union-attr]
+            [field.get_db_prep_save(_plain(value), connection) for field, value in zip(concrete, row, strict=True)]
             for row in rows
         ]
         placeholders = ", ".join(["%s"] * len(concrete))

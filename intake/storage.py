@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.conf import settings
 
@@ -53,7 +53,7 @@ def path_for(sha256: str) -> Path:
     return _root() / sha256[:2] / sha256
 
 
-def _chunks(source: BinaryIO | bytes | Iterable[bytes]) -> Iterable[bytes]:
+def _chunks(source: IO[bytes] | bytes | Iterable[bytes]) -> Iterable[bytes]:
     if isinstance(source, bytes | bytearray):
         yield bytes(source)
         return
@@ -64,7 +64,7 @@ def _chunks(source: BinaryIO | bytes | Iterable[bytes]) -> Iterable[bytes]:
     yield from source
 
 
-def store(source: BinaryIO | bytes | Iterable[bytes], *, max_size: int | None = None) -> StoredBytes:
+def store(source: IO[bytes] | bytes | Iterable[bytes], *, max_size: int | None = None) -> StoredBytes:
     """Store bytes (idempotently: the same bytes land on the same path) and return their digest."""
     root = _root()
     root.mkdir(parents=True, exist_ok=True)

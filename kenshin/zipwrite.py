@@ -14,7 +14,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable
 from datetime import date
-from typing import IO, BinaryIO
+from typing import IO
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -43,7 +43,7 @@ class ZipStreamWriter:
     another archive: same method, CRC-32 and sizes), so the bytes inside stay exactly those received.
     """
 
-    def __init__(self, out: BinaryIO, *, stamp: date, compresslevel: int = 6) -> None:
+    def __init__(self, out: IO[bytes], *, stamp: date, compresslevel: int = 6) -> None:
         self._out = out
         self._time, self._date = _dos_stamp(stamp)
         self._compresslevel = compresslevel

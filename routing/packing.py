@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -83,7 +83,7 @@ def pack_archive(name: ArchiveName, members: dict[str, bytes], *, password: str 
     return pack(name.stem, members, created_on=name.submitted_on, password=password)
 
 
-def store_archive(data: bytes | BinaryIO) -> StoredArchive:
+def store_archive(data: bytes | IO[bytes]) -> StoredArchive:
     stored = storage.store(data)
     archive, _created = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
     return archive
@@ -127,7 +127,7 @@ class DeliveryWriter:
     XSDs follow the records; ``finish()`` writes them and the ZIP's directory.
     """
 
-    def __init__(self, out: BinaryIO, name: ArchiveName, *, code: str, insurer_number: str) -> None:
+    def __init__(self, out: IO[bytes], name: ArchiveName, *, code: str, insurer_number: str) -> None:
         self.name = name
         self.code = code
         self.insurer_number = insurer_number
@@ -165,9 +165,9 @@ class DeliveryWriter:
                 self._zip.add(f"{self.name.stem}/{name}", data)
                 return data
             place, compressed = found
-            data = inflate_member(compressed, place) if keep else None
+            kept = inflate_member(compressed, place) if keep else None
             self._zip.add_compressed(f"{self.name.stem}/{name}", compressed, method=place.method, crc32=place.crc32, size=place.size)
-            return data
+            return kept
         except (storage.StorageIntegrityError, MemberError, OSError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
             raise DeliveryInvalid(_("受領アーカイブから %(path)s を読み取れません: %(error)s") % {"path": path, "error": exc}) from exc
 

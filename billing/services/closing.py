@@ -266,7 +266,7 @@ def fee_items(month: BillingMonth, insurer: Insurer) -> list[int]:
         .values_list("pk", "record__person_key", "record__fiscal_year")
     )
     years = {year for _pk, key, year in candidates if key and year is not None}
-    seen: set[tuple[str, int]] = set(
+    seen: set[tuple[str, int | None]] = set(
         FeeChargedItem.objects.filter(delivery_item__delivery__insurer=insurer, delivery_item__record__fiscal_year__in=years)
         .exclude(delivery_item__record__person_key="")
         .values_list("delivery_item__record__person_key", "delivery_item__record__fiscal_year")
