@@ -63,7 +63,7 @@ def _store_submission(generated: Any, *, checked_at: dt.datetime, serial: int) -
     from intake import storage
     from intake.checks import RULE_SET_VERSION
     from intake.models import Channel, Record, RecordStatus, StoredArchive, Submission, SubmissionStatus
-    from kenshin.rules import fiscal_year, person_key
+    from kenshin.rules import person_key
     from kenshin.zipguard import MemberPlace
 
     stored = storage.store(generated.data)
@@ -91,7 +91,8 @@ def _store_submission(generated: Any, *, checked_at: dt.datetime, serial: int) -
             submission=submission, position=position, data_path=member.path, claim_path=claim.path,
             status=RecordStatus.ACCEPTED, institution=institution, insurer_number=subject.insurer_number,
             insurer=insurers.get(subject.insurer_number), ticket_number=(document.ticket.number if document.ticket else "") or "",
-            checkup_date=document.checkup_date, fiscal_year=fiscal_year(document.checkup_date),
+            # No 年度: generated archives of one insurer repeat people, which the checks would return.
+            checkup_date=document.checkup_date, fiscal_year=None,
             person_key=person_key(subject.insurer_number, subject.card_symbol, subject.card_number, subject.card_branch)[:64],
             card_symbol=subject.card_symbol or "", card_number=subject.card_number, card_branch=subject.card_branch or "",
             name_kana=subject.name_kana, sex=subject.sex, birth_date=subject.birth_date, claim_type=settlement.claim_type,
