@@ -46,7 +46,7 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        found: int = self.object_list[: COUNT_CAP + 1].count()
+        found: int = self.object_list.order_by()[: COUNT_CAP + 1].count()  # unordered: stops at the cap
         self.capped = found > COUNT_CAP
         return min(found, COUNT_CAP)
 
