@@ -46,7 +46,10 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        found: int = self.object_list.order_by()[: COUNT_CAP + 1].count()  # unordered: stops at the cap
+        events = self.object_list
+        if not isinstance(events, QuerySet):
+            raise TypeError("the audit search pages a queryset")
+        found = events.order_by()[: COUNT_CAP + 1].count()  # unordered: the count stops at the cap
         self.capped = found > COUNT_CAP
         return min(found, COUNT_CAP)
 
