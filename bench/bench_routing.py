@@ -33,7 +33,6 @@ import io
 import json
 import multiprocessing
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency.settings.dev")
 os.environ.setdefault("DJANGO_DEBUG", "0")  # as in production: no query log kept in memory
 
 AGENCY_NUMBER = "91399055"
+# ``manage.py route_deliveries --json`` in a process of its own, which reports its own peak RSS (VmHWM: the
+# high-water mark of this program's memory, not of the bench's that it was forked from) on standard error.
+ROUTE_CHILD = """
+import cProfile, os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency.settings.dev")
+import django
+django.setup()
+from django.core.management import call_command
+profile = sys.argv[1] if len(sys.argv) > 1 else ""
+if profile:
+    cProfile.runctx("call_command('route_deliveries', '--json')", globals(), locals(), profile)
+else:
+    call_command("route_deliveries", "--json")
+with open("/proc/self/status") as status:
+    print(next(line for line in status if line.startswith("VmHWM:")).strip(), file=sys.stderr)
+"""
 BATCH = 2_000
 
 
@@ -334,15 +349,14 @@ def main() -> None:
 
     connection.close()
     started = time.perf_counter()
-    routed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-        [sys.executable, *(["-m", "cProfile", "-o", args.profile_routing] if args.profile_routing else []),
-         "manage.py", "route_deliveries", "--json"], cwd=Path(__file__).resolve().parents[1],
+    routed = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-c", ROUTE_CHILD, args.profile_routing or ""], cwd=Path(__file__).resolve().parents[1],
         capture_output=True, text=True, check=True,
     )
     seconds = time.perf_counter() - started
     deliveries = [json.loads(line) for line in routed.stdout.splitlines() if line.startswith("{")]
-    records = sum(int(d.get("records", d.get("record_count", 0))) for d in deliveries)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    records = sum(int(d["records"]) for d in deliveries)
+    peak = int(next(line for line in routed.stderr.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
     print(f"route_deliveries    {records:,} records in {len(deliveries)} deliveries: {records / seconds:,.0f} records/s "
           f"({seconds:.1f} s, process start included); peak RSS {peak:,.0f} MiB")
 
