@@ -3,6 +3,7 @@ checked on a schedule, and a tampered archive shows to the agency's administrato
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -181,3 +183,17 @@ def test_the_scheduled_check_takes_the_longest_unchecked_first_within_its_budget
     assert second.archives == 1
     checked = set(StoredArchive.objects.filter(verified_at__isnull=False).values_list("pk", flat=True))
     assert {large_submission.archive_id, extra.pk} <= checked
+
+
+def test_records_received_before_places_were_kept_are_given_them(
+    large_submission: Submission, bytes_read: dict[str, int]
+) -> None:
+    kept = {record.pk: record.member_places for record in large_submission.records.all()}
+    Record.objects.filter(submission=large_submission).update(member_places={})
+    out = io.StringIO()
+    call_command("record_places_fill", stdout=out)
+    assert out.getvalue().startswith("60 records")
+    assert {record.pk: record.member_places for record in large_submission.records.all()} == kept
+    assert bytes_read["bytes"] < large_submission.archive.size / 10  # the directory, not the members
+    call_command("record_places_fill", stdout=out)
+    assert out.getvalue().endswith("0 records given their members' places\n")
