@@ -309,13 +309,22 @@ def _pending_lines(month: BillingMonth) -> dict[int, list[_Line]]:
     """The new lines of the month per insurer id (not saved yet), read with one query per kind."""
     lines: dict[int, list[_Line]] = defaultdict(list)
     claim, held = LineKind.CLAIM.value, LineKind.HELD.value
+    months: dict[dt.date, dt.date | None] = {}  # 実施年月 by checkup date: a month's records share few dates
+
+    def served_in(checkup_date: dt.date | None, checked_at: dt.datetime | None) -> dt.date | None:
+        if checkup_date is None:
+            return calendar.service_month(None, checked_at)
+        if checkup_date not in months:
+            months[checkup_date] = calendar.service_month(checkup_date, checked_at)
+        return months[checkup_date]
+
     for pk, insurer_id, institution_id, amount, ticket, checkup_date, checked_at in (
         billable_records(month)
         .order_by("insurer_id", "institution_id", "checked_at", "pk")
         .values_list("pk", "insurer_id", "institution_id", "claim_amount", "ticket_number", "checkup_date", "checked_at")
         .iterator(chunk_size=5_000)
     ):
-        served = calendar.service_month(checkup_date, checked_at)
+        served = served_in(checkup_date, checked_at)
         lines[insurer_id].append(_Line(
             claim, institution_id, pk, None, None, amount, ticket, checkup_date, served, checked_at,
             served is not None and served < month.period, "",
@@ -328,7 +337,7 @@ def _pending_lines(month: BillingMonth) -> dict[int, list[_Line]]:
         .iterator(chunk_size=5_000)
     ):
         lines[insurer_id].append(_Line(
-            held, institution_id, pk, None, None, 0, ticket, checkup_date, calendar.service_month(checkup_date, checked_at),
+            held, institution_id, pk, None, None, 0, ticket, checkup_date, served_in(checkup_date, checked_at),
             checked_at, False, reasons[bool(active)],
         ))
     for returned in deductible_returns(month).select_related("record").order_by("returned_at", "pk"):
