@@ -1,9 +1,11 @@
-"""Inserting many rows without a model instance per row: COPY on PostgreSQL, executemany elsewhere.
+"""Inserting many rows without a model instance per row (one ``executemany``, pipelined by psycopg).
 
 For set-based paths (the month close's statement lines and charged items) where building and saving
 one Django model per row would cost more than the database's work. Rows are tuples in the order of
 ``fields`` (model field names); defaults are not applied and ``save()`` is not called, so it is for
-plain append-only rows whose every column is given.
+plain append-only rows whose every column is given. Not COPY: PostgreSQL refuses COPY FROM into a
+table under row-level security for a role it applies to (the application's role), and the statements
+go through the backend's wrappers, which set the tenant scope.
 """
 
 from __future__ import annotations
@@ -29,18 +31,16 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
         raise ValueError(f"{model.__name__}: only concrete fields can be inserted")
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in concrete)
     table = connection.ops.quote_name(meta.db_table)
-    count = 0
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([_plain(value) for value in row])
-                    count += 1
-            return count
+    placeholders = ", ".join(["%s"] * len(concrete))
+    if connection.vendor == "postgresql":  # psycopg adapts the values itself (and pipelines executemany)
+        prepared = [[_plain(value) for value in row] for row in rows]
+    else:
         prepared = [
             [field.get_db_prep_save(_plain(value), connection) for field, value in zip(concrete, row, strict=True)]
             for row in rows
         ]
-        placeholders = ", ".join(["%s"] * len(concrete))
+    if not prepared:
+        return 0
+    with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)
-        return len(prepared)
+    return len(prepared)
