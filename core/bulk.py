@@ -1,4 +1,4 @@
-"""Inserting many rows without a model instance per row (one ``executemany``, pipelined by psycopg).
+"""Inserting many rows without a model instance per row (multi-row INSERTs of up to BATCH_ROWS rows).
 
 For set-based paths (the month close's statement lines and charged items) where building and saving
 one Django model per row would cost more than the database's work. Rows are tuples in the order of
@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import connections, models
 
+BATCH_ROWS = 2_000
+
 
 def _plain(value: Any) -> Any:
     """An enum member (TextChoices) as its value: psycopg would otherwise write the member's name."""
@@ -31,16 +33,18 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
         raise ValueError(f"{model.__name__}: only concrete fields can be inserted")
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in concrete)
     table = connection.ops.quote_name(meta.db_table)
-    placeholders = ", ".join(["%s"] * len(concrete))
-    if connection.vendor == "postgresql":  # psycopg adapts the values itself (and pipelines executemany)
+    if connection.vendor == "postgresql":  # psycopg adapts the values itself
         prepared = [[_plain(value) for value in row] for row in rows]
     else:
         prepared = [
             [field.get_db_prep_save(_plain(value), connection) for field, value in zip(concrete, row, strict=True)]
             for row in rows
         ]
-    if not prepared:
-        return 0
+    size = max(1, min(BATCH_ROWS, connection.ops.bulk_batch_size(list(concrete), prepared) or BATCH_ROWS))
+    row_placeholder = "(" + ", ".join(["%s"] * len(concrete)) + ")"
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)
+        for first in range(0, len(prepared), size):
+            batch = prepared[first : first + size]
+            values = ", ".join([row_placeholder] * len(batch))
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", [value for row in batch for value in row])
     return len(prepared)
