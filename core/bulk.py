@@ -33,13 +33,12 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
         raise ValueError(f"{model.__name__}: only concrete fields can be inserted")
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in concrete)
     table = connection.ops.quote_name(meta.db_table)
-    if connection.vendor == "postgresql":  # psycopg adapts the values itself
-        prepared = [[_plain(value) for value in row] for row in rows]
-    else:
-        prepared = [
-            [field.get_db_prep_save(_plain(value), connection) for field, value in zip(concrete, row, strict=True)]
-            for row in rows
-        ]
+    if connection.vendor == "postgresql":
+        return _insert_unnest(connection, table, columns, concrete, rows)
+    prepared = [
+        [field.get_db_prep_save(_plain(value), connection) for field, value in zip(concrete, row, strict=True)]
+        for row in rows
+    ]
     size = max(1, min(BATCH_ROWS, connection.ops.bulk_batch_size(list(concrete), prepared) or BATCH_ROWS))
     row_placeholder = "(" + ", ".join(["%s"] * len(concrete)) + ")"
     with connection.cursor() as cursor:
@@ -48,3 +47,27 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
             values = ", ".join([row_placeholder] * len(batch))
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", [value for row in batch for value in row])
     return len(prepared)
+
+
+def _insert_unnest(connection: Any, table: str, columns: str, concrete: list[models.Field[Any, Any]], rows: Iterable[Sequence[Any]]) -> int:
+    """PostgreSQL: one ``INSERT … SELECT * FROM UNNEST(column arrays)`` per BATCH_ROWS rows (a handful of
+    parameters per statement, whatever the number of rows)."""
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in concrete)
+    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"
+    count = 0
+    batch: list[Sequence[Any]] = []
+
+    def flush(cursor: Any) -> None:
+        cursor.execute(sql, [[_plain(row[index]) for row in batch] for index in range(len(concrete))])
+
+    with connection.cursor() as cursor:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH_ROWS:
+                flush(cursor)
+                count += len(batch)
+                batch = []
+        if batch:
+            flush(cursor)
+            count += len(batch)
+    return count
