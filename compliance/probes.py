@@ -32,6 +32,7 @@ from agency import dbguards as agency_dbguards
 from agency.models import MaintenanceWindow
 from audit import dbguards as audit_dbguards
 from audit.selectors import audit_integrity_verify
+from intake import selectors as intake_selectors
 
 from . import dbguards
 from .models import (
@@ -64,6 +65,7 @@ LOCKOUT_MAX_FAILURES = 5
 MIN_PASSWORD_LENGTH = 13
 ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
 TLS_PROTOCOLS_REQUIRED = ["TLSv1.3"]
+ARCHIVE_VERIFY_MAX_AGE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -579,6 +581,27 @@ def upload_hardening() -> Measurement:
     if problems:
         return Measurement(ProbeStatus.FAIL, "、".join(problems), detail)
     value = _("上限 %(mb)d MB / 公式XSD %(count)d 件") % {"mb": max_bytes // (1024 * 1024), "count": xsd_files}
+    return Measurement(ProbeStatus.PASS, value, detail)
+
+
+@probe("archive_integrity", gettext_lazy("受領・送付アーカイブの改ざん検知（SHA-256 の定期検証）"))
+def archive_integrity() -> Measurement:
+    totals = intake_selectors.archive_integrity_totals()
+    detail = {key: value for key, value in totals.items() if key != "oldest"}
+    if totals["failed"]:
+        return Measurement(ProbeStatus.FAIL, _("保存アーカイブ %(count)d 件がハッシュと一致しません（改ざん・破損）") % {
+            "count": totals["failed"]}, {**detail, "failed_sha256": totals["failed_sha256"]})
+    if totals["unchecked"]:
+        return Measurement(ProbeStatus.WARN, _("%(total)d 件中 %(count)d 件が未検証") % {
+            "total": totals["total"], "count": totals["unchecked"]}, detail)
+    oldest = totals["oldest"]
+    value = _("%(total)d 件すべてハッシュと一致") % {"total": totals["total"]}
+    if oldest is not None:
+        age = timezone.now() - oldest
+        detail["oldest_check_age_seconds"] = int(age.total_seconds())
+        value += _("（最も古い検証 %(date)s）") % {"date": f"{timezone.localtime(oldest):%Y-%m-%d %H:%M}"}
+        if age > ARCHIVE_VERIFY_MAX_AGE:
+            return Measurement(ProbeStatus.WARN, value + _("。検証が一巡していません（%(age)s）") % {"age": _age_text(age)}, detail)
     return Measurement(ProbeStatus.PASS, value, detail)
 
 

@@ -21,7 +21,7 @@ from kenshin.rules import age_on
 from kenshin.xmlsafe import parse_xml
 
 from .models import Record, RecordKind, Submission
-from .selectors import submission_members
+from .selectors import record_members, submission_members
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def parse_checkup(data: bytes, path: str) -> CheckupDocument | None:
 def record_documents(record: Record) -> tuple[CheckupDocument | None, Claim | None]:
     """The record's checkup and claim, parsed from the stored original (None when unreadable)."""
     try:
-        members = read_members(record.submission, [record.data_path, record.claim_path])
+        members = record_members(record)
     except Exception:  # a missing or damaged stored archive must not take the page down
         logger.exception("record %s: the stored archive could not be read", record.pk)
         return None, None

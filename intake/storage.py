@@ -1,7 +1,10 @@
 """Content-addressed storage of received archives, outside the web root.
 
 Bytes are streamed to a temporary file while their SHA-256 is computed, then moved into place under
-``STORAGE_DIR/sha256[:2]/sha256`` (atomic rename, read-only afterwards). Reading verifies the hash.
+``STORAGE_DIR/sha256[:2]/sha256`` (atomic rename, read-only afterwards). Reading a whole archive
+verifies the hash; reading one member (``read_member``) reads only that member's bytes and verifies
+its CRC-32, and the hash of every archive is verified on a schedule (``verify``, from the beat task
+``intake.archives_verify``) instead of on every read.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.conf import settings
+
+from kenshin.zipguard import MemberError, MemberPlace, compressed_member_at, inflate_member
 
 CHUNK = 1024 * 1024
 
@@ -48,7 +53,7 @@ def path_for(sha256: str) -> Path:
     return _root() / sha256[:2] / sha256
 
 
-def _chunks(source: BinaryIO | bytes | Iterable[bytes]) -> Iterable[bytes]:
+def _chunks(source: IO[bytes] | bytes | Iterable[bytes]) -> Iterable[bytes]:
     if isinstance(source, bytes | bytearray):
         yield bytes(source)
         return
@@ -59,7 +64,7 @@ def _chunks(source: BinaryIO | bytes | Iterable[bytes]) -> Iterable[bytes]:
     yield from source
 
 
-def store(source: BinaryIO | bytes | Iterable[bytes], *, max_size: int | None = None) -> StoredBytes:
+def store(source: IO[bytes] | bytes | Iterable[bytes], *, max_size: int | None = None) -> StoredBytes:
     """Store bytes (idempotently: the same bytes land on the same path) and return their digest."""
     root = _root()
     root.mkdir(parents=True, exist_ok=True)
@@ -97,3 +102,56 @@ def read(sha256: str) -> bytes:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise StorageIntegrityError(f"stored archive {sha256} does not match its digest")
     return data
+
+
+def read_member(sha256: str, place: MemberPlace) -> bytes:
+    """One member of a stored archive, read alone from its place (local header, size and CRC-32 checked)."""
+    with path_for(sha256).open("rb") as handle:
+        try:
+            return inflate_member(compressed_member_at(handle, place), place)
+        except MemberError as exc:
+            raise StorageIntegrityError(f"stored archive {sha256}: member {place.name}: {exc}") from exc
+
+
+class MemberReader:
+    """Members of one stored archive read one at a time through a single open file (a context manager).
+
+    ``compressed`` gives a member's stored bytes as they are (to copy into another archive without
+    inflating them), ``read`` its bytes with the CRC-32 checked."""
+
+    def __init__(self, sha256: str) -> None:
+        self.sha256 = sha256
+        self._handle = path_for(sha256).open("rb")
+
+    def compressed(self, place: MemberPlace) -> bytes:
+        try:
+            return compressed_member_at(self._handle, place)
+        except MemberError as exc:
+            raise StorageIntegrityError(f"stored archive {self.sha256}: member {place.name}: {exc}") from exc
+
+    def read(self, place: MemberPlace) -> bytes:
+        try:
+            return inflate_member(self.compressed(place), place)
+        except MemberError as exc:
+            raise StorageIntegrityError(f"stored archive {self.sha256}: member {place.name}: {exc}") from exc
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> MemberReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def verify(sha256: str) -> bool:
+    """Whether the stored bytes still match their SHA-256 (read in chunks; False when missing)."""
+    digest = hashlib.sha256()
+    try:
+        with path_for(sha256).open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return False
+    return digest.hexdigest() == sha256

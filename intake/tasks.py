@@ -10,6 +10,7 @@ from celery import shared_task
 from agency.leases import LeasedTask
 
 from . import jobs, notifications, pipeline
+from .services.integrity import archives_verify
 
 
 class SubmissionWork(LeasedTask):
@@ -42,3 +43,9 @@ def notify_task(kind: str, object_id: int) -> int:
 def receipts_sweep_task() -> int:
     """Receipts of recently checked submissions that were not notified yet."""
     return notifications.receipts_sweep()
+
+
+@shared_task(name="intake.archives_verify", acks_late=True)
+def archives_verify_task() -> int:
+    """Rehash the stored archives checked longest ago (a byte budget per run); returns how many failed."""
+    return len(archives_verify().failed)

@@ -5,7 +5,7 @@ re-packaging an agency does (種別 3 to each insurer, 種別 2 back to the inst
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER, Namespace
@@ -36,6 +36,45 @@ def agency_party(number: str) -> PartyId:
     return PartyId(OID_AGENCY, number)
 
 
+@dataclass
+class SummaryTotals:
+    """su08 totals summed one claim at a time (for archives written member by member)."""
+
+    subjects: int = 0
+    cost: int = 0
+    payment: int = 0
+    other: int = 0
+    has_other: bool = False
+    claim: int = 0
+
+    def add(self, claim: Claim) -> None:
+        settlement = claim.settlement
+        self.subjects += 1
+        self.cost += settlement.unit_amount
+        self.payment += settlement.payment_amount
+        self.claim += settlement.claim_amount
+        if settlement.payment_by_other_program is not None:
+            self.other += settlement.payment_by_other_program
+            self.has_other = True
+
+    def add_guidance(self, claim: GuidanceClaim) -> None:
+        self.subjects += 1
+        self.cost += claim.calculated_amount
+        self.payment += claim.payment_amount
+        self.claim += claim.claim_amount
+
+    def record(self, *, service_event_type: str, namespace: Namespace = Namespace.MHLW_2024) -> SummaryRecord:
+        return SummaryRecord(
+            service_event_type=service_event_type,
+            total_subject_count=self.subjects,
+            total_cost_amount=self.cost,
+            total_payment_amount=self.payment,
+            total_payment_by_other_program=self.other if self.has_other else None,
+            total_claim_amount=self.claim,
+            namespace=namespace,
+        )
+
+
 def summary_for(
     claims: Sequence[Claim],
     guidance_claims: Sequence[GuidanceClaim] = (),
@@ -44,20 +83,12 @@ def summary_for(
     namespace: Namespace = Namespace.MHLW_2024,
 ) -> SummaryRecord:
     """su08 totals as the sums over the claim files."""
-    other = sum(claim.settlement.payment_by_other_program or 0 for claim in claims)
-    has_other = any(claim.settlement.payment_by_other_program is not None for claim in claims)
-    return SummaryRecord(
-        service_event_type=service_event_type,
-        total_subject_count=len(claims) + len(guidance_claims),
-        total_cost_amount=sum(c.settlement.unit_amount for c in claims)
-        + sum(g.calculated_amount for g in guidance_claims),
-        total_payment_amount=sum(c.settlement.payment_amount for c in claims)
-        + sum(g.payment_amount for g in guidance_claims),
-        total_payment_by_other_program=other if has_other else None,
-        total_claim_amount=sum(c.settlement.claim_amount for c in claims)
-        + sum(g.claim_amount for g in guidance_claims),
-        namespace=namespace,
-    )
+    totals = SummaryTotals()
+    for claim in claims:
+        totals.add(claim)
+    for guidance_claim in guidance_claims:
+        totals.add_guidance(guidance_claim)
+    return totals.record(service_event_type=service_event_type, namespace=namespace)
 
 
 def build_submission(

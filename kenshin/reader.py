@@ -63,6 +63,7 @@ from kenshin.zipguard import (
     ArchiveLimits,
     GuardedArchive,
     MemberError,
+    MemberPlace,
     Source,
     open_archive,
     sniff,
@@ -373,6 +374,7 @@ class ArchiveReading:
         self._archive: GuardedArchive | None = None
         self._pairs: deque[tuple[_Planned | None, _Planned | None]] = deque()
         self._ordinal: dict[str, int] = {}
+        self._places: dict[str, MemberPlace] = {}
         self._totals = Totals()
         self._keep = 0
         if filename is not None and self.archive_name is None:
@@ -432,6 +434,7 @@ class ArchiveReading:
             kind = _classify(relative, state)
             if kind is not None and kind != "xsd":
                 self._ordinal[relative] = len(self._ordinal)
+                self._places[relative] = archive.place(info)
                 (data if kind in _DATA_KINDS else claims if kind in _CLAIM_KINDS else singles).append((info, relative, kind))
                 continue
             try:
@@ -550,6 +553,10 @@ class ArchiveReading:
         if index is not None and index.sender.root == OID_INSTITUTION:
             return index.sender.extension
         return None
+
+    def member_place(self, path: str) -> MemberPlace | None:
+        """Where a DATA or CLAIMS member (path inside the root folder) sits in the archive."""
+        return self._places.get(path)
 
     def ordinal(self, path: str) -> int:
         """The place of a parsed member in the archive."""

@@ -43,16 +43,18 @@ def render_members(submission: Submission) -> dict[str, bytes]:
     return members
 
 
+def xsd_member_names() -> list[str]:
+    """Where the official schema files go in an archive (under XSD/, as the specification requires)."""
+    names = [f"{XSD_DIR}/{name}" for name in [*sorted(set(SCHEMA_FILES.values())), *OTHER_SCHEMAS]]
+    return names + [f"{XSD_DIR}/coreschemas/{name}" for name in CORESCHEMAS]
+
+
 def xsd_members(xsd_dir: Path) -> dict[str, bytes]:
     """The official schema files, placed under XSD/ as the archive specification requires."""
-    names = [*sorted(set(SCHEMA_FILES.values())), *OTHER_SCHEMAS]
-    found = {f"{XSD_DIR}/{name}": (xsd_dir / name).read_bytes() for name in names}
-    for name in CORESCHEMAS:
-        found[f"{XSD_DIR}/coreschemas/{name}"] = (xsd_dir / "coreschemas" / name).read_bytes()
-    return found
+    return {path: (xsd_dir / path.removeprefix(f"{XSD_DIR}/")).read_bytes() for path in xsd_member_names()}
 
 
-def _directories(root: str, members: Mapping[str, bytes]) -> list[str]:
+def directories(root: str, members: Mapping[str, bytes]) -> list[str]:
     folders = {""}
     for path in members:
         parts = path.split("/")[:-1]
@@ -70,7 +72,7 @@ def pack(
     compresslevel: int = 6,
 ) -> bytes:
     """Zip members under ``root/`` (with folder entries); AES-256 when a password is given."""
-    entries = [(folder, b"") for folder in _directories(root, members)]
+    entries = [(folder, b"") for folder in directories(root, members)]
     entries += [(f"{root}/{path}", data) for path, data in members.items()]
     if password is None:
         return build_zip(entries, stamp=created_on, compresslevel=compresslevel)

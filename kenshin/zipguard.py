@@ -237,6 +237,100 @@ _READ_ERRORS = (
 )
 
 
+@dataclass(frozen=True)
+class MemberPlace:
+    """Where one member's bytes sit in a ZIP, from its central-directory entry: enough to read that
+    member alone (``read_member_at``) without the archive's directory or its other members."""
+
+    name: str
+    offset: int  # of the local file header
+    compressed_size: int
+    size: int
+    crc32: int
+    method: int
+    flags: int
+
+    @classmethod
+    def of(cls, info: pyzipper.ZipInfo) -> MemberPlace:
+        return cls(
+            name=info.orig_filename,
+            offset=info.header_offset,
+            compressed_size=info.compress_size,
+            size=info.file_size,
+            crc32=info.CRC,
+            method=info.compress_type,
+            flags=info.flag_bits,
+        )
+
+    @property
+    def direct(self) -> bool:
+        """Readable on its own: neither encrypted nor using features the direct read does not handle."""
+        return not self.flags & _UNSUPPORTED_FLAGS and self.method in _ALLOWED_METHODS
+
+    def as_list(self) -> list[int | str]:
+        return [self.name, self.offset, self.compressed_size, self.size, self.crc32, self.method, self.flags]
+
+    @classmethod
+    def from_list(cls, values: list[int | str]) -> MemberPlace:
+        name, offset, compressed_size, size, crc32, method, flags = values
+        return cls(str(name), int(offset), int(compressed_size), int(size), int(crc32), int(method), int(flags))
+
+
+def compressed_member_at(handle: IO[bytes], place: MemberPlace) -> bytes:
+    """The member's stored (compressed) bytes, after checking its local header names it."""
+    name = place.name
+    if not place.direct:
+        raise MemberError(F.ARC_UNSUPPORTED_COMPRESSION.at(file=name, detail=str(place.method)))
+    try:
+        handle.seek(place.offset)
+        header = handle.read(_zip.sizeFileHeader)
+        if len(header) != _zip.sizeFileHeader:
+            raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated file header"))
+        fields = struct.unpack(_zip.structFileHeader, header)
+        if fields[_zip._FH_SIGNATURE] != _zip.stringFileHeader:
+            raise MemberError(F.ARC_CORRUPT.at(file=name, detail="bad magic number for file header"))
+        local_name = handle.read(fields[_zip._FH_FILENAME_LENGTH])
+        if local_name.decode("utf-8" if place.flags & _UTF8_NAME else "cp437") != name:
+            raise MemberError(F.ARC_CORRUPT.at(file=name, detail="file names in directory and header differ"))
+        handle.seek(fields[_zip._FH_EXTRA_FIELD_LENGTH], os.SEEK_CUR)
+        compressed = handle.read(place.compressed_size)
+    except MemberError:
+        raise
+    except (OSError, ValueError, struct.error) as exc:  # ValueError: a negative seek, a bad name
+        raise MemberError(F.ARC_CORRUPT.at(file=name, detail=str(exc))) from exc
+    if len(compressed) != place.compressed_size:
+        raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated member"))
+    return compressed
+
+
+def inflate_member(compressed: bytes, place: MemberPlace, *, cap: int = DEFAULT_LIMITS.max_member_bytes) -> bytes:
+    """A member's bytes from its stored bytes: inflated in one bounded call, size and CRC-32 checked."""
+    name = place.name
+    if place.method == pyzipper.ZIP_STORED:
+        data = compressed[: cap + 1]
+    else:
+        try:
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            data = inflater.decompress(compressed, cap + 1)
+        except zlib.error as exc:
+            raise MemberError(F.ARC_CORRUPT.at(file=name, detail=str(exc))) from exc
+        if len(data) <= cap and not inflater.eof:
+            raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated deflate stream"))
+    if len(data) > cap:
+        raise MemberError(F.ARC_MEMBER_TOO_LARGE.at(file=name))
+    if len(data) > place.size:
+        raise MemberError(F.ARC_SIZE_MISMATCH.at(file=name))
+    if len(data) == place.size and zlib.crc32(data) != place.crc32:
+        raise MemberError(F.ARC_CORRUPT.at(file=name, detail=f"Bad CRC-32 for file {name!r}"))
+    return data
+
+
+def read_member_at(handle: IO[bytes], place: MemberPlace, *, cap: int = DEFAULT_LIMITS.max_member_bytes) -> bytes:
+    """One unencrypted stored or deflated member read alone from its place: local header, name, size
+    cap, declared size and CRC-32 checked (``MemberError`` otherwise). Reads only that member's bytes."""
+    return inflate_member(compressed_member_at(handle, place), place, cap=cap)
+
+
 class GuardedArchive:
     """A ZIP that passed the directory checks; members are read through a byte counter."""
 
@@ -303,41 +397,11 @@ class GuardedArchive:
         The same checks as the streamed read (local header, name, size cap, declared size, CRC)
         without a stream object per member: intake reads two members per record.
         """
-        name = info.orig_filename
-        cap = self.limits.max_member_bytes
-        try:
-            handle.seek(info.header_offset)
-            header = handle.read(_zip.sizeFileHeader)
-            if len(header) != _zip.sizeFileHeader:
-                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated file header"))
-            fields = struct.unpack(_zip.structFileHeader, header)
-            if fields[_zip._FH_SIGNATURE] != _zip.stringFileHeader:
-                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="bad magic number for file header"))
-            local_name = handle.read(fields[_zip._FH_FILENAME_LENGTH])
-            if local_name.decode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437") != name:
-                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="file names in directory and header differ"))
-            handle.seek(fields[_zip._FH_EXTRA_FIELD_LENGTH], os.SEEK_CUR)
-            compressed = handle.read(info.compress_size)
-            if len(compressed) != info.compress_size:
-                raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated member"))
-            if info.compress_type == pyzipper.ZIP_STORED:
-                data = compressed[: cap + 1]
-            else:
-                inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-                data = inflater.decompress(compressed, cap + 1)
-                if len(data) <= cap and not inflater.eof:
-                    raise MemberError(F.ARC_CORRUPT.at(file=name, detail="truncated deflate stream"))
-        except MemberError:
-            raise
-        except (zlib.error, OSError, ValueError, struct.error) as exc:  # ValueError: a negative seek, a bad name
-            raise MemberError(F.ARC_CORRUPT.at(file=name, detail=str(exc))) from exc
-        if len(data) > cap:
-            raise MemberError(F.ARC_MEMBER_TOO_LARGE.at(file=name))
-        if len(data) > info.file_size:
-            raise MemberError(F.ARC_SIZE_MISMATCH.at(file=name))
-        if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
-            raise MemberError(F.ARC_CORRUPT.at(file=name, detail=f"Bad CRC-32 for file {name!r}"))
-        return data
+        return read_member_at(handle, MemberPlace.of(info), cap=self.limits.max_member_bytes)
+
+    def place(self, info: pyzipper.ZipInfo) -> MemberPlace:
+        """Where the member sits in the archive, to read it alone later (``read_member_at``)."""
+        return MemberPlace.of(info)
 
     def close(self) -> None:
         self._zip.close()

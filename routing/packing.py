@@ -6,9 +6,11 @@ Every archive is read back by the format reader before it is kept, against the o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -17,15 +19,18 @@ from agency.models import AgencyProfile
 from core.exceptions import ApplicationError
 from intake import storage
 from intake.models import Record, RecordKind, StoredArchive
-from intake.reading import parse_claim, parse_guidance_claim, read_members
-from kenshin.assemble import agency_party, insurer_party, summary_for
+from intake.reading import parse_claim, parse_guidance_claim
+from intake.selectors import SubmissionArchiveMembers
+from kenshin.assemble import SummaryTotals, agency_party, insurer_party
 from kenshin.claim_write import index_xml, summary_xml
 from kenshin.codes import SERVICE_CHECKUP, SERVICE_GUIDANCE, SERVICE_OTHER_CHECKUP
 from kenshin.findings import Severity
 from kenshin.naming import CLAIMS_DIR, DATA_DIR, INDEX_FILE, SUMMARY_FILE, ArchiveName, MemberName
 from kenshin.reader import ArchiveReading
 from kenshin.records import Claim, GuidanceClaim, IndexRecord
-from kenshin.writer import pack, xsd_members
+from kenshin.writer import directories, pack, xsd_member_names, xsd_members
+from kenshin.zipguard import MemberError, inflate_member
+from kenshin.zipwrite import ZipStreamWriter
 
 MAX_TOTAL = 999_999_999  # su08 money totals are at most nine digits
 
@@ -59,9 +64,9 @@ def xsd_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def verify_archive(data: bytes, file_name: str) -> None:
-    """Read a built archive back, a person at a time; raise DeliveryInvalid on any blocking finding
-    (XSD included when configured)."""
+def verify_archive(data: bytes | Path, file_name: str) -> None:
+    """Read a built archive (its bytes, or the file it was written to) back, a person at a time; raise
+    DeliveryInvalid on any blocking finding (XSD included when configured)."""
     with ArchiveReading(data, filename=file_name, xsd_dir=xsd_dir(), master=None) as reading:
         findings = [finding for read in reading.records() for finding in read.findings]
         findings += [*reading.findings, *reading.finish()]
@@ -78,23 +83,10 @@ def pack_archive(name: ArchiveName, members: dict[str, bytes], *, password: str 
     return pack(name.stem, members, created_on=name.submitted_on, password=password)
 
 
-def store_archive(data: bytes) -> StoredArchive:
+def store_archive(data: bytes | IO[bytes]) -> StoredArchive:
     stored = storage.store(data)
     archive, _created = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
     return archive
-
-
-@dataclass(frozen=True)
-class DeliveryPart:
-    """One record in a delivery: its DATA file and, for a kind that bills, its CLAIMS file (bytes as
-    received) with the claim read (c: cc08, p: gc08); results only and 事業者健診等 carry none."""
-
-    record: Record
-    data_name: str
-    claim_name: str
-    data: bytes
-    claim_data: bytes | None
-    claim: Claim | GuidanceClaim | None
 
 
 # The 実施区分 and the file prefixes (DATA, CLAIMS) of each kind of record.
@@ -137,68 +129,116 @@ def _parse_claim_of(record: Record, data: bytes) -> Claim | GuidanceClaim | None
     return parse_claim(data, record.claim_path)
 
 
-def delivery_parts(records: Sequence[Record], name: ArchiveName) -> list[DeliveryPart]:
-    serial = 0
+@dataclass(frozen=True)
+class DeliveryEntry:
+    """One record in a delivery: its members' names there."""
 
-    def fresh(record: Record) -> MemberName:
-        nonlocal serial
-        serial += 1
+    record_id: int
+    data_name: str
+    claim_name: str
+
+
+class DeliveryWriter:
+    """A 種別 3 delivery written member by member to a binary file.
+
+    Each record's DATA and CLAIMS members are copied from the stored archive they came in, their
+    stored (compressed) bytes as they are when their place is known, so the files inside are byte
+    for byte those the institution sent; the claim is parsed for the su08 totals. Only one record's
+    members are in memory at a time; the names used (for unique member names) and the entries (for
+    the delivery's items) are what grows with the number of records. ix08, su08 and the official
+    XSDs follow the records; ``finish()`` writes them and the ZIP's directory.
+    """
+
+    def __init__(self, out: IO[bytes], name: ArchiveName, *, code: str, insurer_number: str, with_claims: bool = True) -> None:
+        self.name = name
+        self.code = code
+        self.insurer_number = insurer_number
+        self.entries: list[DeliveryEntry] = []
+        self.totals = SummaryTotals()
+        self.claim_files = 0
+        self._zip = ZipStreamWriter(out, stamp=name.submitted_on)
+        self._used: set[str] = set()
+        self._serial = 0
+        self._members: SubmissionArchiveMembers | None = None
+        self._xsd = xsd_dir()
+        layout = {INDEX_FILE: b"", f"{DATA_DIR}/x": b""}
+        if with_claims:  # results only and 事業者健診等 have no CLAIMS folder
+            layout[f"{CLAIMS_DIR}/x"] = b""
+        if self._xsd is not None:
+            layout.update(dict.fromkeys(xsd_member_names(), b""))
+        for folder in directories(name.stem, layout):
+            self._zip.add(folder, b"")
+
+    def _fresh(self, record: Record) -> MemberName:
+        self._serial += 1
         prefix = _prefixes(record.kind)[0]
-        return MemberName(prefix, record.institution.number, name.submitted_on, name.same_day_count, name.service_event_type, serial)
+        return MemberName(
+            prefix, record.institution.number, self.name.submitted_on, self.name.same_day_count,
+            self.name.service_event_type, self._serial,
+        )
 
-    used: set[str] = set()
-    by_submission: dict[int, list[Record]] = {}
-    for record in records:
-        by_submission.setdefault(record.submission_id, []).append(record)
-    parts: dict[int, DeliveryPart] = {}
-    for group in by_submission.values():
-        members = read_members(group[0].submission, [p for r in group for p in (r.data_path, r.claim_path) if p])
-        for record in group:
-            claim = claim_data = None
-            if record.claim_path:
-                claim_data = members[record.claim_path]
-                claim = _parse_claim_of(record, claim_data)
-                if claim is None:
-                    raise DeliveryInvalid(_("決済ファイルを読み取れません: %(path)s") % {"path": record.claim_path})
-            data_name, claim_name = _member_names(record, used, fresh)
-            parts[record.pk] = DeliveryPart(record, data_name, claim_name, members[record.data_path], claim_data, claim)
-    return [parts[record.pk] for record in records]
+    def _archive_of(self, record: Record) -> SubmissionArchiveMembers:
+        if self._members is None or self._members.submission.pk != record.submission_id:
+            if self._members is not None:
+                self._members.close()
+            self._members = SubmissionArchiveMembers(record.submission)
+        return self._members
 
+    def _copy(self, record: Record, path: str, name: str, *, keep: bool = False) -> bytes | None:
+        """Copy one member into the delivery; its bytes are returned (inflated) when ``keep``."""
+        members = self._archive_of(record)
+        try:
+            found = members.compressed(record, path)
+            if found is None:
+                data = members.read(record, path)
+                self._zip.add(f"{self.name.stem}/{name}", data)
+                return data
+            place, compressed = found
+            kept = inflate_member(compressed, place) if keep else None
+            self._zip.add_compressed(f"{self.name.stem}/{name}", compressed, method=place.method, crc32=place.crc32, size=place.size)
+            return kept
+        except (storage.StorageIntegrityError, MemberError, OSError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
+            raise DeliveryInvalid(_("受領アーカイブから %(path)s を読み取れません: %(error)s") % {"path": path, "error": exc}) from exc
 
-def delivery_totals(parts: Sequence[DeliveryPart]) -> tuple[int, int, int]:
-    """単価総計 (算定金額総計 for guidance), 窓口支払金額総計 and 請求金額総計 of the parts' claims."""
-    unit = payment = claimed = 0
-    for part in parts:
-        claim = part.claim
-        if isinstance(claim, GuidanceClaim):
-            unit, payment, claimed = unit + claim.calculated_amount, payment + claim.payment_amount, claimed + claim.claim_amount
-        elif claim is not None:
-            s = claim.settlement
-            unit, payment, claimed = unit + s.unit_amount, payment + s.payment_amount, claimed + s.claim_amount
-    return unit, payment, claimed
+    def add(self, record: Record) -> None:
+        data_name, claim_name = _member_names(record, self._used, self._fresh)
+        if record.claim_path:  # a kind that bills travels with its claim (c: cc08, p: gc08)
+            claim_data = self._copy(record, record.claim_path, claim_name, keep=True)
+            claim = _parse_claim_of(record, claim_data or b"")
+            if claim is None:
+                raise DeliveryInvalid(_("決済ファイルを読み取れません: %(path)s") % {"path": record.claim_path})
+            if isinstance(claim, GuidanceClaim):
+                self.totals.add_guidance(claim)
+            else:
+                self.totals.add(claim)
+            self.claim_files += 1
+        self._copy(record, record.data_path, data_name)
+        self.entries.append(DeliveryEntry(record.pk, data_name, claim_name))
 
+    def finish(self) -> None:
+        """ix08 and su08 for exactly the records written, the official XSDs, and the ZIP's directory."""
+        if self._members is not None:
+            self._members.close()
+            self._members = None
+        index = IndexRecord(
+            interaction_type="3",
+            created_on=self.name.submitted_on,
+            sender=agency_party(self.code),
+            receiver=insurer_party(self.insurer_number),
+            service_event_type=self.name.service_event_type,
+            total_record_count=len(self.entries) + self.claim_files,
+        )
+        stem = self.name.stem
+        self._zip.add(f"{stem}/{INDEX_FILE}", index_xml(index))
+        if self.claim_files:  # results only and 事業者健診等 carry no claims and no su08
+            summary = self.totals.record(service_event_type=self.name.service_event_type)
+            self._zip.add(f"{stem}/{SUMMARY_FILE}", summary_xml(summary))
+        if self._xsd is not None:
+            for path, data in xsd_members(self._xsd).items():
+                self._zip.add(f"{stem}/{path}", data)
+        self._zip.finish()
 
-def delivery_archive(parts: Sequence[DeliveryPart], name: ArchiveName, code: str, insurer_number: str) -> bytes:
-    """A 種別 3 archive of one kind of record: ix08 and su08 recomputed for exactly these parts (no su08
-    without claims), the DATA and CLAIMS files byte for byte."""
-    service = name.service_event_type
-    claims = [part.claim for part in parts if isinstance(part.claim, Claim)]
-    guidance_claims = [part.claim for part in parts if isinstance(part.claim, GuidanceClaim)]
-    claim_files = len(claims) + len(guidance_claims)
-    index = IndexRecord(
-        interaction_type="3",
-        created_on=name.submitted_on,
-        sender=agency_party(code),
-        receiver=insurer_party(insurer_number),
-        service_event_type=service,
-        total_record_count=len(parts) + claim_files,
-    )
-    members = {INDEX_FILE: index_xml(index)}
-    if claim_files:
-        members[SUMMARY_FILE] = summary_xml(summary_for(claims, guidance_claims, service_event_type=service))
-    for part in parts:
-        members[part.data_name] = part.data
-    for part in parts:
-        if part.claim_data is not None:
-            members[part.claim_name] = part.claim_data
-    return pack_archive(name, members)
+    def close(self) -> None:
+        if self._members is not None:
+            self._members.close()
+            self._members = None

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -125,21 +125,35 @@ def routing_plan(submission: Submission) -> list[PlanRow]:
 
 
 def routing_overview() -> list[dict[str, Any]]:
-    """Per insurer: how many records the next run would route, their claim total and the next file name."""
+    """Per insurer: how many records the next run would route, their claim total and the next file name.
+
+    Aggregates in the database (one GROUP BY over the routable records, one over today's deliveries,
+    one for the insurers), so the page costs the same few queries at any number of pending records."""
     try:
         code = agency_code()
     except AgencyCodeMissing:
         code = ""
     day = timezone.localdate()
-    rows: dict[int, dict[str, Any]] = {}
-    for record in routable_records().select_related("insurer").only("pk", "claim_amount", "insurer"):
-        row = rows.setdefault(record.insurer_id, {"insurer": record.insurer, "records": 0, "claim_total": 0})
-        row["records"] += 1
-        row["claim_total"] += record.claim_amount
-    counts: dict[int, int] = {}
-    for row in rows.values():
+    totals = list(
+        routable_records().order_by().values("insurer_id").annotate(records=Count("pk"), claim_total=Sum("claim_amount"))
+    )
+    insurers = Insurer.objects.in_bulk([row["insurer_id"] for row in totals])
+    counts: dict[int, int] = {
+        row["insurer_id"]: row["last"] + 1
+        for row in Delivery.objects.filter(insurer_id__in=list(insurers), created_on=day)
+        .order_by()
+        .values("insurer_id")
+        .annotate(last=Max("same_day_count"))
+    }
+    for insurer_id in insurers:
+        counts.setdefault(insurer_id, 0)
+    rows = [
+        {"insurer": insurers[row["insurer_id"]], "records": row["records"], "claim_total": row["claim_total"] or 0}
+        for row in totals
+    ]
+    for row in rows:
         row["file_name"], row["fits"] = _predicted_name(code, row["insurer"], day, counts) if code else ("", False)
-    return sorted(rows.values(), key=lambda row: row["insurer"].number)
+    return sorted(rows, key=lambda row: row["insurer"].number)
 
 
 # --- reads, scoped to the user, and the access functions ---------------------------------------------------

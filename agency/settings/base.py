@@ -327,6 +327,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "routing-route-deliveries": {"task": "routing.route_deliveries", "schedule": timedelta(hours=24)},
     # receipt notices of checked submissions that were not sent yet (a retry sends nothing twice) — daily
     "intake-receipts-sweep": {"task": "intake.receipts_sweep", "schedule": timedelta(hours=24)},
+    # stored archives rehashed against their SHA-256, the longest unchecked first (a byte budget per run;
+    # record views read single members and no longer hash the whole archive) — hourly
+    "intake-archives-verify": {"task": "intake.archives_verify", "schedule": timedelta(hours=1)},
 }
 # billing: close every month whose cut-off has passed (idempotent, so hourly is safe) — every hour
 CELERY_BEAT_SCHEDULE["billing-close-due-months"] = {"task": "billing.close_due_months", "schedule": timedelta(hours=1)}

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from agency.models import Institution, Insurer, User
 from audit.services import audit_record
+from core.bulk import rows_insert
 from intake.models import BILLED_KINDS, CHECKUP_KINDS, Record, RecordKind, RecordStatus
 from routing.models import DeliveryItem, InsurerReturn
 
@@ -245,32 +246,41 @@ def pending_adjustments(month: BillingMonth) -> Any:
 
 def chargeable_items(month: BillingMonth, insurer: Insurer, kinds: Any = (RecordKind.CHECKUP,)) -> Any:
     """Checkups (of ``kinds``) delivered to ``insurer`` by the end of the month and not charged a
-    per-checkup fee yet, leaving out the checkups of a person and 年度 already charged (a corrected
-    record that replaces a returned one is the same 特定健診; see `fee_items`)."""
+    per-checkup fee yet (the checkups of a person and 年度 already charged are left out by `fee_items`)."""
     _start, end = calendar.month_bounds(month.period)
-    same_checkup_charged = FeeChargedItem.objects.filter(
-        delivery_item__delivery__insurer=insurer,
-        delivery_item__record__kind__in=CHECKUP_KINDS,
-        delivery_item__record__person_key=OuterRef("record__person_key"),
-        delivery_item__record__fiscal_year=OuterRef("record__fiscal_year"),
-    ).exclude(delivery_item__record__person_key="")
-    return (
-        DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end, record__kind__in=kinds)
-        .exclude(Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk"))))
-        .exclude(Exists(same_checkup_charged))
+    return DeliveryItem.objects.filter(delivery__insurer=insurer, delivery__created_at__lt=end, record__kind__in=kinds).exclude(
+        Exists(FeeChargedItem.objects.filter(delivery_item=OuterRef("pk")))
     )
 
 
 def fee_items(month: BillingMonth, insurer: Insurer, *, other_checkups: bool = False) -> list[int]:
     """The delivery items to charge the per-checkup fee for: one per person and 年度 (the first
-    delivered), each charged once, whatever the month. Results only and 事業者健診等 count when
-    ``other_checkups`` (the insurer's terms)."""
+    delivered), each charged once, whatever the month; a corrected record that replaces a returned
+    one is the same 特定健診. Results only and 事業者健診等 count when ``other_checkups`` (the insurer's
+    terms).
+
+    Two queries whatever the number of checkups: the items not charged yet, and the persons and 年度
+    already charged to the insurer in the 年度 among them (a correlated subquery per item instead
+    made the close quadratic when the planner misjudged fresh tables)."""
     kinds = CHECKUP_KINDS if other_checkups else (RecordKind.CHECKUP,)
+    candidates = list(
+        chargeable_items(month, insurer, kinds)
+        .order_by("delivery__created_at", "pk")
+        .values_list("pk", "record__person_key", "record__fiscal_year")
+    )
+    years = {year for _pk, key, year in candidates if key and year is not None}
+    seen: set[tuple[str, int | None]] = set(
+        FeeChargedItem.objects.filter(
+            delivery_item__delivery__insurer=insurer,
+            delivery_item__record__kind__in=CHECKUP_KINDS,
+            delivery_item__record__fiscal_year__in=years,
+        )
+        .exclude(delivery_item__record__person_key="")
+        .values_list("delivery_item__record__person_key", "delivery_item__record__fiscal_year")
+        .distinct()
+    ) if years else set()
     charged: list[int] = []
-    seen: set[tuple[str, int]] = set()
-    for pk, key, year in chargeable_items(month, insurer, kinds).order_by("delivery__created_at", "pk").values_list(
-        "pk", "record__person_key", "record__fiscal_year"
-    ):
+    for pk, key, year in candidates:
         if key and year is not None:
             if (key, year) in seen:
                 continue
@@ -294,80 +304,90 @@ def guidance_fee_items(month: BillingMonth, insurer: Insurer) -> list[int]:
 # --- closing -----------------------------------------------------------------------------------------------------
 
 
-def _pending_lines(month: BillingMonth) -> dict[int, list[ClaimsStatementLine]]:
-    """The new lines of the month per insurer id (not saved yet)."""
-    lines: dict[int, list[ClaimsStatementLine]] = defaultdict(list)
-    for record in billable_records(month).order_by("insurer_id", "institution_id", "checked_at", "pk").values(
-        "pk", "insurer_id", "institution_id", "claim_amount", "ticket_number", "checkup_date", "checked_at"
+class _Line(NamedTuple):
+    """A new line of the month, before its statement exists (saved by ``rows_insert``, no model per line)."""
+
+    kind: str
+    institution_id: int
+    record_id: int | None
+    insurer_return_id: int | None
+    adjustment_id: int | None
+    amount: int
+    ticket_number: str
+    checkup_date: dt.date | None
+    service_month: dt.date | None
+    accepted_at: dt.datetime | None
+    late: bool
+    note: str
+
+
+LINE_FIELDS = ("statement", *_Line._fields)
+
+
+def _pending_lines(month: BillingMonth) -> dict[int, list[_Line]]:
+    """The new lines of the month per insurer id (not saved yet), read with one query per kind."""
+    lines: dict[int, list[_Line]] = defaultdict(list)
+    claim, held = LineKind.CLAIM.value, LineKind.HELD.value
+    months: dict[dt.date, dt.date | None] = {}  # 実施年月 by checkup date: a month's records share few dates
+
+    def served_in(checkup_date: dt.date | None, checked_at: dt.datetime | None) -> dt.date | None:
+        if checkup_date is None:
+            return calendar.service_month(None, checked_at)
+        if checkup_date not in months:
+            months[checkup_date] = calendar.service_month(checkup_date, checked_at)
+        return months[checkup_date]
+
+    for pk, insurer_id, institution_id, amount, ticket, checkup_date, checked_at in (
+        billable_records(month)
+        .order_by("insurer_id", "institution_id", "checked_at", "pk")
+        .values_list("pk", "insurer_id", "institution_id", "claim_amount", "ticket_number", "checkup_date", "checked_at")
+        .iterator(chunk_size=5_000)
     ):
-        served = calendar.service_month(record["checkup_date"], record["checked_at"])
-        lines[record["insurer_id"]].append(
-            ClaimsStatementLine(
-                kind=LineKind.CLAIM,
-                institution_id=record["institution_id"],
-                record_id=record["pk"],
-                amount=record["claim_amount"],
-                ticket_number=record["ticket_number"],
-                checkup_date=record["checkup_date"],
-                service_month=served,
-                accepted_at=record["checked_at"],
-                late=served is not None and served < month.period,
-            )
-        )
-    for record in held_records(month).order_by("insurer_id", "institution_id", "checked_at", "pk").values(
-        "pk", "insurer_id", "insurer__is_active", "institution_id", "ticket_number", "checkup_date", "checked_at"
+        served = served_in(checkup_date, checked_at)
+        lines[insurer_id].append(_Line(
+            claim, institution_id, pk, None, None, amount, ticket, checkup_date, served, checked_at,
+            served is not None and served < month.period, "",
+        ))
+    reasons = {active: held_reason(insurer_active=active)[:200] for active in (True, False)}
+    for pk, insurer_id, active, institution_id, ticket, checkup_date, checked_at in (
+        held_records(month)
+        .order_by("insurer_id", "institution_id", "checked_at", "pk")
+        .values_list("pk", "insurer_id", "insurer__is_active", "institution_id", "ticket_number", "checkup_date", "checked_at")
+        .iterator(chunk_size=5_000)
     ):
-        lines[record["insurer_id"]].append(
-            ClaimsStatementLine(
-                kind=LineKind.HELD,
-                institution_id=record["institution_id"],
-                record_id=record["pk"],
-                amount=0,
-                ticket_number=record["ticket_number"],
-                checkup_date=record["checkup_date"],
-                service_month=calendar.service_month(record["checkup_date"], record["checked_at"]),
-                accepted_at=record["checked_at"],
-                note=held_reason(insurer_active=record["insurer__is_active"])[:200],
-            )
-        )
+        lines[insurer_id].append(_Line(
+            held, institution_id, pk, None, None, 0, ticket, checkup_date, served_in(checkup_date, checked_at),
+            checked_at, False, reasons[bool(active)],
+        ))
     for returned in deductible_returns(month).select_related("record").order_by("returned_at", "pk"):
         record = returned.record
-        lines[returned.billed_insurer_id].append(
-            ClaimsStatementLine(
-                kind=LineKind.RETURN,
-                institution_id=record.institution_id,
-                record_id=record.pk,
-                insurer_return=returned,
-                amount=-returned.billed_amount,
-                ticket_number=record.ticket_number,
-                checkup_date=record.checkup_date,
-                service_month=calendar.service_month(record.checkup_date, record.checked_at),
-                accepted_at=record.checked_at,
-                note=returned.get_reason_display()[:200],
-            )
-        )
+        lines[returned.billed_insurer_id].append(_Line(
+            LineKind.RETURN.value, record.institution_id, record.pk, returned.pk, None, -returned.billed_amount,
+            record.ticket_number, record.checkup_date, calendar.service_month(record.checkup_date, record.checked_at),
+            record.checked_at, False, returned.get_reason_display()[:200],
+        ))
     for adjustment in pending_adjustments(month).order_by("created_at", "pk"):
-        lines[adjustment.insurer_id].append(
-            ClaimsStatementLine(
-                kind=LineKind.ADJUSTMENT,
-                institution_id=adjustment.institution_id,
-                adjustment=adjustment,
-                amount=adjustment.amount,
-                note=adjustment.reason[:200],
-            )
-        )
+        lines[adjustment.insurer_id].append(_Line(
+            LineKind.ADJUSTMENT.value, adjustment.institution_id, None, None, adjustment.pk, adjustment.amount,
+            "", None, None, None, False, adjustment.reason[:200],
+        ))
     return lines
 
 
-def _sums(lines: list[ClaimsStatementLine]) -> dict[str, int]:
-    return {
-        "record_count": sum(1 for line in lines if line.kind == LineKind.CLAIM),
-        "return_count": sum(1 for line in lines if line.kind == LineKind.RETURN),
-        "claims_total": sum(line.amount for line in lines if line.kind == LineKind.CLAIM),
-        "returns_total": sum(line.amount for line in lines if line.kind == LineKind.RETURN),
-        "adjustments_total": sum(line.amount for line in lines if line.kind == LineKind.ADJUSTMENT),
-        "total": sum(line.amount for line in lines),
-    }
+def _sums(lines: list[_Line]) -> dict[str, int]:
+    totals = {"record_count": 0, "return_count": 0, "claims_total": 0, "returns_total": 0, "adjustments_total": 0, "total": 0}
+    for line in lines:
+        kind = line.kind
+        if kind == LineKind.CLAIM:
+            totals["record_count"] += 1
+            totals["claims_total"] += line.amount
+        elif kind == LineKind.RETURN:
+            totals["return_count"] += 1
+            totals["returns_total"] += line.amount
+        elif kind == LineKind.ADJUSTMENT:
+            totals["adjustments_total"] += line.amount
+        totals["total"] += line.amount
+    return totals
 
 
 def _close_claims(month: BillingMonth, frozen_at: dt.datetime) -> list[ClaimsStatement]:
@@ -375,7 +395,7 @@ def _close_claims(month: BillingMonth, frozen_at: dt.datetime) -> list[ClaimsSta
     issuer = agency_profile().name
     stamp = f"{month.period:%Y%m}"
     statements: list[ClaimsStatement] = []
-    parts: dict[int, list[tuple[ClaimsStatement, list[ClaimsStatementLine]]]] = defaultdict(list)
+    parts: dict[int, list[tuple[ClaimsStatement, list[_Line]]]] = defaultdict(list)
     for insurer in Insurer.objects.filter(pk__in=pending).order_by("number"):
         lines = pending[insurer.pk]
         statement = ClaimsStatement(
@@ -390,11 +410,9 @@ def _close_claims(month: BillingMonth, frozen_at: dt.datetime) -> list[ClaimsSta
             **_sums(lines),
         )
         statement.save(force_insert=True)
-        for line in lines:
-            line.statement = statement
-        ClaimsStatementLine.objects.bulk_create(lines)
+        rows_insert(ClaimsStatementLine, LINE_FIELDS, ((statement.pk, *line) for line in lines))
         statements.append(statement)
-        by_institution: dict[int, list[ClaimsStatementLine]] = defaultdict(list)
+        by_institution: dict[int, list[_Line]] = defaultdict(list)
         for line in lines:
             if line.kind != LineKind.HELD:  # nothing to pay on a held record
                 by_institution[line.institution_id].append(line)
@@ -466,7 +484,7 @@ def _close_fees(month: BillingMonth, frozen_at: dt.datetime, actor: Any, request
         for kind, charged in ((InvoiceLineKind.PER_CHECKUP, items), (InvoiceLineKind.PER_GUIDANCE, guidance)):
             line = invoice.lines.filter(kind=kind).first()
             if charged and line is not None:
-                FeeChargedItem.objects.bulk_create(FeeChargedItem(delivery_item_id=pk, invoice_line=line) for pk in charged)
+                rows_insert(FeeChargedItem, ("delivery_item", "invoice_line"), ((pk, line.pk) for pk in charged))
         issued.append(invoice)
     return issued
 

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
@@ -36,6 +37,23 @@ from compliance.services.checklist import audit_review_sign, probes_run
 from core.http import request_audit
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000  # the search counts its results up to this many (a count of millions of rows takes seconds)
+
+
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP results (``capped`` says there are more): paging stays within them, and
+    an auditor narrows the filters to see further back."""
+
+    @cached_property
+    def count(self) -> int:
+        events = self.object_list
+        if not isinstance(events, QuerySet):
+            raise TypeError("the audit search pages a queryset")
+        found = events.order_by()[: COUNT_CAP + 1].count()  # unordered: the count stops at the cap
+        self.capped = found > COUNT_CAP
+        return min(found, COUNT_CAP)
+
+    capped = False
 CONTEXT_EVENTS = 10
 EXPORT_COLUMNS = ("seq", "occurred_at", "actor_id", "actor_label", "actor_role", "tenant", "action", "outcome",
                   "object_type", "object_ids", "ip", "method", "path", "request_id", "session_hash", "detail",
@@ -110,7 +128,7 @@ def _query(request: HttpRequest) -> str:
 @permission_required_for_role(Perm.AUDIT_VIEW)
 def event_list(request: HttpRequest) -> HttpResponse:
     form, events = _filtered(request)
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     if form.is_bound and form.is_valid():
         request_audit(request).detail["filters"] = form.described()
     return render(request, "audit/event_list.html", {

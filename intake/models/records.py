@@ -47,7 +47,8 @@ class Record(models.Model):
     ``fiscal_year`` empty).
 
     The columns index the record; its full content stays in the stored archive, the one copy of the
-    exact bytes received (``intake.selectors.record_parsed`` reads it back).
+    exact bytes received (``intake.selectors.record_parsed`` reads it back, one member at a time from
+    ``member_places``).
     """
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="records")
@@ -97,6 +98,11 @@ class Record(models.Model):
     guidance_timing = models.CharField(_("保健指導実施時点"), max_length=1, blank=True)
     guidance_first_date = models.DateField(_("初回面接日"), null=True, blank=True)
     payment_rate = models.PositiveSmallIntegerField(_("支払割合（%）"), null=True, blank=True)
+    # Where the record's DATA and CLAIMS members sit in the stored archive, by path (kept at intake):
+    # ``kenshin.zipguard.MemberPlace.as_list()`` — member name, offset of its local header, compressed
+    # size, size, CRC-32, method, flags. A record view reads those two members alone; records received
+    # before this existed (empty) are read through the archive's directory.
+    member_places = models.JSONField(_("アーカイブ内の位置"), default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("健診レコード")

@@ -18,10 +18,17 @@ class StoredArchive(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
     size = models.PositiveBigIntegerField(_("サイズ（バイト）"))
     stored_at = models.DateTimeField(_("保存日時"), auto_now_add=True)
+    # The scheduled check of the stored bytes against their SHA-256 (``intake.services.integrity``):
+    # when it last ran and whether they matched (None: not checked yet).
+    verified_at = models.DateTimeField(_("ハッシュ検証日時"), null=True, blank=True)
+    intact = models.BooleanField(_("改ざんなし"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("受領ファイル")
         verbose_name_plural = _("受領ファイル")
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["verified_at", "id"], name="storedarchive_verified"),
+        ]
 
     def __str__(self) -> str:
         return self.sha256

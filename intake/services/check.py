@@ -144,6 +144,7 @@ def _records_save(reading: standard_reader.ArchiveReading, submission: Submissio
         own = {record.data_path, record.claim_path} - {""}
         progress.findings += [f for f in pending.findings if f.file not in own]
         pending.findings = [f for f in pending.findings if f.file in own]
+        record.member_places = {path: place.as_list() for path in own if (place := reading.member_place(path)) is not None}
         progress.records += 1
         progress.amount += record.claim_amount
         progress.record_files |= own

@@ -20,9 +20,10 @@ import datetime as dt
 import io
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyzipper
@@ -39,7 +40,7 @@ from audit.services import audit_record
 from core.actors import actor_label
 from core.http import client_ip
 from intake import jobs, storage
-from intake.models import NotificationKind, Record, RecordKind
+from intake.models import BILLED_KINDS, NotificationKind, Record, RecordKind
 from kenshin.naming import ArchiveName
 from kenshin.writer import pack
 
@@ -47,11 +48,9 @@ from ..models import MAX_SAME_DAY_COUNT, Delivery, DeliveryChannel, DeliveryDown
 from ..packing import (
     MAX_TOTAL,
     SERVICE_OF_KIND,
+    DeliveryWriter,
     RoutingError,
     agency_code,
-    delivery_archive,
-    delivery_parts,
-    delivery_totals,
     store_archive,
     verify_archive,
 )
@@ -60,6 +59,8 @@ from ..selectors import next_same_day_count, routable_records
 logger = logging.getLogger(__name__)
 
 MAX_RECORDS_PER_DELIVERY = 20_000
+READ_BATCH = 500  # records read from the database at a time while a delivery is written
+ITEM_BATCH = 2_000  # delivery items inserted at a time
 MEDIA_PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"  # noqa: S105 - an alphabet, not a secret
 MEDIA_PASSWORD_GROUPS = 5
 MEDIA_PASSWORD_GROUP = 4
@@ -68,50 +69,70 @@ MEDIA_PASSWORD_GROUP = 4
 # --- routing --------------------------------------------------------------------------------------------
 
 
-def _chunks(records: Sequence[Record]) -> Iterable[list[Record]]:
-    """Deliveries of at most MAX_RECORDS_PER_DELIVERY records whose su08 totals fit nine digits."""
-    chunk: list[Record] = []
-    total = 0
-    for record in records:
-        if chunk and (len(chunk) >= MAX_RECORDS_PER_DELIVERY or total + record.unit_amount > MAX_TOTAL):
-            yield chunk
-            chunk, total = [], 0
-        chunk.append(record)
-        total += record.unit_amount
-    if chunk:
-        yield chunk
+class _Pending:
+    """The routable records of one insurer, read from the database in batches, handed out a
+    delivery at a time: at most MAX_RECORDS_PER_DELIVERY records whose su08 totals fit nine digits."""
+
+    def __init__(self, records: Iterator[Record]) -> None:
+        self._records = records
+        self._next = next(records, None)
+
+    @property
+    def empty(self) -> bool:
+        return self._next is None
+
+    def delivery(self) -> Iterator[Record]:
+        taken = total = 0
+        while self._next is not None:
+            record = self._next
+            if taken and (taken >= MAX_RECORDS_PER_DELIVERY or total + record.unit_amount > MAX_TOTAL):
+                return
+            taken += 1
+            total += record.unit_amount
+            self._next = next(self._records, None)
+            yield record
 
 
 def _create_delivery(
-    insurer: Insurer, records: list[Record], *, code: str, day: dt.date, count: int, actor: Any, request: HttpRequest | None
+    insurer: Insurer, kind: str, records: Iterator[Record], *, code: str, day: dt.date, count: int, actor: Any, request: HttpRequest | None
 ) -> Delivery:
-    kind = records[0].kind
+    """Write one delivery to a temporary file member by member, read it back, store it, record it."""
     name = ArchiveName(code, insurer.number, day, count, SERVICE_OF_KIND[RecordKind(kind)])
-    parts = delivery_parts(records, name)
-    data = delivery_archive(parts, name, code, insurer.number)
-    verify_archive(data, name.filename)
-    unit_total, payment_total, claim_total = delivery_totals(parts)
+    with tempfile.NamedTemporaryFile(prefix="delivery-", suffix=".zip") as out:
+        writer = DeliveryWriter(out, name, code=code, insurer_number=insurer.number, with_claims=kind in BILLED_KINDS)
+        try:
+            for record in records:
+                writer.add(record)
+            writer.finish()
+        finally:
+            writer.close()
+        out.flush()
+        verify_archive(Path(out.name), name.filename)
+        out.seek(0)
+        archive = store_archive(out)
+    totals = writer.totals
     delivery = Delivery(
         insurer=insurer,
-        archive=store_archive(data),
+        archive=archive,
         file_name=name.filename,
         sender_code=code,
         created_on=day,
         same_day_count=count,
-        record_count=len(parts),
-        file_count=len(parts) + sum(1 for part in parts if part.claim_data is not None),
-        unit_total=unit_total,
-        payment_total=payment_total,
-        claim_total=claim_total,
+        record_count=len(writer.entries),
+        file_count=len(writer.entries) + writer.claim_files,
+        unit_total=totals.cost,
+        payment_total=totals.payment,
+        claim_total=totals.claim,
         record_kind=kind,
         created_by=actor if isinstance(actor, User) else None,
     )
     delivery.full_clean()
     delivery.save()
-    DeliveryItem.objects.bulk_create(
-        DeliveryItem(delivery=delivery, record=part.record, position=position, data_name=part.data_name, claim_name=part.claim_name)
-        for position, part in enumerate(parts, start=1)
-    )
+    for first in range(0, len(writer.entries), ITEM_BATCH):
+        DeliveryItem.objects.bulk_create(
+            DeliveryItem(delivery=delivery, record_id=entry.record_id, position=position, data_name=entry.data_name, claim_name=entry.claim_name)
+            for position, entry in enumerate(writer.entries[first : first + ITEM_BATCH], start=first + 1)
+        )
     audit_record(
         action="routing.delivery.created",
         actor=actor,
@@ -138,7 +159,7 @@ def _route_insurer(insurer_id: int, *, code: str, day: dt.date, actor: Any, requ
         insurer = Insurer.objects.select_for_update().get(pk=insurer_id)
         if not insurer.is_active:
             return created
-        records = list(
+        records = (
             routable_records()
             .filter(insurer=insurer)
             .select_related("submission__archive", "institution")
@@ -146,16 +167,18 @@ def _route_insurer(insurer_id: int, *, code: str, day: dt.date, actor: Any, requ
         )
         count = next_same_day_count(insurer, day)
         # One kind of record per archive: checkups, guidance, results only and 事業者健診等 never mixed.
-        by_kind: dict[str, list[Record]] = {}
-        for record in records:
-            by_kind.setdefault(record.kind, []).append(record)
-        chunks = [chunk for kind in RecordKind.values if kind in by_kind for chunk in _chunks(by_kind[kind])]
-        for chunk in chunks:
-            if count > MAX_SAME_DAY_COUNT:
-                logger.warning("insurer %s: the same-day count is exhausted; %d records wait for tomorrow", insurer.number, len(chunk))
-                break
-            created.append(_create_delivery(insurer, chunk, code=code, day=day, count=count, actor=actor, request=request))
-            count += 1
+        kinds = set(records.order_by().values_list("kind", flat=True).distinct())
+        for kind in (kind for kind in RecordKind.values if kind in kinds):
+            # Read in batches (a server-side cursor on PostgreSQL): memory stays flat in the number of records.
+            pending = _Pending(records.filter(kind=kind).iterator(chunk_size=READ_BATCH))
+            while not pending.empty:
+                if count > MAX_SAME_DAY_COUNT:
+                    logger.warning("insurer %s: the same-day count is exhausted; records wait for tomorrow", insurer.number)
+                    return created
+                created.append(
+                    _create_delivery(insurer, kind, pending.delivery(), code=code, day=day, count=count, actor=actor, request=request)
+                )
+                count += 1
     return created
 
 

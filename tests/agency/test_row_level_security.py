@@ -10,6 +10,7 @@ security, these tests are skipped; the Django-level tests run there as everywher
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -20,15 +21,21 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.test import Client, override_settings
 from django.urls import path
+from django.utils import timezone
 
 from agency import urls as portal_urls
+from agency.demo import AGENCY
 from agency.models import Role, User
+from billing import calendar
+from billing.models import ClaimsStatementLine, FeeChargedItem, LineKind
+from billing.services.closing import billing_month_get, month_close
 from compliance.dbroles import app_role_grant
 from core import rls, tenancy
 from intake.models import EligibilityUpload, Finding, Record, Submission
 from routing.models import Delivery, DeliveryItem, InsurerReturn
 
 from ..conftest import login_verified
+from ..factories import AgencyProfileFactory
 from ..routing.helpers import routed_sample
 from .helpers import PROXY, machine_for
 
@@ -213,3 +220,20 @@ def test_the_application_role_cannot_lift_the_guards(db: Any, app_role: str) -> 
 def test_the_grant_command_refuses_a_role_that_bypasses_the_guards(db: Any) -> None:
     with pytest.raises(CommandError, match="superuser"):
         call_command("db_grant_app_role", connection.settings_dict["USER"] or "postgres")
+
+
+def test_the_month_close_writes_its_rows_under_the_application_role(two_tenants: dict[str, Any], as_app_role: str) -> None:
+    """The close writes its statement lines and charged fee items without a model per row: as the
+    application's role, under row-level security (which refuses COPY FROM), with the agency's scope."""
+    period = calendar.month_start(timezone.localdate())
+    with tenancy.scope(tenancy.AGENCY):
+        AgencyProfileFactory(**AGENCY)
+        month = billing_month_get(period)
+        closed = month_close(period=period, now=month.cutoff_at + dt.timedelta(minutes=1))
+        lines = ClaimsStatementLine.objects.filter(statement__month=month)
+        billed = set(lines.filter(kind=LineKind.CLAIM).values_list("record_id", flat=True))
+        charged = FeeChargedItem.objects.filter(invoice_line__invoice__month=month).count()
+    assert {two_tenants["a"]["record"], two_tenants["b"]["record"]} <= billed
+    assert {summary.number for summary in closed.insurers} == {
+        two_tenants["contract_a"].insurer.number, two_tenants["contract_b"].insurer.number}
+    assert charged >= 2

@@ -17,6 +17,7 @@ from audit import dbguards
 from audit.models import AuditEvent, Outcome
 from audit.services import audit_checkpoint_write, audit_record
 from compliance.models import ProbeResult, ProbeStatus
+from compliance.views import audit as audit_views
 
 from ..conftest import login_verified
 
@@ -75,6 +76,23 @@ def test_list_query_count_does_not_grow_with_events(auditor_client: Client, even
     with django_assert_max_num_queries(16):  # 15 on SQLite; PostgreSQL adds the audit chain lock
         response = auditor_client.get(reverse("audit:event_list"))
     assert len(response.context["page"]) == 50
+
+
+def test_the_search_counts_up_to_a_cap_and_says_there_are_more(
+    auditor_client: Client, events: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_views, "COUNT_CAP", 2)
+    monkeypatch.setattr(audit_views, "PAGE_SIZE", 1)
+    url = reverse("audit:event_list")
+    newest = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    response = auditor_client.get(url)
+    page = response.context["page"]
+    assert page.paginator.capped and page.paginator.count == 2 and page.paginator.num_pages == 2
+    assert "2 件以上" in response.content.decode()
+    assert _seqs(response) == {newest}  # newest first, as without the cap (the search's own event comes after)
+    narrowed = auditor_client.get(url, {"actor": "inst-y"})
+    assert not narrowed.context["page"].paginator.capped and narrowed.context["page"].paginator.count == 1
+    assert "件以上" not in narrowed.content.decode()
 
 
 def test_event_detail_with_context(auditor_client: Client, events: dict[str, Any]) -> None:
