@@ -103,6 +103,8 @@ def submission_archive_password(submission: Submission) -> str:
     """The password that opens the stored archive: the one given with it, else the institution's registered one."""
     if submission.archive_password:
         return decrypt_text(submission.archive_password)
+    if submission.institution is None:
+        return ""  # an insurer's own upload: a locked archive comes with its password
     return institution_archive_password(institution=submission.institution)
 
 
