@@ -38,6 +38,14 @@ def submission_list(*, user: Any) -> QuerySet[Submission]:
     return qs
 
 
+def insurer_upload_list(*, user: Any) -> QuerySet[Submission]:
+    """An insurer's own uploads of 事業者健診等 (実施区分 4): its staff see their insurer's only; nobody
+    else reads them here (agency staff through the submission pages)."""
+    if user.role != Role.INSURER_STAFF or user.insurer_id is None:
+        return Submission.objects.none()
+    return Submission.objects.select_related("insurer", "archive").filter(insurer_id=user.insurer_id)
+
+
 PROCESSING_DONE = "done"
 PROCESSING_LABELS = {
     PROCESSING_DONE: (_("点検完了"), ""),

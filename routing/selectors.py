@@ -158,12 +158,16 @@ def delivery_list(*, user: Any) -> QuerySet[Delivery]:
 
 
 def routed_record_list(*, user: Any) -> QuerySet[Record]:
-    """Records routed to insurers (returned ones included), as far as the user may see them."""
-    qs = Record.objects.filter(delivery_item__isnull=False).select_related(
+    """Records routed to insurers (returned ones included), and the accepted records of insurers' own
+    事業者健診等 uploads (never delivered: already theirs), as far as the user may see them."""
+    own_upload = Q(submission__insurer__isnull=False, status=RecordStatus.ACCEPTED)
+    qs = Record.objects.filter(Q(delivery_item__isnull=False) | own_upload).select_related(
         "submission", "institution", "insurer", "delivery_item__delivery"
     )
     if user.role == Role.INSURER_STAFF:
-        return qs.filter(delivery_item__delivery__insurer_id=user.insurer_id)
+        return qs.filter(
+            Q(delivery_item__delivery__insurer_id=user.insurer_id) | (own_upload & Q(submission__insurer_id=user.insurer_id))
+        )
     if user.role == Role.INSTITUTION_STAFF:
         return qs.none()
     return qs

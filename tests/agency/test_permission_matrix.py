@@ -26,7 +26,7 @@ from ..billing.samples import SAMPLES as BILLING_SAMPLES
 from ..billing.samples import billing_objects
 from ..compliance import samples as compliance_samples
 from ..conftest import login_verified
-from ..factories import RecordFactory, UserFactory
+from ..factories import RecordFactory, SubmissionFactory, UserFactory
 from ..routing.helpers import routed_sample
 from .helpers import make_certificate, open_window
 
@@ -142,6 +142,13 @@ def _routed(o: dict[str, Any]) -> dict[str, int]:
     return o["routed"]
 
 
+def _own_upload(o: dict[str, Any]) -> int:
+    """The role's own insurer's upload of 事業者健診等 (実施区分 4)."""
+    if "own_upload" not in o:
+        o["own_upload"] = SubmissionFactory(institution=None, insurer=o["insurer"]).pk
+    return int(o["own_upload"])
+
+
 SAMPLES.update({
     "insurer:delivery_detail": lambda o: [_routed(o)["delivery"]],
     "insurer:delivery_download": lambda o: [_routed(o)["delivery"]],
@@ -155,6 +162,8 @@ SAMPLES.update({
     "delivery_api:delivery_detail": lambda o: [_routed(o)["delivery"]],
     "delivery_api:delivery_archive": lambda o: [_routed(o)["delivery"]],
     "delivery_api:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
+    "insurer:other_checkup_detail": lambda o: [_own_upload(o)],
+    "insurer:other_checkup_errors_csv": lambda o: [_own_upload(o)],
 })
 SAMPLES["accounts:password_reset_confirm"] = lambda o: ["MQ", "not-a-token"]
 SAMPLES.update(compliance_samples.SAMPLES)
