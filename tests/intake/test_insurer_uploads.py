@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 
 from agency.demo import seed_demo
-from agency.models import Insurer
+from agency.models import Institution, Insurer, Role
 from agency.services import synthetic_parties_load
+from audit.models import AuditEvent
 from billing.models import ClaimsStatementLine, Invoice, InvoiceLineKind, InsurerBillingTerms
 from billing.services.closing import month_close
 from intake import outputs, storage
@@ -133,3 +137,57 @@ def test_the_same_person_is_counted_once_in_the_year(parties: Parties, capture: 
     assert Record.objects.filter(submission=second, status=RecordStatus.ACCEPTED).count() == 0
     assert "REC_NOT_OWN_INSURED" in set(Finding.objects.filter(submission=second).values_list("code", flat=True))
     assert fiscal_year_checkups(insurer=insurer, fiscal_year=2024)[RecordKind.OTHER_CHECKUP] == len(again.submission.checkups) - 1
+
+
+def test_insurer_staff_upload_in_the_portal_and_read_their_own_receipt_and_errors(
+    parties: Parties, capture: Callable[..., Any], user_client: Callable[..., Client]
+) -> None:
+    insurer = _insurer_with_checkups(parties)
+    archive = generate_insurer_employer(CONFIG, parties, insurer.number, defects=[NOT_OWN_INSURED])
+    client = user_client(Role.INSURER_STAFF, insurer=insurer)
+    upload_file = SimpleUploadedFile(archive.filename, archive.data, content_type="application/zip")
+    with capture(execute=True):
+        posted = client.post(reverse("insurer:other_checkup_list"), {"archive": upload_file})
+    submission = Submission.objects.get(insurer=insurer)
+    assert posted.status_code == 302 and posted["Location"] == reverse("insurer:other_checkup_detail", args=[submission.pk])
+    assert submission.received_by is not None and submission.received_by.insurer_id == insurer.pk
+    page = client.get(posted["Location"])
+    text = page.content.decode()
+    assert page.status_code == 200 and submission.receipt_number in text and "一部返戻" in text
+    assert "REC_NOT_OWN_INSURED" in text and "送付した保険者の被保険者の健診結果ではありません" in text
+    csv_text = client.get(reverse("insurer:other_checkup_errors_csv", args=[submission.pk])).content.decode("utf-8-sig")
+    assert "REC_NOT_OWN_INSURED" in csv_text
+    assert set(
+        AuditEvent.objects.filter(object_type="submission", action__startswith="routing.other_checkup").values_list("action", "outcome")
+    ) == {("routing.other_checkup.view", "success"), ("routing.other_checkup.export", "success")}
+    listing = client.get(reverse("insurer:other_checkup_list")).content.decode()
+    assert submission.receipt_number in listing
+    # its accepted people are among its records, without a delivery
+    accepted = Record.objects.filter(submission=submission, status=RecordStatus.ACCEPTED).first()
+    assert accepted is not None
+    assert client.get(reverse("insurer:record_detail", args=[accepted.pk])).status_code == 200
+    returned = Record.objects.get(submission=submission, status=RecordStatus.RETURNED)
+    assert client.get(reverse("insurer:record_detail", args=[returned.pk])).status_code == 404
+
+
+def test_another_insurer_and_institutions_never_see_an_insurers_upload(
+    parties: Parties, capture: Callable[..., Any], user_client: Callable[..., Client]
+) -> None:
+    insurer = _insurer_with_checkups(parties)
+    submission = upload(generate_insurer_employer(CONFIG, parties, insurer.number), insurer, capture)
+    record = Record.objects.filter(submission=submission).first()
+    assert record is not None
+    other = Insurer.objects.exclude(pk=insurer.pk).first()
+    assert other is not None
+    stranger = user_client(Role.INSURER_STAFF, insurer=other)
+    for name in ("insurer:other_checkup_detail", "insurer:other_checkup_errors_csv"):
+        assert stranger.get(reverse(name, args=[submission.pk])).status_code == 404
+    assert submission.receipt_number not in stranger.get(reverse("insurer:other_checkup_list")).content.decode()
+    assert stranger.get(reverse("insurer:record_detail", args=[record.pk])).status_code == 404
+    denied = AuditEvent.objects.filter(action="routing.other_checkup.view", outcome="denied")
+    assert denied.exists()
+    institution = Institution.objects.get(number=parties.institutions[0].number)
+    clinic = user_client(Role.INSTITUTION_STAFF, institution=institution)
+    assert clinic.get(reverse("intake:submission_detail", args=[submission.pk])).status_code == 404
+    assert submission.receipt_number not in clinic.get(reverse("intake:submission_list")).content.decode()
+    assert clinic.get(reverse("insurer:other_checkup_list")).status_code == 403
