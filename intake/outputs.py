@@ -263,7 +263,7 @@ def _truncate(text: str) -> str:
 def _same_day_count(submission: Submission, day: date) -> int:
     """Returns sent to one institution on one day are numbered 0–9 by when they were checked."""
     earlier = (
-        Submission.objects.filter(institution_id=submission.institution_id, records_returned__gt=0)
+        Submission.objects.filter(institution=submission.institution, records_returned__gt=0)
         .filter(Q(checked_at__lt=submission.checked_at) | Q(checked_at=submission.checked_at, pk__lt=submission.pk))
         .filter(checked_at__date=day)
         if submission.checked_at is not None

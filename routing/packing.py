@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from agency.models import AgencyProfile
+from agency.models import AgencyProfile, Institution
 from core.exceptions import ApplicationError
 from intake import storage
 from intake.models import Record, RecordKind, StoredArchive
@@ -35,6 +35,13 @@ class RoutingError(ApplicationError):
 
     code = "routing_error"
     status = 409
+
+
+def sending_institution(record: Record) -> Institution:
+    """The institution a routed record came from; an insurer's own upload (事業者健診等) is never routed."""
+    if record.institution is None:
+        raise RoutingError(_("保険者自身が送付した健診データは振分・返送の対象ではありません。"), code="insurer_own_upload")
+    return record.institution
 
 
 class AgencyCodeMissing(RoutingError):
@@ -144,7 +151,7 @@ def delivery_parts(records: Sequence[Record], name: ArchiveName) -> list[Deliver
         nonlocal serial
         serial += 1
         prefix = _prefixes(record.kind)[0]
-        return MemberName(prefix, record.institution.number, name.submitted_on, name.same_day_count, name.service_event_type, serial)
+        return MemberName(prefix, sending_institution(record).number, name.submitted_on, name.same_day_count, name.service_event_type, serial)
 
     used: set[str] = set()
     by_submission: dict[int, list[Record]] = {}

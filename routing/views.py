@@ -278,6 +278,24 @@ def record_search(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _institution(record: Record) -> list[str]:
+    """The institution that sent a record; none for an insurer's own upload (事業者健診等)."""
+    institution = record.institution
+    return [institution.number, institution.name] if institution is not None else ["", ""]
+
+
+def _delivered(record: Record) -> list[str]:
+    """The delivery that carried a record (file name, when): none for an insurer's own upload."""
+    item = getattr(record, "delivery_item", None)
+    return [item.delivery.file_name, _moment(item.delivery.created_at)] if item is not None else ["", ""]
+
+
+def _record_state(record: Record) -> str:
+    if record.status == RecordStatus.RETURNED:
+        return _("過誤返戻")
+    return _("送付済") if getattr(record, "delivery_item", None) is not None else _("自保険者送付")
+
+
 RECORD_CSV_HEADER = ("受診券整理番号", "保険者番号", "氏名カナ", "生年月日", "性別", "健診実施日", "健診機関番号", "健診機関名",
                      "送付データ", "送付日", "請求金額", "状態")
 
@@ -291,8 +309,7 @@ def record_search_csv(request: HttpRequest) -> HttpResponse:
     _exported(request, "record", [r.pk for r in found])
     rows = (
         [r.ticket_number, r.insurer_number, r.name_kana, _date(r.birth_date), labels.SEX.get(r.sex, r.sex), _date(r.checkup_date),
-         r.institution.number, r.institution.name, r.delivery_item.delivery.file_name, _moment(r.delivery_item.delivery.created_at),
-         r.claim_amount, _("過誤返戻") if r.status == RecordStatus.RETURNED else _("送付済")]
+         *_institution(r), *_delivered(r), r.claim_amount, _record_state(r)]
         for r in found
     )
     return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")

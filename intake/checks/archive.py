@@ -4,7 +4,14 @@ findings reject the whole archive."""
 from __future__ import annotations
 
 from agency.models import AgencyProfile
-from kenshin.codes import OID_AGENCY, OID_INSTITUTION, OID_INSURER, SERVICE_CHECKUP, SERVICE_GUIDANCE, SERVICE_OTHER_CHECKUP
+from kenshin.codes import (
+    OID_AGENCY,
+    OID_INSTITUTION,
+    OID_INSURER,
+    SERVICE_CHECKUP,
+    SERVICE_GUIDANCE,
+    SERVICE_OTHER_CHECKUP,
+)
 from kenshin.findings import Finding, Severity
 from kenshin.reader import ArchiveReading, ReadResult
 

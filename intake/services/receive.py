@@ -22,13 +22,13 @@ from audit.services import audit_record
 from core import tenancy
 from core.exceptions import ApplicationError
 from intake import checks, jobs, storage
-from kenshin.codes import SERVICE_OTHER_CHECKUP
 from intake.models import (
     ReceiptCounter,
     StoredArchive,
     Submission,
 )
 from intake.services.resume import submission_resume_if_stuck
+from kenshin.codes import SERVICE_OTHER_CHECKUP
 
 logger = logging.getLogger(__name__)
 

@@ -470,16 +470,16 @@ def generate_insurer_employer(
         checkups.append(Member(name.path, replace(document, header=header)))
         if document.subject.insurer_number != insurer:
             injected.append(InjectedDefect(NOT_OWN_INSURED, "", name.path, None, "REC_NOT_OWN_INSURED"))
-    name = ArchiveName(insurer, config.agency_number, created, 0, SERVICE_OTHER_CHECKUP)
+    archive_name = ArchiveName(insurer, config.agency_number, created, 0, SERVICE_OTHER_CHECKUP)
     submission = build_submission(
-        name=name, interaction_type="4", sender=insurer_party(insurer), receiver=agency_party(config.agency_number),
+        name=archive_name, interaction_type="4", sender=insurer_party(insurer), receiver=agency_party(config.agency_number),
         checkups=checkups,
     )
     members = render_members(submission)
     if config.xsd_dir is not None:
         members.update(xsd_members(config.xsd_dir))
-    data = pack(name.stem, members, created_on=created, password=config.password, compresslevel=config.compresslevel)
-    return GeneratedArchive(name.filename, data, submission, insurer, tuple(replace(d, archive=name.filename) for d in injected))
+    data = pack(archive_name.stem, members, created_on=created, password=config.password, compresslevel=config.compresslevel)
+    return GeneratedArchive(archive_name.filename, data, submission, insurer, tuple(replace(d, archive=archive_name.filename) for d in injected))
 
 
 KINDS = ("checkup", "guidance", "results-only", "other-checkup")

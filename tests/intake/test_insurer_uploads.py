@@ -17,7 +17,7 @@ from agency.demo import seed_demo
 from agency.models import Institution, Insurer, Role
 from agency.services import synthetic_parties_load
 from audit.models import AuditEvent
-from billing.models import ClaimsStatementLine, Invoice, InvoiceLineKind, InsurerBillingTerms
+from billing.models import ClaimsStatementLine, InsurerBillingTerms, Invoice, InvoiceLineKind
 from billing.services.closing import month_close
 from intake import outputs, storage
 from intake.models import Finding, Record, RecordKind, RecordStatus, Submission, SubmissionStatus
