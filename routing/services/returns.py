@@ -108,7 +108,7 @@ def insurer_return_create(
         raise ValidationError(_("「その他」の場合は理由の内容を入力してください。"), code="note_required")
     code = agency_code()
     with transaction.atomic():
-        locked = Record.objects.select_for_update().select_related("submission__archive", "institution").get(pk=record.pk)
+        locked = Record.objects.select_for_update(of=("self",)).select_related("submission__archive", "institution").get(pk=record.pk)
         item = DeliveryItem.objects.select_related("delivery").filter(record=locked).first()
         if item is None:
             raise ValidationError(_("送付していない健診データは過誤返戻できません。"), code="not_routed")
