@@ -132,9 +132,10 @@ def _receipt_message(submission_id: int) -> Message | None:
     body = _(
         "%(institution)s 御中\n\n受付 %(receipt)s（%(file)s）の事務点検が完了しました。\n\n"
         "結果: %(status)s\n受理: %(accepted)d件　返戻: %(returned)d件\n\n"
-        "受領書と点検結果はポータルの「受付状況」で確認できます。\n"
+        "受領書と点検結果はポータルの「%(page)s」で確認できます。\n"
     ) % {
         "institution": submission.sender_name,
+        "page": _("事業者健診等の送付") if submission.sent_by_insurer else _("受付状況"),
         "receipt": submission.receipt_number,
         "file": submission.file_name,
         "status": submission.get_status_display(),

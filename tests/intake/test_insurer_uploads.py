@@ -191,3 +191,22 @@ def test_another_insurer_and_institutions_never_see_an_insurers_upload(
     assert clinic.get(reverse("intake:submission_detail", args=[submission.pk])).status_code == 404
     assert submission.receipt_number not in clinic.get(reverse("intake:submission_list")).content.decode()
     assert clinic.get(reverse("insurer:other_checkup_list")).status_code == 403
+
+
+def test_agency_clerks_read_an_insurers_upload_on_the_intake_pages(
+    parties: Parties, capture: Callable[..., Any], user_client: Callable[..., Client]
+) -> None:
+    insurer = _insurer_with_checkups(parties)
+    submission = upload(generate_insurer_employer(CONFIG, parties, insurer.number, defects=[NOT_OWN_INSURED]), insurer, capture)
+    clerk = user_client(Role.AGENCY_CLERK)
+    for name in ("intake:submission_detail", "intake:receipt", "intake:error_list", "intake:error_list_csv"):
+        page = clerk.get(reverse(name, args=[submission.pk]))
+        assert page.status_code == 200, name
+    assert insurer.number in clerk.get(reverse("intake:receipt", args=[submission.pk])).content.decode()
+    assert submission.receipt_number in clerk.get(reverse("intake:submission_list")).content.decode()
+    assert clerk.get(reverse("intake:submission_list_csv")).status_code == 200
+    assert clerk.get(reverse("intake:record_search_csv")).status_code == 200
+    assert clerk.get(reverse("insurer:routing_dry_run", args=[submission.pk])).status_code == 200
+    # an insurer's own upload is not an archive an institution could take back: nothing to download
+    page = clerk.get(reverse("intake:returned_archive", args=[submission.pk]))
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
