@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -151,6 +152,8 @@ def test_insurer_staff_upload_in_the_portal_and_read_their_own_receipt_and_error
     submission = Submission.objects.get(insurer=insurer)
     assert posted.status_code == 302 and posted["Location"] == reverse("insurer:other_checkup_detail", args=[submission.pk])
     assert submission.received_by is not None and submission.received_by.insurer_id == insurer.pk
+    [notice] = [m for m in mail.outbox if submission.receipt_number in m.subject]  # to its staff, naming the page
+    assert notice.to == [submission.received_by.email] and "「事業者健診等の送付」" in notice.body
     page = client.get(posted["Location"])
     text = page.content.decode()
     assert page.status_code == 200 and submission.receipt_number in text and "一部返戻" in text
