@@ -52,6 +52,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavEntry(_("実施結果報告"), "insurer:annual_report", Perm.ANNUAL_REPORT),
         NavEntry(_("過誤返戻"), "insurer:return_list", Perm.RETURNS_VIEW),
         NavEntry(_("受診券データ"), "insurer:eligibility_upload", Perm.ELIGIBILITY_UPLOAD),
+        NavEntry(_("事業者健診等の送付"), "insurer:other_checkup_list", Perm.OTHER_CHECKUP_UPLOAD),
         NavEntry(_("振分実行"), "insurer:routing_run", Perm.ROUTING_RUN),
     )),
     NavGroup("billing", _("請求"), (

@@ -55,6 +55,7 @@ class Perm(StrEnum):
     RETURNS_VIEW = "intake.view_returns"  # 過誤 and their archives (insurer, institution, agency)
     ELIGIBILITY_UPLOAD = "intake.upload_eligibility"  # an insurer's issued 受診券
     ANNUAL_REPORT = "intake.annual_report"  # an insurer's 実施結果報告: 対象者数, generate, download
+    OTHER_CHECKUP_UPLOAD = "intake.upload_other_checkups"  # an insurer's own 事業者健診等 (実施区分 4)
 
 
 _AGENCY_READ = {Perm.PORTAL_HOME, Perm.PARTIES_VIEW, Perm.CONTRACTS_VIEW, Perm.INTAKE_VIEW, Perm.INTAKE_RULES}
@@ -68,6 +69,7 @@ _ROUTING_AGENCY = {Perm.ROUTING_RUN, Perm.DELIVERIES_VIEW, Perm.RETURNS_VIEW}
 _ROUTING_INSURER = {
     Perm.DELIVERIES_VIEW, Perm.DELIVERIES_DOWNLOAD, Perm.RETURNS_CREATE, Perm.RETURNS_VIEW, Perm.ELIGIBILITY_UPLOAD,
     Perm.ANNUAL_REPORT,
+    Perm.OTHER_CHECKUP_UPLOAD,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {

@@ -14,6 +14,13 @@ def access_submission(request: HttpRequest, submission_id: int) -> Submission:
     return get_or_deny(selectors.submission_list(user=request.user), request, "submission", submission_id, pk=submission_id)
 
 
+def access_insurer_upload(request: HttpRequest, submission_id: int) -> Submission:
+    """An insurer's own 事業者健診等 upload (``Submission.insurer``): its own insurer's staff only."""
+    return get_or_deny(
+        selectors.insurer_upload_list(user=request.user), request, "submission", submission_id, pk=submission_id
+    )
+
+
 def access_record(request: HttpRequest, record_id: int) -> Record:
     return get_or_deny(selectors.record_list(user=request.user), request, "record", record_id, pk=record_id)
 

@@ -125,23 +125,24 @@ def register(notice: Notice) -> None:
 
 
 def _receipt_message(submission_id: int) -> Message | None:
-    submission = Submission.objects.select_related("institution").filter(pk=submission_id, checked_at__isnull=False).first()
+    submission = Submission.objects.select_related("institution", "insurer").filter(pk=submission_id, checked_at__isnull=False).first()
     if submission is None:
         return None
     subject = _("受付の点検が完了しました（受領番号 %(receipt)s）") % {"receipt": submission.receipt_number}
     body = _(
         "%(institution)s 御中\n\n受付 %(receipt)s（%(file)s）の事務点検が完了しました。\n\n"
         "結果: %(status)s\n受理: %(accepted)d件　返戻: %(returned)d件\n\n"
-        "受領書と点検結果はポータルの「受付状況」で確認できます。\n"
+        "受領書と点検結果はポータルの「%(page)s」で確認できます。\n"
     ) % {
-        "institution": submission.institution.name,
+        "institution": submission.sender_name,
+        "page": _("事業者健診等の送付") if submission.sent_by_insurer else _("受付状況"),
         "receipt": submission.receipt_number,
         "file": submission.file_name,
         "status": submission.get_status_display(),
         "accepted": submission.records_accepted,
         "returned": submission.records_returned,
     }
-    return Message(subject, body, institution_id=submission.institution_id)
+    return Message(subject, body, institution_id=submission.institution_id, insurer_id=submission.insurer_id)
 
 
 RECEIPT = Notice(NotificationKind.RECEIPT.value, _receipt_message)

@@ -96,7 +96,6 @@ def _agency() -> dict[str, str]:
 def receipt(submission: Submission) -> dict[str, Any]:
     """The receipt's figures. Money is integer yen; times are JST (ISO 8601 with +09:00)."""
     severities = {row["severity"]: row["n"] for row in _severity_counts(submission)}
-    institution = submission.institution
     return {
         "receipt_number": submission.receipt_number,
         "received_at": _iso(submission.received_at),
@@ -108,7 +107,9 @@ def receipt(submission: Submission) -> dict[str, Any]:
         "file_name": submission.file_name,
         "channel": submission.channel,
         "channel_label": _label(Channel, submission.channel),
-        "institution": {"number": institution.number, "name": institution.name},
+        # The sender: the institution, or the insurer for its own upload (``sent_by_insurer``).
+        "institution": {"number": submission.sender_number, "name": submission.sender_name},
+        "sent_by_insurer": submission.sent_by_insurer,
         "agency": _agency(),
         "interaction_type": submission.interaction_type,
         "service_event_type": submission.service_event_type,
@@ -262,7 +263,7 @@ def _truncate(text: str) -> str:
 def _same_day_count(submission: Submission, day: date) -> int:
     """Returns sent to one institution on one day are numbered 0–9 by when they were checked."""
     earlier = (
-        Submission.objects.filter(institution_id=submission.institution_id, records_returned__gt=0)
+        Submission.objects.filter(institution=submission.institution, records_returned__gt=0)
         .filter(Q(checked_at__lt=submission.checked_at) | Q(checked_at=submission.checked_at, pk__lt=submission.pk))
         .filter(checked_at__date=day)
         if submission.checked_at is not None
@@ -310,8 +311,8 @@ def returned_archive(submission: Submission, *, xsd_dir: str | None = None) -> R
     ``xsd_dir`` copies the official schemas into the archive's XSD folder when given.
     """
     records = returned_records(submission)
-    if not records:
-        return None
+    if not records or submission.institution is None:
+        return None  # an insurer's own upload: its error list says what was returned and why
     original = _returned_part(submission, {_stem(record.data_path) for record in records})
     if original is None:
         return None

@@ -48,6 +48,14 @@ def submission_list(*, user: Any) -> QuerySet[Submission]:
     return qs
 
 
+def insurer_upload_list(*, user: Any) -> QuerySet[Submission]:
+    """An insurer's own uploads of 事業者健診等 (実施区分 4): its staff see their insurer's only; nobody
+    else reads them here (agency staff through the submission pages)."""
+    if user.role != Role.INSURER_STAFF or user.insurer_id is None:
+        return Submission.objects.none()
+    return Submission.objects.select_related("insurer", "archive").filter(insurer_id=user.insurer_id)
+
+
 PROCESSING_DONE = "done"
 PROCESSING_LABELS = {
     PROCESSING_DONE: (_("点検完了"), ""),
@@ -123,6 +131,8 @@ def submission_archive_password(submission: Submission) -> str:
     """The password that opens the stored archive: the one given with it, else the institution's registered one."""
     if submission.archive_password:
         return decrypt_text(submission.archive_password)
+    if submission.institution is None:
+        return ""  # an insurer's own upload: a locked archive comes with its password
     return institution_archive_password(institution=submission.institution)
 
 

@@ -256,7 +256,7 @@ def submission_list_csv(request: HttpRequest) -> HttpResponse:
     _touch(request, "submission", [s.pk for s in found])
     request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
     rows = (
-        [s.receipt_number, f"{timezone.localtime(s.received_at):%Y-%m-%d %H:%M}", s.institution.number, s.institution.name,
+        [s.receipt_number, f"{timezone.localtime(s.received_at):%Y-%m-%d %H:%M}", s.sender_number, s.sender_name,
          s.file_name, s.get_channel_display(), s.get_status_display(), s.records_accepted, s.records_returned, s.records_total,
          s.amount_claimed, s.amount_accepted, s.amount_returned]
         for s in found
@@ -549,7 +549,7 @@ def workbench_csv(request: HttpRequest) -> HttpResponse:
     _touch(request, "record", [r.pk for r in found])
     request_audit(request).detail["filters"] = {k: v for k, v in request.GET.items() if v}
     rows = (
-        [r.submission.receipt_number, r.position, f"{timezone.localtime(r.submission.received_at):%Y-%m-%d}", r.institution.number,
+        [r.submission.receipt_number, r.position, f"{timezone.localtime(r.submission.received_at):%Y-%m-%d}", r.institution.number if r.institution else "",
          r.insurer_number, r.ticket_number, r.name_kana, r.birth_date.isoformat() if r.birth_date else "",
          r.checkup_date.isoformat() if r.checkup_date else "", r.get_status_display(),
          " ".join(f"{f.code}（{f.get_severity_display()}）" for f in r.findings.all())]
@@ -614,7 +614,7 @@ def _return_csv_values(row: dict[str, Any]) -> list[Any]:
     corrected = row["corrected"]
     return [
         record.submission.receipt_number, record.position, f"{record.submission.received_at:%Y-%m-%d}",
-        record.institution.number, record.ticket_number, record.insurer_number, record.name_kana,
+        record.institution.number if record.institution else "", record.ticket_number, record.insurer_number, record.name_kana,
         record.birth_date.isoformat() if record.birth_date else "", record.checkup_date.isoformat() if record.checkup_date else "",
         row["kind"], codes, labels_, texts, hints,
         f"{corrected.submission.receipt_number}#{corrected.position}" if corrected else "",

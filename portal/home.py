@@ -192,7 +192,7 @@ def clerk_panels(user: Any) -> list[Panel]:
         Figure(_("振分待ちの健診データ"), sum(row["records"] for row in overview), reverse("insurer:routing_run")),
         Figure(_("保険者の取得待ちの送付データ"), waiting_download, reverse("insurer:delivery_list")),
     ], rows=[{"label": s.receipt_number, "url": reverse("intake:submission_detail", args=[s.pk]),
-              "text": f"{s.institution.name} {s.file_name}（{timezone.localtime(s.received_at):%Y-%m-%d}）"} for s in rejected[:5]])
+              "text": f"{s.sender_name} {s.file_name}（{timezone.localtime(s.received_at):%Y-%m-%d}）"} for s in rejected[:5]])
     return [queue, _intake_today_and_month(today)]
 
 

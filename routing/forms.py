@@ -79,6 +79,27 @@ class InsurerReturnForm(forms.Form):
         return data
 
 
+class OtherCheckupUploadForm(forms.Form):
+    """An insurer's own archive of 事業者健診等 results (実施区分 4) for its 被保険者."""
+
+    archive = forms.FileField(
+        label=_("事業者健診等のアーカイブ（ZIP、実施区分4）"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+        help_text=_("ファイル名は 保険者番号_代行機関番号_作成日連番_4.zip。受け取ったままのバイト列で保存し、事務点検します。"),
+    )
+    password = forms.CharField(
+        label=_("アーカイブのパスワード"), required=False, strip=False, widget=forms.PasswordInput(render_value=False),
+        help_text=_("パスワード付きZIPの場合だけ入力してください。"),
+    )
+
+    def clean_archive(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["archive"]
+        name = clean_file_name(upload.name or "")
+        if not name.lower().endswith(".zip"):
+            raise forms.ValidationError(_("ZIP形式（.zip）のアーカイブを選んでください。"))
+        return upload
+
+
 class EligibilityUploadForm(forms.Form):
     file = forms.FileField(
         label=_("受診券データ（CSV）"),

@@ -15,7 +15,7 @@ from typing import IO
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from agency.models import AgencyProfile
+from agency.models import AgencyProfile, Institution
 from core.exceptions import ApplicationError
 from intake import storage
 from intake.models import Record, RecordKind, StoredArchive
@@ -40,6 +40,13 @@ class RoutingError(ApplicationError):
 
     code = "routing_error"
     status = 409
+
+
+def sending_institution(record: Record) -> Institution:
+    """The institution a routed record came from; an insurer's own upload (事業者健診等) is never routed."""
+    if record.institution is None:
+        raise RoutingError(_("保険者自身が送付した健診データは振分・返送の対象ではありません。"), code="insurer_own_upload")
+    return record.institution
 
 
 class AgencyCodeMissing(RoutingError):
@@ -173,7 +180,7 @@ class DeliveryWriter:
         self._serial += 1
         prefix = _prefixes(record.kind)[0]
         return MemberName(
-            prefix, record.institution.number, self.name.submitted_on, self.name.same_day_count,
+            prefix, sending_institution(record).number, self.name.submitted_on, self.name.same_day_count,
             self.name.service_event_type, self._serial,
         )
 

@@ -34,6 +34,8 @@ def routable_records() -> QuerySet[Record]:
             insurer__isnull=False,
             insurer__is_active=True,
             delivery_item__isnull=True,
+            # An insurer's own upload is its own data: counted and shown to it, never delivered back.
+            submission__insurer__isnull=True,
         )
         # A record that bills (特定健診, 特定保健指導) travels with its claim; results only and 事業者健診等 have none.
         .exclude(Q(claim_path="") & Q(kind__in=BILLED_KINDS))
@@ -100,6 +102,8 @@ def routing_plan(submission: Submission) -> list[PlanRow]:
             row = PlanRow(record, "pending", _("点検中のため、まだ振り分けません。"))
         elif record.status == RecordStatus.RETURNED:
             row = PlanRow(record, "returned", _("返戻されたため送付しません。訂正後の再提出を待ちます。"))
+        elif submission.sent_by_insurer:
+            row = PlanRow(record, "insurer_own", _("保険者自身が送付した事業者健診等の結果です。保険者の健診記録と実施率に計上され、送付は行いません。"))
         elif insurer is None:
             row = PlanRow(record, "no_insurer", _("当代行機関の契約保険者ではないため送付先がありません。"))
         elif not insurer.is_active:
@@ -169,12 +173,16 @@ def delivery_list(*, user: Any) -> QuerySet[Delivery]:
 
 
 def routed_record_list(*, user: Any) -> QuerySet[Record]:
-    """Records routed to insurers (returned ones included), as far as the user may see them."""
-    qs = Record.objects.filter(delivery_item__isnull=False).select_related(
+    """Records routed to insurers (returned ones included), and the accepted records of insurers' own
+    事業者健診等 uploads (never delivered: already theirs), as far as the user may see them."""
+    own_upload = Q(submission__insurer__isnull=False, status=RecordStatus.ACCEPTED)
+    qs = Record.objects.filter(Q(delivery_item__isnull=False) | own_upload).select_related(
         "submission", "institution", "insurer", "delivery_item__delivery"
     )
     if user.role == Role.INSURER_STAFF:
-        return qs.filter(delivery_item__delivery__insurer_id=user.insurer_id)
+        return qs.filter(
+            Q(delivery_item__delivery__insurer_id=user.insurer_id) | (own_upload & Q(submission__insurer_id=user.insurer_id))
+        )
     if user.role == Role.INSTITUTION_STAFF:
         return qs.none()
     return qs

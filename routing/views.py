@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agency import selectors as agency_selectors
@@ -32,10 +33,11 @@ from core.http import request_audit
 from intake import notifications, outputs, reading
 from intake import selectors as intake_selectors
 from intake import timeline as intake_timeline
-from intake.access import access_annual_report_generation, access_submission
+from intake.access import access_annual_report_generation, access_insurer_upload, access_submission
 from intake.forms import clean_file_name
-from intake.models import Record, RecordKind, RecordStatus
+from intake.models import Channel, Record, RecordKind, RecordStatus
 from intake.services import annual_report, eligibility
+from intake.services.receive import ReceiveRefused, submission_receive
 from kenshin import labels, rules
 from kenshin.guidance import LEVELS as GUIDANCE_LEVELS
 from kenshin.guidance import TIMINGS as GUIDANCE_TIMINGS
@@ -50,6 +52,7 @@ from .forms import (
     InsurerReturnForm,
     MediaPrepareForm,
     NotificationPreferenceForm,
+    OtherCheckupUploadForm,
     RecordSearchForm,
     ReturnFilterForm,
     TargetPopulationForm,
@@ -278,6 +281,24 @@ def record_search(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _institution(record: Record) -> list[str]:
+    """The institution that sent a record; none for an insurer's own upload (事業者健診等)."""
+    institution = record.institution
+    return [institution.number, institution.name] if institution is not None else ["", ""]
+
+
+def _delivered(record: Record) -> list[str]:
+    """The delivery that carried a record (file name, when): none for an insurer's own upload."""
+    item = getattr(record, "delivery_item", None)
+    return [item.delivery.file_name, _moment(item.delivery.created_at)] if item is not None else ["", ""]
+
+
+def _record_state(record: Record) -> str:
+    if record.status == RecordStatus.RETURNED:
+        return _("過誤返戻")
+    return _("送付済") if getattr(record, "delivery_item", None) is not None else _("自保険者送付")
+
+
 RECORD_CSV_HEADER = ("受診券整理番号", "保険者番号", "氏名カナ", "生年月日", "性別", "健診実施日", "健診機関番号", "健診機関名",
                      "送付データ", "送付日", "請求金額", "状態")
 
@@ -291,8 +312,7 @@ def record_search_csv(request: HttpRequest) -> HttpResponse:
     _exported(request, "record", [r.pk for r in found])
     rows = (
         [r.ticket_number, r.insurer_number, r.name_kana, _date(r.birth_date), labels.SEX.get(r.sex, r.sex), _date(r.checkup_date),
-         r.institution.number, r.institution.name, r.delivery_item.delivery.file_name, _moment(r.delivery_item.delivery.created_at),
-         r.claim_amount, _("過誤返戻") if r.status == RecordStatus.RETURNED else _("送付済")]
+         *_institution(r), *_delivered(r), r.claim_amount, _record_state(r)]
         for r in found
     )
     return _csv(rows, header=RECORD_CSV_HEADER, filename="records.csv")
@@ -397,8 +417,10 @@ def guidance_targets_csv(request: HttpRequest) -> HttpResponse:
     _exported(request, "record", [r.pk for r in found])
     rows = (
         [r.insurer_number, r.card_symbol, r.card_number, r.card_branch, r.name_kana, labels.SEX.get(r.sex, r.sex),
-         _date(r.birth_date), _year_end_age(r), _date(r.checkup_date), r.ticket_number, r.institution.number,
-         r.institution.name, r.get_stratified_level_display(), " / ".join(r.stratification_reasons.splitlines()), r.stratification_rule]
+         _date(r.birth_date), _year_end_age(r), _date(r.checkup_date), r.ticket_number,
+         r.institution.number if r.institution else "",
+         r.institution.name if r.institution else _("保険者自身の送付（事業者健診等）"),
+         r.get_stratified_level_display(), " / ".join(r.stratification_reasons.splitlines()), r.stratification_rule]
         for r in found
     )
     year = form.cleaned_data["year"] if form.is_valid() else ""
@@ -442,7 +464,8 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
             "history": _person_history(record),
             "timeline": intake_timeline.record_timeline(record),
             "insurer_return": insurer_return,
-            "can_return": user_has_perm(request.user, Perm.RETURNS_CREATE) and insurer_return is None,
+            "can_return": user_has_perm(request.user, Perm.RETURNS_CREATE) and insurer_return is None
+            and getattr(record, "delivery_item", None) is not None,  # an own upload was never delivered
         },
     )
 
@@ -590,6 +613,72 @@ def eligibility_template(request: HttpRequest) -> HttpResponse:
     """An empty CSV with the header row (UTF-8 with BOM, so that spreadsheet programs open it)."""
     return _download(("\ufeff" + eligibility.TEMPLATE_HEADER + "\r\n").encode("utf-8"), filename="jushinken.csv",
                      content_type="text/csv; charset=utf-8")
+
+
+# --- the insurer's own 事業者健診等 (実施区分 4) ----------------------------------------------------------------
+# Its own data: checked like every archive, then counted in its records and 実施率; never delivered back to it.
+
+
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+@permission_required_for_role(Perm.OTHER_CHECKUP_UPLOAD)
+def other_checkup_list(request: HttpRequest) -> HttpResponse:
+    insurer = request.user.insurer  # type: ignore[union-attr]
+    posted = request.method == "POST"
+    form = OtherCheckupUploadForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
+        upload = form.cleaned_data["archive"]
+        try:
+            result = submission_receive(
+                source=upload, file_name=clean_file_name(upload.name or ""), insurer=insurer, channel=Channel.UPLOAD,
+                actor=request.user, request=request, password=form.cleaned_data["password"],
+            )
+        except ReceiveRefused as refused:
+            form.add_error("archive", f"{refused.message}（{refused.code}）")
+        else:
+            submission = result.submission
+            if result.duplicate:
+                messages.info(request, _("同じアーカイブは受付済みです（受領番号 %(receipt)s）。") % {"receipt": submission.receipt_number})
+            else:
+                messages.success(request, _("受け付けました（受領番号 %(receipt)s）。事務点検の結果はこの画面で確認できます。")
+                                 % {"receipt": submission.receipt_number})
+            return redirect("insurer:other_checkup_detail", submission.pk)
+    uploads = intake_selectors.insurer_upload_list(user=request.user)[:PAGE_SIZE]
+    return render(request, "insurer/other_checkup_list.html", {"form": form, "uploads": uploads})
+
+
+@personal_data("routing.other_checkup.view")
+@require_GET
+@permission_required_for_role(Perm.OTHER_CHECKUP_UPLOAD)
+def other_checkup_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """The 受領書 and 受付エラー連絡表 of the insurer's own upload, and what became of each record."""
+    submission = access_insurer_upload(request, submission_id)
+    records = list(submission.records.order_by("position"))
+    _touch(request, "submission", [submission.pk])
+    return render(
+        request,
+        "insurer/other_checkup_detail.html",
+        {
+            "submission": submission,
+            "receipt": outputs.receipt(submission),
+            "processing": intake_selectors.submission_processing(submission),
+            "rows": outputs.error_list_rows(submission),
+            "columns": outputs.ERROR_LIST_SHOWN,
+            "records": records,
+        },
+    )
+
+
+@personal_data("routing.other_checkup.export")
+@require_GET
+@permission_required_for_role(Perm.OTHER_CHECKUP_UPLOAD)
+def other_checkup_errors_csv(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access_insurer_upload(request, submission_id)
+    _touch(request, "submission", [submission.pk])
+    return _download(
+        outputs.error_list_csv(submission), filename=f"errors-{submission.receipt_number}.csv",
+        content_type="text/csv; charset=utf-8",
+    )
 
 
 # --- routing (clerks) ------------------------------------------------------------------------------------------

@@ -176,6 +176,13 @@ OTHER_CHECKUP_NOT_ALLOWED = rule(
     "事業者に代わって健診結果を送付する場合は、保険者との契約で事業者健診等の送付が認められているか確認してください。",
     source=f"{CONTRACTS}（事業者健診等の結果の受領: 別表3 実施区分4 他の健診結果受領分）",
 )
+NOT_OWN_INSURED = rule(
+    "REC_NOT_OWN_INSURED", 1, ERROR, R.OTHER,
+    "送付した保険者の被保険者の健診結果ではありません（保険者番号が異なります）",
+    "保険者が送付できるのは自らの被保険者（加入者）の事業者健診等の結果だけです。"
+    "他の保険者の加入者の結果は、その保険者へ送付してください。保険者番号に誤りがあれば訂正して再送してください。",
+    source="高齢者の医療の確保に関する法律 第27条（保険者は加入者の事業者健診等の結果を受領）・別表3 実施区分4",
+)
 MEDICATED_GUIDANCE = rule(
     "QST_MEDICATED_GUIDANCE_LEVEL", 1, WARNING, R.ABNORMAL_RESULT, "服薬中（質問票）なのに保健指導レベルが積極的支援・動機付け支援です",
     "血圧・血糖・脂質の服薬中の者は特定保健指導の対象としません。質問票の服薬と保健指導レベルを確認してください。",
@@ -190,6 +197,7 @@ class References:
 
     institution: Any
     file_date: dt.date | None
+    sender_insurer: Insurer | None = None  # an insurer's own upload of its 被保険者' 事業者健診等
     insurers: dict[str, Insurer | None] = field(default_factory=dict)
     contracts: dict[tuple[str, int], list[Contract]] = field(default_factory=dict)  # pair contracts (results only, guidance)
     book: ContractBook | None = None  # the institution's pair and collective contracts (agency.contracts)
@@ -204,7 +212,9 @@ class References:
     def for_archive(cls, reading: ArchiveReading, submission: Submission) -> References:
         index, name = reading.index, reading.archive_name
         file_date = index.created_on if index else (name.submitted_on if name else None)
-        return cls(submission.institution, file_date, book=ContractBook(submission.institution))
+        # An insurer's own upload has no institution, hence no institution's contracts to choose from.
+        book = ContractBook(submission.institution) if submission.institution is not None else None
+        return cls(submission.institution, file_date, submission.insurer, book=book)
 
     def load(self, pending: Sequence[PendingRecord]) -> None:
         """Make the insurers, contracts and tickets of a batch of records available."""
@@ -216,8 +226,8 @@ class References:
                 insurer__number__in=numbers, institution=self.institution
             ).select_related("insurer").prefetch_related("other_items"):
                 self.contracts.setdefault((contract.insurer.number, contract.commission_type), []).append(contract)
-            assert self.book is not None  # noqa: S101 - for_archive sets it
-            self.book.load(number for number in numbers if found.get(number) is not None)
+            if self.book is not None:  # None for an insurer's own upload (no institution)
+                self.book.load(number for number in numbers if found.get(number) is not None)
         self.tickets = tickets.tickets_for([p for p in pending if p.record.kind != RecordKind.GUIDANCE])
         load_guidance_references(self, pending)
 
@@ -401,6 +411,15 @@ def record_findings(pending: PendingRecord, refs: References) -> list[Finding]:
     found += unknown
     if insurer is None:
         return found + _ticket_format(record, None)
+    if refs.sender_insurer is not None:
+        # The insurer's own upload: its own 被保険者 only, under no institution's contract.
+        if insurer.pk != refs.sender_insurer.pk:
+            record.insurer = None  # never shown to the other insurer: returned to the sender
+            found.append(NOT_OWN_INSURED.at(
+                file=path, xpath="//recordTarget/patientRole/id",
+                detail=f"レコードの保険者番号 {insurer.number}・送付した保険者 {refs.sender_insurer.number}",
+            ))
+        return found
     if without_claims:
         flag, refusal = (
             ("results_only", RESULTS_ONLY_NOT_CONTRACTED) if record.kind == RecordKind.RESULTS_ONLY

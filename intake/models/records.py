@@ -56,7 +56,8 @@ class Record(models.Model):
     data_path = models.CharField(_("健診結果ファイル"), max_length=255, blank=True)
     claim_path = models.CharField(_("決済ファイル"), max_length=255, blank=True)
     status = models.CharField(_("状態"), max_length=16, choices=RecordStatus.choices, default=RecordStatus.PENDING)
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="records")
+    # The sending institution; empty for an insurer's own upload (``submission.insurer``).
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
     insurer_number = models.CharField(_("保険者番号"), max_length=8, blank=True, db_index=True)
     insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
     ticket_number = models.CharField(_("受診券整理番号"), max_length=11, blank=True)

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from agency.models import Institution
+from agency.models import Institution, Insurer
 
 
 class StoredArchive(models.Model):
@@ -55,7 +55,15 @@ class Submission(models.Model):
     receipt_number = models.CharField(_("受領番号"), max_length=20, unique=True)
     archive = models.OneToOneField(StoredArchive, on_delete=models.PROTECT, related_name="submission")
     file_name = models.CharField(_("ファイル名"), max_length=255)
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="submissions")
+    # Who sent the archive: an institution (every 実施区分 it may send), or an insurer uploading the
+    # 事業者健診等 results (実施区分 4) of its own 被保険者. Exactly one of the two.
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, null=True, blank=True, related_name="submissions"
+    )
+    insurer = models.ForeignKey(
+        Insurer, on_delete=models.PROTECT, null=True, blank=True, related_name="own_submissions",
+        verbose_name=_("送付元保険者"),
+    )
     channel = models.CharField(_("受付経路"), max_length=16, choices=Channel.choices)
     received_at = models.DateTimeField(_("受付日時"), db_index=True)
     received_by = models.ForeignKey(
@@ -89,6 +97,10 @@ class Submission(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="submission_idempotency_key_unique",
             ),
+            models.CheckConstraint(
+                condition=Q(institution__isnull=False, insurer__isnull=True) | Q(institution__isnull=True, insurer__isnull=False),
+                name="submission_one_sender",
+            ),
         ]
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["institution", "status", "received_at"], name="submission_inst_status"),
@@ -96,6 +108,22 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receipt_number} {self.file_name}"
+
+    @property
+    def sent_by_insurer(self) -> bool:
+        """An insurer's own upload (事業者健診等 of its 被保険者), not an institution's archive."""
+        return self.insurer_id is not None
+
+    @property
+    def sender_number(self) -> str:
+        """The sender's 医療機関コード or 保険者番号."""
+        sender = self.institution or self.insurer
+        return sender.number if sender is not None else ""
+
+    @property
+    def sender_name(self) -> str:
+        sender = self.institution or self.insurer
+        return sender.name if sender is not None else ""
 
     @property
     def is_final(self) -> bool:

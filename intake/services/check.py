@@ -64,7 +64,7 @@ def submission_check_archive(*, submission_id: int) -> list[tuple[int, int]]:
     Safe to run again: a submission that already has records (or a verdict) is not read twice.
     """
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().select_related("archive", "institution").get(pk=submission_id)
+        submission = Submission.objects.select_for_update(of=("self",)).select_related("archive", "institution", "insurer").get(pk=submission_id)
         if submission.is_final:
             return []
         if submission.records.exists():

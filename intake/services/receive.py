@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agency.crypto import encrypt_text
-from agency.models import Institution, User
+from agency.models import Institution, Insurer, User
 from audit.models import Outcome
 from audit.services import audit_record
 from core import tenancy
@@ -28,6 +28,7 @@ from intake.models import (
     Submission,
 )
 from intake.services.resume import submission_resume_if_stuck
+from kenshin.codes import SERVICE_OTHER_CHECKUP
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,25 @@ def _allocate_receipt_number(now: Any) -> str:
     return f"R{year}-{counter.last:07d}"
 
 
-def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Submission | None:
+class NotAnInsurerService(ReceiveRefused):
+    """An insurer uploads only the 事業者健診等 results (実施区分 4) of its own 被保険者."""
+
+    code = "INS_UPLOAD_SERVICE"
+    status = 422
+
+
+def _sender(institution: Institution | None, insurer: Insurer | None) -> dict[str, Any]:
+    """The submission's sender columns: an institution, or an insurer uploading its own data."""
+    if (institution is None) == (insurer is None):
+        raise ValueError("a submission has one sender: an institution or an insurer")
+    return {"institution": institution} if institution is not None else {"insurer": insurer}
+
+
+def _existing(sender: dict[str, Any], sha256: str, idempotency_key: str) -> Submission | None:
     """The earlier submission this arrival repeats, if any (refusing what must not be answered)."""
     if idempotency_key:
         found = (
-            Submission.objects.filter(institution=institution, idempotency_key=idempotency_key)
+            Submission.objects.filter(idempotency_key=idempotency_key, **sender)
             .select_related("archive")
             .first()
         )
@@ -90,7 +105,8 @@ def _existing(institution: Institution, sha256: str, idempotency_key: str) -> Su
     # the caller's to see (row-level security, core.tenancy): only the fact is used, never shown.
     with tenancy.scope(tenancy.AGENCY):
         found = Submission.objects.filter(archive__sha256=sha256).select_related("archive").first()
-    if found is not None and found.institution_id != institution.pk:
+    mine = tuple(getattr(sender.get(key), "pk", None) for key in ("institution", "insurer"))
+    if found is not None and (found.institution_id, found.insurer_id) != mine:
         raise ArchiveOfAnotherInstitution("同じ内容のアーカイブが既に受付済みです。")
     return found
 
@@ -106,7 +122,8 @@ def submission_receive(
     *,
     source: BinaryIO | bytes,
     file_name: str,
-    institution: Institution,
+    institution: Institution | None = None,
+    insurer: Insurer | None = None,
     channel: str,
     actor: Any = None,
     idempotency_key: str = "",
@@ -119,23 +136,35 @@ def submission_receive(
 
     ``password`` opens a password-locked archive; it is kept encrypted with the submission (task
     messages carry ids only). ``enqueue=False`` leaves checking to the caller
-    (``intake.pipeline.process_inline``), as the command line does.
+    (``intake.pipeline.process_inline``), as the command line does. The sender is ``institution``, or
+    ``insurer`` for an insurer's own upload of 事業者健診等 results (実施区分 4, named ``…_4.zip``).
     """
+    sender = _sender(institution, insurer)
+    sender_label = {"insurer": insurer.number} if insurer is not None else {"institution": institution.number if institution else ""}
+    if insurer is not None and not file_name.lower().endswith(f"_{SERVICE_OTHER_CHECKUP}.zip"):
+        refused: ReceiveRefused = NotAnInsurerService(
+            "保険者が送付できるのは事業者健診等の結果（実施区分4、ファイル名の末尾が _4.zip のアーカイブ）だけです。"
+        )
+        _refusal_audited(
+            refused, actor=actor, actor_label=actor_label, request=request,
+            detail={"channel": channel, **sender_label, "file_name": file_name[:255]},
+        )
+        raise refused
     try:
         stored = storage.store(source, max_size=settings.INTAKE_MAX_ARCHIVE_BYTES)
     except storage.TooLarge as error:
         refused = ArchiveTooLarge(f"アーカイブが上限（{error.limit:,}バイト）を超えています。")
         _refusal_audited(
             refused, actor=actor, actor_label=actor_label, request=request,
-            detail={"channel": channel, "institution": institution.number, "file_name": file_name[:255]},
+            detail={"channel": channel, **sender_label, "file_name": file_name[:255]},
         )
         raise refused from error
     try:
-        existing = _existing(institution, stored.sha256, idempotency_key)
+        existing = _existing(sender, stored.sha256, idempotency_key)
     except ReceiveRefused as refused:
         _refusal_audited(
             refused, actor=actor, actor_label=actor_label, request=request,
-            detail={"sha256": stored.sha256, "channel": channel, "institution": institution.number},
+            detail={"sha256": stored.sha256, "channel": channel, **sender_label},
         )
         raise
     if existing is not None:
@@ -158,13 +187,13 @@ def submission_receive(
                 receipt_number=_allocate_receipt_number(now),
                 archive=archive,
                 file_name=file_name[:255],
-                institution=institution,
                 channel=channel,
                 received_at=now,
                 received_by=actor if isinstance(actor, User) else None,
                 idempotency_key=idempotency_key[:128],
                 rule_set=checks.RULE_SET_VERSION,
                 archive_password=encrypt_text(password) if password else "",
+                **sender,
             )
             audit_record(
                 action="intake.received",
@@ -179,7 +208,7 @@ def submission_receive(
             jobs.start_checking(submission.pk, send=enqueue)
     except IntegrityError:
         # The same bytes (or key) arrived concurrently and won the race: answer with that one.
-        existing = _existing(institution, stored.sha256, idempotency_key)
+        existing = _existing(sender, stored.sha256, idempotency_key)
         if existing is None:
             raise
         return ReceiveResult(existing, duplicate=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from random import Random
 
 from kenshin import guidance as G
-from kenshin.assemble import agency_party, build_submission, institution_party
+from kenshin.assemble import agency_party, build_submission, institution_party, insurer_party
 from kenshin.codes import (
     OID_GUIDANCE_TICKET,
     RATE_SCALE,
@@ -432,14 +432,66 @@ def generate_employer(config: GeneratorConfig, parties: Parties | None = None) -
         yield _archive(config, institutions[archive.institution], created, SERVICE_OTHER_CHECKUP, checkups=checkups)
 
 
+NOT_OWN_INSURED = "not_own_insured"  # a record of another insurer's 被保険者 in an insurer's own upload
+INSURER_UPLOAD_DEFECTS = (NOT_OWN_INSURED,)
+
+
+def generate_insurer_employer(
+    config: GeneratorConfig, parties: Parties, insurer: str, *, defects: Sequence[str] = ()
+) -> GeneratedArchive:
+    """An insurer's own upload of 事業者健診 results it received from employers (実施区分 4, 種別 4 保険者 →
+    代行機関, sender OID …6.101 = ``insurer``): the generated checkups of its 被保険者, each still named
+    by the institution that performed it, プログラム種別 030, no claims. ``not_own_insured`` adds one
+    record of another insurer's 被保険者 (a copy of one of its records under the other insurer's number: the
+    agency returns it)."""
+    unknown = set(defects) - set(INSURER_UPLOAD_DEFECTS)
+    if unknown:
+        raise ValueError(f"unknown defect(s) {sorted(unknown)}")
+    own: list[tuple[str, CheckupDocument]] = []
+    created: date | None = None
+    for archive in generate(replace(config, defects=(), defect_rate=0.0), parties):
+        created = max(created, archive.submission.name.submitted_on) if created else archive.submission.name.submitted_on
+        own += [(archive.institution, m.record) for m in archive.submission.checkups if m.record.subject.insurer_number == insurer]
+    if not own or created is None:
+        raise ValueError(f"no checkup of insurer {insurer} in the generated data")
+    chosen = list(own)
+    if NOT_OWN_INSURED in defects:
+        other = next((i.number for i in parties.insurers if i.number != insurer), None)
+        if other is None:
+            raise ValueError("not_own_insured needs a second insurer")
+        institution, document = own[-1]  # the same person's result, filed under the other insurer's number
+        header = replace(document.header, subject=replace(document.subject, insurer_number=other))
+        chosen.append((institution, replace(document, header=header)))
+    injected: list[InjectedDefect] = []
+    checkups = []
+    for serial, (institution, document) in enumerate(chosen, start=1):
+        name = MemberName("h", institution, created, 0, SERVICE_OTHER_CHECKUP, serial)
+        header = replace(document.header, program_code=EMPLOYER_PROGRAM)
+        checkups.append(Member(name.path, replace(document, header=header)))
+        if document.subject.insurer_number != insurer:
+            injected.append(InjectedDefect(NOT_OWN_INSURED, "", name.path, None, "REC_NOT_OWN_INSURED"))
+    archive_name = ArchiveName(insurer, config.agency_number, created, 0, SERVICE_OTHER_CHECKUP)
+    submission = build_submission(
+        name=archive_name, interaction_type="4", sender=insurer_party(insurer), receiver=agency_party(config.agency_number),
+        checkups=checkups,
+    )
+    members = render_members(submission)
+    if config.xsd_dir is not None:
+        members.update(xsd_members(config.xsd_dir))
+    data = pack(archive_name.stem, members, created_on=created, password=config.password, compresslevel=config.compresslevel)
+    return GeneratedArchive(archive_name.filename, data, submission, insurer, tuple(replace(d, archive=archive_name.filename) for d in injected))
+
+
 KINDS = ("checkup", "guidance", "results-only", "other-checkup")
 
 
 def write_kind_archives(
-    out_dir: Path | str, config: GeneratorConfig, parties: Parties, *, kind: str, defects: Sequence[str] = ()
+    out_dir: Path | str, config: GeneratorConfig, parties: Parties, *, kind: str, defects: Sequence[str] = (),
+    insurer: str | None = None,
 ) -> list[tuple[str, int, tuple[InjectedDefect, ...]]]:
     """Write the archives of one kind other than checkups into ``out_dir`` (guidance: both parts of each
-    pair) and a ``manifest.json``; returns (file, records, defects) per archive."""
+    pair) and a ``manifest.json``; returns (file, records, defects) per archive. ``other-checkup`` with
+    ``insurer``: that insurer's own upload of its 被保険者' 事業者健診 (one archive)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     archives: list[GeneratedArchive] = []
@@ -448,6 +500,8 @@ def write_kind_archives(
             archives += [pair.start, *([pair.evaluation] if pair.evaluation else [])]
     elif kind == "results-only":
         archives = list(generate_results_only(config, parties))
+    elif kind == "other-checkup" and insurer:
+        archives = [generate_insurer_employer(config, parties, insurer, defects=defects)]
     elif kind == "other-checkup":
         archives = list(generate_employer(config, parties))
     else:

@@ -30,7 +30,15 @@ from kenshin.naming import INDEX_FILE, SUMMARY_FILE, ArchiveName
 from kenshin.records import AdjudicationResult, IndexRecord
 
 from ..models import MAX_SAME_DAY_COUNT, DeliveryItem, InsurerReturn, InsurerReturnReason
-from ..packing import SERVICE_OF_KIND, DeliveryInvalid, agency_code, pack_archive, store_archive, verify_archive
+from ..packing import (
+    SERVICE_OF_KIND,
+    DeliveryInvalid,
+    agency_code,
+    pack_archive,
+    sending_institution,
+    store_archive,
+    verify_archive,
+)
 from ..settlement import return_interaction_type
 
 RETURN_NOTE_MAX = 100  # reason text of insurerAdjudicationResult
@@ -38,8 +46,9 @@ RETURN_NOTE_MAX = 100  # reason text of insurerAdjudicationResult
 
 def _return_same_day_count(record: Record, day: dt.date) -> int:
     """Archives sent back to one institution on one day share the name's single same-day digit."""
-    returns = InsurerReturn.objects.filter(institution_id=record.institution_id, archive__isnull=False, returned_at__date=day).count()
-    rejections = Submission.objects.filter(institution_id=record.institution_id, records_returned__gt=0, checked_at__date=day).count()
+    institution = sending_institution(record)
+    returns = InsurerReturn.objects.filter(institution=institution, archive__isnull=False, returned_at__date=day).count()
+    rejections = Submission.objects.filter(institution=institution, records_returned__gt=0, checked_at__date=day).count()
     return min(returns + rejections, MAX_SAME_DAY_COUNT)
 
 
@@ -66,7 +75,7 @@ def _return_archive(record: Record, item: DeliveryItem, result: AdjudicationResu
             claim = replace(claim, insurer_result=result)
             summary = summary_for([claim], service_event_type=service)
             files[item.claim_name] = claim_xml(claim)
-    institution = record.institution.number
+    institution = sending_institution(record).number
     name = ArchiveName(code, institution, day, _return_same_day_count(record, day), service)
     index = IndexRecord(
         interaction_type="2",
@@ -99,7 +108,7 @@ def insurer_return_create(
         raise ValidationError(_("「その他」の場合は理由の内容を入力してください。"), code="note_required")
     code = agency_code()
     with transaction.atomic():
-        locked = Record.objects.select_for_update().select_related("submission__archive", "institution").get(pk=record.pk)
+        locked = Record.objects.select_for_update(of=("self",)).select_related("submission__archive", "institution").get(pk=record.pk)
         item = DeliveryItem.objects.select_related("delivery").filter(record=locked).first()
         if item is None:
             raise ValidationError(_("送付していない健診データは過誤返戻できません。"), code="not_routed")
@@ -116,7 +125,7 @@ def insurer_return_create(
             record=locked,
             delivery=item.delivery,
             insurer_id=item.delivery.insurer_id,
-            institution_id=locked.institution_id,
+            institution=sending_institution(locked),
             reason=reason,
             note=note,
             returned_at=now,

@@ -33,6 +33,7 @@ from ..factories import (
     CollectivePriceTableFactory,
     RecordFactory,
     StoredArchiveFactory,
+    SubmissionFactory,
     UserFactory,
 )
 from ..routing.helpers import routed_sample
@@ -160,6 +161,13 @@ def _routed(o: dict[str, Any]) -> dict[str, int]:
     return o["routed"]
 
 
+def _own_upload(o: dict[str, Any]) -> int:
+    """The role's own insurer's upload of 事業者健診等 (実施区分 4)."""
+    if "own_upload" not in o:
+        o["own_upload"] = SubmissionFactory(institution=None, insurer=o["insurer"]).pk
+    return int(o["own_upload"])
+
+
 SAMPLES.update({
     "insurer:delivery_detail": lambda o: [_routed(o)["delivery"]],
     "insurer:delivery_download": lambda o: [_routed(o)["delivery"]],
@@ -173,6 +181,8 @@ SAMPLES.update({
     "delivery_api:delivery_detail": lambda o: [_routed(o)["delivery"]],
     "delivery_api:delivery_archive": lambda o: [_routed(o)["delivery"]],
     "delivery_api:delivery_acknowledge": lambda o: [_routed(o)["delivery"]],
+    "insurer:other_checkup_detail": lambda o: [_own_upload(o)],
+    "insurer:other_checkup_errors_csv": lambda o: [_own_upload(o)],
 })
 def _annual_report(o: dict[str, Any]) -> int:
     """A generated 実施結果報告 of the role's own insurer (stored bytes, not a real archive)."""

@@ -31,11 +31,11 @@ from billing.models import ClaimsStatementLine, FeeChargedItem, LineKind
 from billing.services.closing import billing_month_get, month_close
 from compliance.dbroles import app_role_grant
 from core import rls, tenancy
-from intake.models import EligibilityUpload, Finding, Record, Submission
+from intake.models import EligibilityUpload, Finding, Record, StoredArchive, Submission
 from routing.models import Delivery, DeliveryItem, InsurerReturn
 
 from ..conftest import login_verified
-from ..factories import AgencyProfileFactory
+from ..factories import AgencyProfileFactory, StoredArchiveFactory, SubmissionFactory
 from ..routing.helpers import routed_sample
 from .helpers import PROXY, machine_for
 
@@ -237,3 +237,22 @@ def test_the_month_close_writes_its_rows_under_the_application_role(two_tenants:
     assert {summary.number for summary in closed.insurers} == {
         two_tenants["contract_a"].insurer.number, two_tenants["contract_b"].insurer.number}
     assert charged >= 2
+def test_an_insurers_own_upload_is_its_own_and_no_one_elses(two_tenants: dict[str, Any], as_app_role: str) -> None:
+    """An insurer's own 事業者健診等 upload (``Submission.insurer``): written and read in its scope, with its
+    archive-level findings; invisible to the other insurer and to institutions."""
+    insurer_a, insurer_b = two_tenants["contract_a"].insurer, two_tenants["contract_b"].insurer
+    with tenancy.scope(tenancy.AGENCY):
+        archive = StoredArchiveFactory()
+    with tenancy.scope(tenancy.insurer(insurer_a.pk)):
+        own = SubmissionFactory(institution=None, insurer=insurer_a, archive=archive)
+    with tenancy.scope(tenancy.AGENCY):
+        Finding.objects.create(submission=own, code="AGY_INSURER_SERVICE", severity="error", return_reason="04", file="",
+                               xpath="", message="")
+    seen = _visible(tenancy.insurer(insurer_a.pk))
+    assert own.pk in seen["submission"] and own.pk in seen["finding"]
+    for scope in (tenancy.insurer(insurer_b.pk), tenancy.institution(two_tenants["contract_a"].institution.pk)):
+        seen = _visible(scope)
+        assert own.pk not in seen["submission"] and own.pk not in seen["finding"]
+    with tenancy.scope(tenancy.insurer(insurer_b.pk)), pytest.raises(DatabaseError, match="row-level security"), \
+            transaction.atomic():
+        SubmissionFactory(institution=None, insurer=insurer_a, archive=StoredArchive.objects.create(sha256="1" * 64, size=1))

@@ -99,6 +99,7 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     institution = factory.SubFactory(InstitutionFactory)
+    insurer = None  # an insurer's own upload of 事業者健診等: ``institution=None, insurer=…`` (実施区分 4)
     received_at = factory.LazyFunction(timezone.now)
     receipt_number = factory.LazyAttributeSequence(
         lambda s, n: f"R{timezone.localtime(s.received_at).year}-{9_000_000 + n:07d}"
@@ -106,15 +107,16 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
     archive = factory.SubFactory(StoredArchiveFactory)
     file_name = factory.LazyAttribute(
         lambda s: ArchiveName(
-            s.institution.number, AGENCY["agency_code"], timezone.localdate(s.received_at), 0, "1"
+            (s.institution or s.insurer).number, AGENCY["agency_code"], timezone.localdate(s.received_at), 0,
+            "1" if s.institution else "4",
         ).filename
     )
     channel = Channel.UPLOAD
     status = SubmissionStatus.RECEIVED
     checked_at = factory.LazyAttribute(lambda s: s.received_at if s.status in CHECKED else None)
     rule_set = RULE_SET_VERSION
-    interaction_type = "1"
-    service_event_type = "1"
+    interaction_type = factory.LazyAttribute(lambda s: "1" if s.institution else "4")
+    service_event_type = factory.LazyAttribute(lambda s: "1" if s.institution else "4")
 
     @factory.post_generation
     def records(self, create: bool, extracted: int | None, **kwargs: Any) -> None:

@@ -102,3 +102,24 @@ def test_results_only_and_other_checkup_archives(db: None, tmp_path: Path, kind:
     assert entry["file"].endswith(suffix)
     result = read_archive(tmp_path / entry["file"], xsd_dir=None)
     assert result.codes() == {"XML_SCHEMA_UNAVAILABLE"} and result.claims == () and result.summary is None
+
+
+def test_an_insurers_own_other_checkup_archive(db: None, tmp_path: Path, capture: Any) -> None:
+    _run(tmp_path / "institution", "--kind", "other-checkup", "--records", "4", "--create-parties", "--insurers", "2")
+    (entry,) = json.loads((tmp_path / "institution" / "manifest.json").read_text(encoding="utf-8"))["archives"]
+    sent = read_archive(tmp_path / "institution" / entry["file"], xsd_dir=None)
+    number = sent.checkups[0].record.subject.insurer_number
+    output = _run(tmp_path / "own", "--kind", "other-checkup", "--records", "4", "--insurer", number,
+                  "--insurer-defect", "not_own_insured")
+    (own,) = json.loads((tmp_path / "own" / "manifest.json").read_text(encoding="utf-8"))["archives"]
+    assert own["file"].startswith(f"{number}_") and own["file"].endswith("_4.zip")
+    assert [d["defect"] for d in own["defects"]] == ["not_own_insured"] and f"{own['records']} records" in output
+    result = read_archive(tmp_path / "own" / own["file"], xsd_dir=None)
+    assert result.index is not None and (result.index.interaction_type, result.index.sender.extension) == ("4", number)
+    insurer = Insurer.objects.get(number=number)
+    with capture(execute=True):
+        received = submission_receive(
+            source=(tmp_path / "own" / own["file"]).read_bytes(), file_name=own["file"], insurer=insurer, channel="upload"
+        ).submission
+    received.refresh_from_db()
+    assert (received.status, received.records_returned, received.records_accepted) == ("partially_accepted", 1, own["records"] - 1)

@@ -3,11 +3,13 @@
     python manage.py make_archives --out DIR --institutions N --records M --year 2024 --seed S
         [--defect NAME ...] [--defect-rate R] [--create-parties] [--insurers K]
         [--password P] [--xsd-dir DIR] [--kind checkup|guidance|results-only|other-checkup] [--guidance-defect NAME ...]
+        [--insurer NUMBER [--insurer-defect not_own_insured]]
 
 One archive per institution that has contracts, records priced under those contracts, and a
 manifest.json naming every injected defect. ``--kind guidance`` writes each institution's 開始時 and
 実績評価時 archives (特定保健指導, 実施区分 2); ``results-only`` DATA and ix08 only; ``other-checkup`` 事業者健診
-(実施区分 4). With --create-parties, missing institutions (and
+(実施区分 4) sent by institutions, or with ``--insurer`` one archive the insurer uploads itself for its own
+被保険者. With --create-parties, missing institutions (and
 insurers, up to --insurers) are created through the party services, with synthetic contracts.
 """
 
@@ -28,7 +30,13 @@ from kenshin.copay import ContractTerms, terms_from_contract
 from kenshin.schemas import xsd_dir_from_env
 from kenshin.synth.defects import DEFECTS
 from kenshin.synth.generator import DEFAULT_AGENCY_NUMBER, GeneratorConfig, write_archives
-from kenshin.synth.guidance import DEFAULT_GUIDANCE_PRICES, GUIDANCE_DEFECTS, KINDS, write_kind_archives
+from kenshin.synth.guidance import (
+    DEFAULT_GUIDANCE_PRICES,
+    GUIDANCE_DEFECTS,
+    INSURER_UPLOAD_DEFECTS,
+    KINDS,
+    write_kind_archives,
+)
 from kenshin.synth.parties import Parties, SynthContract, SynthInstitution, SynthInsurer, make_parties
 
 
@@ -152,6 +160,15 @@ class Command(BaseCommand):
             help="with --kind guidance: inject this defect (repeatable); see kenshin.synth.guidance",
         )
         parser.add_argument(
+            "--insurer", default="", metavar="NUMBER",
+            help="with --kind other-checkup: one archive uploaded by this insurer (保険者番号) of its own 被保険者' 事業者健診 "
+            "(種別 4, sender OID …6.101)",
+        )
+        parser.add_argument(
+            "--insurer-defect", action="append", default=[], choices=sorted(INSURER_UPLOAD_DEFECTS), metavar="NAME",
+            help="with --insurer: inject this defect (not_own_insured: one record of another insurer's 被保険者)",
+        )
+        parser.add_argument(
             "--xsd-dir",
             type=_optional_path,
             default=xsd_dir_from_env(),
@@ -190,7 +207,7 @@ class Command(BaseCommand):
             if options["kind"] != "checkup":
                 written = write_kind_archives(
                     options["out"], config, _parties(institutions[:wanted]), kind=options["kind"],
-                    defects=options["guidance_defect"],
+                    defects=[*options["guidance_defect"], *options["insurer_defect"]], insurer=options["insurer"] or None,
                 )
                 records = sum(count for _file, count, _defects in written)
                 injected = sum(len(found) for _file, _count, found in written)
