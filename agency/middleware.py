@@ -55,7 +55,8 @@ class TenantScopeMiddleware:
 
 
 class SessionTimeoutMiddleware:
-    """Idle timeout and absolute session lifetime, each audited when it ends a session."""
+    """Idle timeout and absolute session lifetime, each audited when it ends a session. The last activity is
+    recorded once per ``SESSION_ACTIVITY_RESOLUTION`` (not on every request, which would write the session row)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -69,8 +70,10 @@ class SessionTimeoutMiddleware:
                 return _end_session(request, "idle_timeout")
             if now - login_at > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds():
                 return _end_session(request, "absolute_timeout")
-            if not request.META.get(PASSIVE_REQUEST_HEADER):
-                request.session[SESSION_LAST_ACTIVITY] = now
+            resolution = settings.SESSION_ACTIVITY_RESOLUTION.total_seconds()
+            stale = SESSION_LAST_ACTIVITY not in request.session or now - last_activity >= resolution
+            if stale and not request.META.get(PASSIVE_REQUEST_HEADER):
+                request.session[SESSION_LAST_ACTIVITY] = now  # the session row is written only when this changes
         return self.get_response(request)
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from core.pdf import render_pdf
 
 from .calendar import period_label
-from .models import ClaimsStatement, Invoice, PaymentStatement
+from .models import ClaimsStatement, Invoice, LineKind, PaymentStatement
 from .selectors import payment_statement_lines, payment_statement_parts, statement_lines, statement_parts
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -102,12 +102,15 @@ STATEMENT_COLUMNS = ("請求書番号", "請求年月", "保険者番号", "機�
 
 def statement_csv(statement: ClaimsStatement) -> bytes:
     label = period_label(statement.month.period)
+    kinds = {value: str(name) for value, name in LineKind.choices}  # translated once, not once a line
+    late = _("月遅れ")
     rows = [
         [statement.number, label, statement.insurer_number, line.institution.number, line.institution.name,
-         line.get_kind_display(), line.ticket_number, _date(line.checkup_date),
+         kinds.get(line.kind, line.kind), line.ticket_number, _date(line.checkup_date),
          period_label(line.service_month) if line.service_month else "", _moment(line.accepted_at),
-         _("月遅れ") if line.late else "", line.amount, line.note]
-        for line in statement_lines(statement)
+         late if line.late else "", line.amount, line.note]
+        # Only the lines and their institutions: the records, returns and adjustments the page shows are not columns here.
+        for line in statement_lines(statement).select_related(None).select_related("institution")
     ]
     return _csv([_(column) for column in STATEMENT_COLUMNS], rows)
 

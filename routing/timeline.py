@@ -3,6 +3,7 @@ timeline of a delivery."""
 
 from __future__ import annotations
 
+from django.db.models import Count, Max, Min
 from django.utils.translation import gettext as _
 
 from intake.models import Record, Submission
@@ -28,26 +29,25 @@ def record_steps(record: Record) -> list[TimelineStep]:
 
 
 def submission_steps(submission: Submission) -> list[TimelineStep]:
-    """routed (how many of the accepted) → downloaded → returns by insurers."""
+    """routed (how many of the accepted) → downloaded → returns by insurers.
+
+    Aggregates over the submission's own records (count, latest, earliest): an ``ORDER BY … LIMIT 1`` over the
+    deliveries lets PostgreSQL walk every delivery's items newest first when few or none are the submission's."""
     items = DeliveryItem.objects.filter(record__submission=submission)
-    routed = items.count()
-    last = items.select_related("delivery").order_by("-delivery__created_at").first()
-    accepted = submission.records_accepted
-    steps = [TimelineStep("routed", _("振分"), last.delivery.created_at if last else None,
+    routing = items.aggregate(routed=Count("pk"), last=Max("delivery__created_at"))
+    routed, accepted = routing["routed"], submission.records_accepted
+    steps = [TimelineStep("routed", _("振分"), routing["last"],
                           _("%(routed)d／%(accepted)d件") % {"routed": routed, "accepted": accepted},
                           done=bool(routed) and routed >= accepted)]
-    downloaded = (
-        DeliveryDownload.objects.filter(delivery__items__record__submission=submission)
-        .exclude(channel=DeliveryChannel.MEDIA).order_by("downloaded_at").first()
+    downloaded_at = (
+        DeliveryDownload.objects.filter(delivery_id__in=items.values("delivery_id"))
+        .exclude(channel=DeliveryChannel.MEDIA).aggregate(first=Min("downloaded_at"))["first"]
     )
-    steps.append(TimelineStep("downloaded", _("保険者の取得"), downloaded.downloaded_at if downloaded else None,
-                              done=downloaded is not None))
-    returns = InsurerReturn.objects.filter(record__submission=submission)
-    count = returns.count()
-    if count:
-        latest = returns.order_by("-returned_at").first()
-        steps.append(TimelineStep("returned", _("過誤返戻"), latest.returned_at if latest else None,
-                                  _("%(count)d件") % {"count": count}, done=True, warning=True))
+    steps.append(TimelineStep("downloaded", _("保険者の取得"), downloaded_at, done=downloaded_at is not None))
+    returns = InsurerReturn.objects.filter(record__submission=submission).aggregate(count=Count("pk"), latest=Max("returned_at"))
+    if returns["count"]:
+        steps.append(TimelineStep("returned", _("過誤返戻"), returns["latest"],
+                                  _("%(count)d件") % {"count": returns["count"]}, done=True, warning=True))
     return steps
 
 

@@ -194,6 +194,10 @@ AXES_VERBOSE = False
 # --- Sessions ---------------------------------------------------------------------------------
 SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 15))
 SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 10))
+# A session's last activity is written (one UPDATE and a committed transaction) at most this often: a request
+# within it of the recorded activity leaves the session row alone. The idle timeout then counts from an activity
+# at most this much older than the real last one, so an idle session ends up to this much early, never late.
+SESSION_ACTIVITY_RESOLUTION = timedelta(seconds=env_int("SESSION_ACTIVITY_RESOLUTION_SECONDS", 30))
 SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -140,6 +140,8 @@ class Record(models.Model):
             models.Index(fields=["insurer_number", "ticket_number", "checkup_date"], name="record_business_key"),
             models.Index(fields=["submission", "status"], name="record_submission_status"),
             models.Index(fields=["insurer_number", "card_number"], name="record_person"),
+            # The home pages' counts of the last days and months (点検日時 from a date on), at any size of the archive.
+            models.Index(fields=["checked_at"], name="record_checked_at"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -165,6 +166,35 @@ def test_idle_timeout_ends_the_session_and_is_audited() -> None:
         assert client.get(HOME).status_code == 302
     event = AuditEvent.objects.get(actor_id=user.pk, action="auth.session_timeout")
     assert event.detail["reason"] == "idle_timeout"
+
+
+def _session_writes(client: Client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(HOME).status_code == 200
+    return sum(1 for query in queries if query["sql"].startswith('UPDATE "django_session"'))
+
+
+@pytest.mark.django_db
+def test_the_last_activity_is_written_once_per_resolution_and_the_idle_timeout_never_ends_late() -> None:
+    """Requests within SESSION_ACTIVITY_RESOLUTION (30 s) of the recorded activity leave the session row alone; the
+    idle timeout counts from the recorded activity, so a session ends at most 30 s early and never late."""
+    user = UserFactory(role=Role.AGENCY_CLERK)
+    with time_machine.travel(dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC), tick=False) as clock:
+        client = Client()
+        _password_step(client, user.username)
+        client.post(OTP, {"token": totp_now(user)})
+        clock.shift(dt.timedelta(seconds=10))
+        assert _session_writes(client) == 0
+        clock.shift(dt.timedelta(seconds=19))
+        assert _session_writes(client) == 0
+        clock.shift(dt.timedelta(seconds=1))  # 30 s after the login's activity
+        assert _session_writes(client) == 1
+        clock.shift(dt.timedelta(seconds=20))  # recorded: 9:00:30, real last request: 9:00:50
+        assert _session_writes(client) == 0
+        clock.shift(dt.timedelta(minutes=15, seconds=-19))  # 15 min 1 s after 9:00:30, 14 min 41 s after 9:00:50
+        response = client.get(HOME)
+        assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+    assert AuditEvent.objects.get(actor_id=user.pk, action="auth.session_timeout").detail["reason"] == "idle_timeout"
 
 
 @pytest.mark.django_db

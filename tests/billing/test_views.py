@@ -73,7 +73,12 @@ def test_downloads_are_audited(user_client: Callable[..., Client], contract_a: A
     response = client.get(reverse("billing:invoice_pdf", args=[objects["invoice"].pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert AuditEvent.objects.filter(action="billing.invoice.download", object_ids=[str(objects["invoice"].pk)]).exists()
-    client.get(reverse("billing:statement_csv", args=[objects["claims_statement"].pk]))
+    csv_rows = client.get(reverse("billing:statement_csv", args=[objects["claims_statement"].pk])).content.decode("utf-8-sig")
+    header, *lines = [row.split(",") for row in csv_rows.splitlines()]
+    line = objects["claims_statement"].lines.select_related("institution").get(record=objects["record"])
+    row = dict(zip(header, next(r for r in lines if r[header.index("受診券整理番号")] == line.ticket_number), strict=True))
+    assert row["区分"] == line.get_kind_display() and row["機関番号"] == line.institution.number
+    assert row["機関名"] == line.institution.name and int(row["金額"]) == line.amount
     event = AuditEvent.objects.filter(action="billing.statement.download").latest("seq")
     assert event.object_type == "record" and str(objects["record"].pk) in event.object_ids
 

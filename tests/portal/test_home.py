@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -98,3 +100,53 @@ def test_text_figures_keep_their_digits_and_chart_grid_lines_fall_on_whole_numbe
                         (7, ["0", "2", "4", "6", "8", "10"])):
         svg = str(stacked_bars(title="t", categories=["4月"], series=[Series("受理", [top])]))
         assert re.findall(r'text-anchor="end">([\d,]+)</text>', svg) == labels, top
+
+
+def _records(contract: Any, n: int, *, received: dt.datetime) -> None:
+    """``n`` records of ``contract``'s institution and insurer in one submission, half of them delivered."""
+    submission = SubmissionFactory(institution=contract.institution, received_at=received, status="accepted")
+    records = [RecordFactory(submission=submission, insurer=contract.insurer, recount=False) for _ in range(n)]
+    DeliveryFactory(insurer=contract.insurer, created_at=received + dt.timedelta(hours=1), records=records[: n // 2])
+
+
+def _queries(client: Client, django_assert_max_num_queries: Any, limit: int) -> None:
+    with django_assert_max_num_queries(limit):
+        _home(client)
+
+
+@pytest.mark.parametrize("role", [Role.AGENCY_CLERK, Role.AGENCY_ADMIN, Role.INSTITUTION_STAFF, Role.INSURER_STAFF,
+                                  Role.AUDITOR])
+def test_home_page_queries_do_not_grow_with_the_records(role: Role, user_client: Callable[..., Client], contract_a: Any,
+                                                        django_assert_max_num_queries: Any) -> None:
+    """Each home page's figures are aggregates: the same queries at 4 records and at 40 (over several days and months)."""
+    tenant = {Role.INSTITUTION_STAFF: {"institution": contract_a.institution},
+              Role.INSURER_STAFF: {"insurer": contract_a.insurer}}.get(role, {})
+    client = user_client(role, **tenant)
+    now = timezone.now()
+    _records(contract_a, 4, received=now - dt.timedelta(days=1))
+    with CaptureQueriesContext(connection) as small:
+        _home(client)
+    for days in (0, 3, 20, 45, 90):
+        _records(contract_a, 8, received=now - dt.timedelta(days=days))
+    _queries(client, django_assert_max_num_queries, len(small))
+
+
+def test_clerk_home_counts_today_from_local_midnight(user_client: Callable[..., Client], contract_a: Any) -> None:
+    """本日 and 直近14日 are local (Asia/Tokyo) days: a record checked just after midnight counts today, one checked a
+    minute before midnight counts yesterday."""
+    client = user_client(Role.AGENCY_CLERK)
+    midnight = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time.min))
+    if timezone.now() - midnight < dt.timedelta(minutes=1):
+        pytest.skip("the run started within a minute of midnight")  # the record 'after midnight' would be in the future
+    submission = SubmissionFactory(institution=contract_a.institution, received_at=midnight - dt.timedelta(hours=1),
+                                   status="accepted")
+    RecordFactory(submission=submission, insurer=contract_a.insurer, checked_at=midnight + dt.timedelta(seconds=30))
+    RecordFactory(submission=submission, insurer=contract_a.insurer, checked_at=midnight - dt.timedelta(minutes=1))
+    RecordFactory(submission=submission, insurer=contract_a.insurer, status=RecordStatus.RETURNED,
+                  checked_at=midnight - dt.timedelta(days=14, seconds=1))  # before the 14 days shown
+    page = _home(client)
+    assert _figure(page, "本日 受理") == "1"
+    assert _figure(page, "本日 返戻") == "0"
+    table = re.findall(r"<tr><t[hd][^>]*>([^<]*)</t[hd]><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td></tr>", page)
+    assert sum(int(accepted) for _, accepted, _ in table) == 2
+    assert sum(int(returned) for _, _, returned in table) == 0

@@ -7,6 +7,7 @@ the helpers of ``helpers.py``.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -24,6 +25,7 @@ from django.contrib.auth.hashers import check_password
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from agency.demo import seed_demo
 from agency.models import Institution, Insurer, Role
@@ -50,12 +52,19 @@ from kenshin.synth.generator import GeneratorConfig, default_parties, generate
 from kenshin.writer import write_archive
 from routing import packing, selectors
 from routing import timeline as routing_timeline
-from routing.models import Delivery, DeliveryChannel, DeliveryItem, DeliveryStatus, InsurerReturn
+from routing.models import Delivery, DeliveryChannel, DeliveryDownload, DeliveryItem, DeliveryStatus, InsurerReturn
 from routing.services import deliveries as delivery_services
 from routing.services import returns
 from routing.tasks import route_deliveries_task
 
-from ..factories import DeliveryItemFactory, UserFactory
+from ..factories import (
+    DeliveryFactory,
+    DeliveryItemFactory,
+    InsurerReturnFactory,
+    RecordFactory,
+    SubmissionFactory,
+    UserFactory,
+)
 from .helpers import AGENCY, Intaken, intake_generated, receive, route
 
 NAME_RE = r"^91399055_[0-9]{8}_[0-9]{8}[0-9]_1\.zip$"
@@ -564,6 +573,30 @@ def test_timelines_of_a_submission_and_a_delivery(
     assert keys[:2] == ["created", "downloaded"] and "acknowledged" in keys
     record_steps = [step.key for step in timeline.record_timeline(delivery.items.first().record)]
     assert record_steps == ["received", "checked", "routed", "downloaded", "billed", "paid"]
+
+
+def test_submission_timeline_figures_come_from_its_own_records_only(db: Any) -> None:
+    """routed: the newest of its records' deliveries and how many of the accepted; downloaded: the first download
+    that was not media; returns: how many and the latest — another submission's deliveries change none of these."""
+    now = timezone.now()
+    submission = SubmissionFactory(status="accepted")
+    records = [RecordFactory(submission=submission) for _ in range(3)]
+    first = DeliveryFactory(insurer=records[0].insurer, created_at=now - dt.timedelta(days=5), records=[records[0]])
+    second = DeliveryFactory(insurer=records[1].insurer, created_at=now - dt.timedelta(days=3), records=[records[1]])
+    DeliveryFactory(created_at=now - dt.timedelta(days=1), records=[RecordFactory()])  # another submission's, newer
+    downloads = [(first, DeliveryChannel.MEDIA, 5), (second, DeliveryChannel.API, 2), (first, DeliveryChannel.WEB, 1)]
+    for delivery, channel, days in downloads:
+        DeliveryDownload.objects.create(delivery=delivery, actor_label="保険者", channel=channel,
+                                        downloaded_at=now - dt.timedelta(days=days))
+    InsurerReturnFactory(record=records[0], returned_at=now - dt.timedelta(hours=5))
+    submission.refresh_from_db()
+    steps = {step.key: step for step in routing_timeline.submission_steps(submission)}
+    assert steps["routed"].at == second.created_at and steps["routed"].detail == f"2／{submission.records_accepted}件"
+    assert not steps["routed"].done
+    assert steps["downloaded"].at == now - dt.timedelta(days=2) and steps["downloaded"].done
+    assert steps["returned"].at == now - dt.timedelta(hours=5) and steps["returned"].detail == "1件"
+    untouched = {step.key: step for step in routing_timeline.submission_steps(SubmissionFactory())}
+    assert untouched["routed"].at is None and not untouched["downloaded"].done and "returned" not in untouched
 
 
 def test_an_insurer_whose_delivery_fails_the_self_check_is_skipped_and_the_others_are_routed(
