@@ -4,9 +4,9 @@ reads it (who, when, where; 判定 first; results grouped with units and H/L mar
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils.translation import gettext as _
 
@@ -25,56 +25,44 @@ from .selectors import record_members, submission_members
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 def read_members(submission: Submission, paths: Iterable[str]) -> dict[str, bytes]:
     """Members of a stored submission archive by path inside its root folder (bytes as received)."""
     return submission_members(submission, paths)
 
 
-def parse_claim(data: bytes, path: str) -> Claim | None:
+def _read_back(data: bytes, path: str, read: Callable[[Any], T], what: str) -> T | None:
+    """A document that passed intake, read again from its bytes; None (logged) when it no longer reads."""
     element, problem = parse_xml(data, path)
     if element is None or problem is not None:
         return None
     try:
-        namespace = Namespace(element.tag[1:].split("}")[0])
-        return read_claim(element, path, namespace)
-    except Exception:  # the claim passed intake; a failure here is reported by the caller as unreadable
-        logger.exception("claim %s could not be read back", path)
+        return read(element)
+    except Exception:  # the document passed intake; a failure here is reported by the caller as unreadable
+        logger.exception("%s %s could not be read back", what, path)
         return None
+
+
+def _namespace(element: Any) -> Namespace:
+    return Namespace(element.tag[1:].split("}")[0])
+
+
+def parse_claim(data: bytes, path: str) -> Claim | None:
+    return _read_back(data, path, lambda element: read_claim(element, path, _namespace(element)), "claim")
 
 
 def parse_guidance_claim(data: bytes, path: str) -> GuidanceClaim | None:
-    element, problem = parse_xml(data, path)
-    if element is None or problem is not None:
-        return None
-    try:
-        namespace = Namespace(element.tag[1:].split("}")[0])
-        return read_guidance_claim(element, path, namespace)
-    except Exception:  # the claim passed intake; a failure here is reported by the caller as unreadable
-        logger.exception("guidance claim %s could not be read back", path)
-        return None
+    return _read_back(data, path, lambda element: read_guidance_claim(element, path, _namespace(element)), "guidance claim")
 
 
 def parse_guidance(data: bytes, path: str) -> GuidanceDocument | None:
-    element, problem = parse_xml(data, path)
-    if element is None or problem is not None:
-        return None
-    try:
-        return read_guidance(element, path)
-    except Exception:  # the document passed intake; a failure here is reported by the caller as unreadable
-        logger.exception("guidance %s could not be read back", path)
-        return None
+    return _read_back(data, path, lambda element: read_guidance(element, path), "guidance")
 
 
 def parse_checkup(data: bytes, path: str) -> CheckupDocument | None:
-    element, problem = parse_xml(data, path)
-    if element is None or problem is not None:
-        return None
-    try:
-        return read_checkup(element, path)
-    except Exception:
-        logger.exception("checkup %s could not be read back", path)
-        return None
+    return _read_back(data, path, lambda element: read_checkup(element, path), "checkup")
 
 
 def record_documents(record: Record) -> tuple[CheckupDocument | None, Claim | None]:
