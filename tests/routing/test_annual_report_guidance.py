@@ -10,6 +10,8 @@ import os
 import zipfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,15 @@ from agency.services import synthetic_parties_load
 from intake.models import AnnualReportGeneration, Record, RecordKind, RecordStatus, Submission
 from intake.reading import parse_checkup, parse_guidance
 from intake.services.receive import submission_receive
-from kenshin.guidance import TIMING_OF_REPORT_CATEGORY, TIMINGS
+from kenshin.assemble import agency_party, build_submission, institution_party
+from kenshin.guidance import TIMING_OF_REPORT_CATEGORY, TIMING_START, TIMINGS
+from kenshin.naming import ArchiveName, MemberName
+from kenshin.records import Member
 from kenshin.schemas import FileKind, validate
 from kenshin.synth.generator import GeneratedArchive, GeneratorConfig, default_parties, generate
-from kenshin.synth.guidance import DEFAULT_GUIDANCE_PRICES, generate_guidance
+from kenshin.synth.guidance import DEFAULT_GUIDANCE_PRICES, generate_guidance, guidance_claim, guidance_document
 from kenshin.synth.parties import Parties
+from kenshin.writer import pack, render_members
 
 from ..conftest import login_verified
 from ..factories import UserFactory
@@ -161,3 +167,53 @@ def test_each_insurers_archive_carries_its_guidance_parts_xsd_valid_and_counted_
         both = set(guidance.values_list("person_key", flat=True)) & set(checkups.values_list("person_key", flat=True))
         assert len(h_pseudonyms & set(g_pseudonyms.values())) == len(both - {""})
     assert with_guidance
+
+
+def _guidance_for_a_checked_person(parties: Parties, checkups: list[GeneratedArchive]) -> GeneratedArchive:
+    """A 開始時 archive whose one course is for a person whose checkup was generated (same card, same insurer)."""
+    pair = next(generate_guidance(CONFIG, parties))
+    institution = next(i for i in parties.institutions if i.number == pair.start.institution)
+    subject = next(m.record.subject for a in checkups if a.institution == institution.number for m in a.submission.checkups)
+    plan = replace(pair.plans[0], subject=subject, ticket=replace(pair.plans[0].ticket, insurer_number=subject.insurer_number))
+    day = date(2024, 6, 10)
+    name = ArchiveName(institution.number, AGENCY, day, 0, "2")
+    member = MemberName("g", institution.number, day, 0, "2", 1)
+    submission = build_submission(
+        name=name, interaction_type="1", sender=institution_party(institution.number), receiver=agency_party(AGENCY),
+        guidance=[Member(member.path, guidance_document(plan, TIMING_START, created_on=day, institution=institution))],
+        guidance_claims=[Member(member.with_prefix("p").path, guidance_claim(plan, TIMING_START, institution=institution))],
+    )
+    data = pack(name.stem, render_members(submission), created_on=day)
+    return GeneratedArchive(name.filename, data, submission, institution.number, ())
+
+
+def test_the_same_person_keeps_one_pseudonym_in_the_h_and_g_files(parties: Parties, capture: Callable[..., Any]) -> None:
+    checkups = list(generate(CONFIG, parties))
+    for archive in checkups:
+        _receive(archive, capture)
+    _receive(_guidance_for_a_checked_person(parties, checkups), capture)
+    course = Record.objects.get(kind=RecordKind.GUIDANCE, status=RecordStatus.ACCEPTED)
+    checkup = Record.objects.exclude(kind=RecordKind.GUIDANCE).get(person_key=course.person_key, status=RecordStatus.ACCEPTED)
+    insurer = course.insurer
+    assert insurer is not None
+
+    client = login_verified(Client(), UserFactory(role=Role.INSURER_STAFF, insurer=insurer))
+    assert client.post(reverse("insurer:annual_report_generate"), {"year": 2024}).status_code == 302
+    generation = AnnualReportGeneration.objects.get(report__insurer=insurer)
+    data = client.get(reverse("insurer:annual_report_download", args=[generation.pk])).content
+    h_subjects = []
+    g_files = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if "/DATA/h" in name:
+                document = parse_checkup(archive.read(name), name)
+                assert document is not None
+                h_subjects.append(document.subject)
+            elif "/DATA/g" in name:
+                g_files.append(parse_guidance(archive.read(name), name))
+    assert len(g_files) == 1 and g_files[0] is not None
+    guidance = g_files[0]
+    assert checkup.card_number not in {s.card_number for s in h_subjects}
+    same = [s for s in h_subjects if s.card_number == guidance.subject.card_number]
+    assert len(same) == 1 and same[0].birth_date == checkup.birth_date
+    assert guidance.subject.card_number != checkup.card_number
