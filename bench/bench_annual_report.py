@@ -14,6 +14,7 @@ import argparse
 import io
 import sys
 import time
+import tracemalloc
 import zipfile
 from collections import Counter
 from datetime import date
@@ -76,6 +77,15 @@ def main() -> None:
     if parts:
         print(f"  {len(parts)} g files alone: {len(parts) / guidance_cpu:,.0f} g files per CPU-second, {len(alone):,} bytes")
     print(f"the archive of {len(anonymised)} h + {len(guidance)} g files: {len(data):,} bytes")
+    # Memory while streaming: documents anonymised one at a time as the archive takes them (as the service does).
+    lazy = (annual_report.anonymise(d, f"{n:020d}", created_on=made) for n, d in enumerate([*documents, *parts]))
+    tracemalloc.start()
+    _name, streamed = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=made,
+                                          documents=lazy, count=len(documents) + len(parts))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"streamed write: peak {peak / 2**20:.1f} MiB traced for a {len(streamed) / 2**20:.1f} MiB archive "
+          f"(peak beyond the archive: {(peak - len(streamed)) / 2**20:.1f} MiB)")
     if args.validate:
         xsd_dir = xsd_dir_from_env()
         if xsd_dir is None:
