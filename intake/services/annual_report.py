@@ -179,13 +179,27 @@ class _Row:
     person_key: str
 
 
+def _read(submission: Submission, paths: list[str]) -> dict[str, bytes]:
+    """The members at ``paths``; one missing from the stored archive is left out (the caller reports it by path)."""
+    try:
+        return read_members(submission, paths)
+    except KeyError:
+        found: dict[str, bytes] = {}
+        for path in paths:
+            try:
+                found.update(read_members(submission, [path]))
+            except KeyError:
+                continue
+        return found
+
+
 def _documents(insurer: Insurer, rows: list[_Row], created_on: dt.date,
                parse: Callable[[bytes, str], CheckupDocument | GuidanceDocument | None]) -> Iterator[CheckupDocument | GuidanceDocument]:
     """The anonymised documents of the rows, one stored archive read at a time (rows come by submission)."""
     for submission_id, group in groupby(rows, key=lambda row: row.submission_id):
         records = list(group)
         submission = Submission.objects.select_related("archive").get(pk=submission_id)
-        members = read_members(submission, [row.data_path for row in records])
+        members = _read(submission, [row.data_path for row in records])
         for row in records:
             document = parse(members[row.data_path], row.data_path) if row.data_path in members else None
             if document is None:

@@ -25,6 +25,7 @@ from agency.models import Contract, Institution, Insurer, Role
 from agency.services import synthetic_parties_load
 from intake.models import AnnualReportGeneration, Record, RecordKind, RecordStatus, Submission
 from intake.reading import parse_checkup, parse_guidance
+from intake.services.annual_report import AnnualReportUnreadable, annual_report_generate
 from intake.services.receive import submission_receive
 from kenshin.assemble import agency_party, build_submission, institution_party
 from kenshin.guidance import TIMING_OF_REPORT_CATEGORY, TIMING_START, TIMINGS
@@ -217,3 +218,16 @@ def test_the_same_person_keeps_one_pseudonym_in_the_h_and_g_files(parties: Parti
     same = [s for s in h_subjects if s.card_number == guidance.subject.card_number]
     assert len(same) == 1 and same[0].birth_date == checkup.birth_date
     assert guidance.subject.card_number != checkup.card_number
+
+
+def test_an_unreadable_guidance_part_stops_the_generation_and_keeps_nothing(parties: Parties, capture: Callable[..., Any]) -> None:
+    pair = next(generate_guidance(CONFIG, parties))
+    _receive(pair.start, capture)
+    part = Record.objects.filter(kind=RecordKind.GUIDANCE, status=RecordStatus.ACCEPTED).order_by("pk").first()
+    assert part is not None and part.insurer is not None
+    Record.objects.filter(pk=part.pk).update(data_path="DATA/g_missing.xml")  # the stored archive no longer holds it
+    with pytest.raises(AnnualReportUnreadable) as raised:
+        annual_report_generate(insurer=part.insurer, year=2024, actor=UserFactory(role=Role.INSURER_STAFF, insurer=part.insurer))
+    assert raised.value.code == "annual_report_unreadable"
+    assert "DATA/g_missing.xml" in str(raised.value) and part.submission.receipt_number in str(raised.value)
+    assert not AnnualReportGeneration.objects.exists()
