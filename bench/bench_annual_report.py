@@ -25,6 +25,7 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kenshin import annual_report, stratification
+from kenshin.records import CheckupDocument, GuidanceDocument
 from kenshin.rules import age_on, fiscal_year_end
 from kenshin.schemas import FileKind, validate, xsd_dir_from_env
 from kenshin.synth.generator import GeneratorConfig, generate
@@ -68,8 +69,9 @@ def main() -> None:
     _name, alone = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=made,
                                        documents=iter(guidance), count=len(guidance))
     guidance_cpu = time.process_time() - cpu
+    both: list[CheckupDocument | GuidanceDocument] = [*anonymised, *guidance]
     _name, data = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=made,
-                                      documents=iter([*anonymised, *guidance]), count=len(anonymised) + len(guidance))
+                                      documents=iter(both), count=len(both))
 
     print(f"records: {len(documents)}  levels: {dict(levels)}  reported level = recomputed: {agree}/{len(documents)}")
     print(f"階層化: {len(documents) / stratify_cpu:,.0f} records per CPU-second")
@@ -78,7 +80,8 @@ def main() -> None:
         print(f"  {len(parts)} g files alone: {len(parts) / guidance_cpu:,.0f} g files per CPU-second, {len(alone):,} bytes")
     print(f"the archive of {len(anonymised)} h + {len(guidance)} g files: {len(data):,} bytes")
     # Memory while streaming: documents anonymised one at a time as the archive takes them (as the service does).
-    lazy = (annual_report.anonymise(d, f"{n:020d}", created_on=made) for n, d in enumerate([*documents, *parts]))
+    originals: list[CheckupDocument | GuidanceDocument] = [*documents, *parts]
+    lazy = (annual_report.anonymise(d, f"{n:020d}", created_on=made) for n, d in enumerate(originals))
     tracemalloc.start()
     _name, streamed = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=made,
                                           documents=lazy, count=len(documents) + len(parts))
