@@ -1,14 +1,16 @@
 """実施結果報告 (法定報告): the archive an insurer submits to 支払基金 for a 年度, 実施区分 3.
 
-The archive (``write``, streamed one document at a time) carries the 年度's 特定健診情報 files of the
-insurer, anonymised (``anonymise``), with an ix08 of 種別 10 (保険者 → 国(支払基金)) and 実施区分 3; no CLAIMS and no su08 (nothing is billed).
+The archive (``write``, streamed one document at a time) carries the 年度's 特定健診情報 (h) files and
+特定保健指導情報 (g) files — one per accepted 実施時点 (開始時, 実績評価時, 途中終了時, …) — of the
+insurer, anonymised (``anonymise``, the same rules for both), with an ix08 of 種別 10 (保険者 → 国(支払基金)) and 実施区分 3; no CLAIMS and no su08 (nothing is billed).
 Member names follow SPEC §1.3 with 実施区分 3 and a 6-digit serial; the 10-digit 機関番号 part is the
 insurer number left-padded with zeros (an insurer has no 10-digit number — UNCONFIRMED, see README).
 
 What stays and what goes (the national 匿名化 rules were not available — UNCONFIRMED, see README):
 kept are 保険者番号, 性別, 生年月日, 健診実施日, the institutions and every coded or measured result;
 gone are 氏名, 住所・郵便番号, 被保険者証等記号・枝番, the 受診券, free text (ST items) and the doctor's
-name; 被保険者証等番号 becomes a one-way pseudonym the caller derives (the same person gets the same
+name; a g file also loses its 利用券 and keeps its 報告区分 (21–25, the 実施時点) where an h file's becomes
+30 (UNCONFIRMED, see README); 被保険者証等番号 becomes a one-way pseudonym the caller derives (the same person gets the same
 pseudonym every year, nobody can reverse it without the insurer's key).
 Plain Python: documents in, a ``Submission`` out; ``counts`` gives the figures of the preview.
 """
@@ -19,13 +21,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TypeVar
 
 from kenshin.assemble import insurer_party
-from kenshin.cda_write import checkup_xml
+from kenshin.cda_write import checkup_xml, guidance_xml
 from kenshin.claim_write import index_xml
 from kenshin.codes import SEX_FEMALE, SEX_MALE
-from kenshin.naming import DATA_DIR, INDEX_FILE, ArchiveName, MemberName
-from kenshin.records import CheckupDocument, IndexRecord, Observation, Relationship, Section
+from kenshin.naming import DATA_DIR, INDEX_FILE, PREFIX_CHECKUP, PREFIX_GUIDANCE, ArchiveName, MemberName
+from kenshin.records import CheckupDocument, GuidanceDocument, IndexRecord, Observation, Relationship, Section
 from kenshin.zipwrite import build_zip
 
 SERVICE_EVENT_NATIONAL_REPORT = "3"  # 実施区分 (別表3): 国(支払基金)への実施結果報告（匿名化済）
@@ -33,6 +36,8 @@ INTERACTION_INSURER_TO_NATION = "10"  # 種別 (別表1): 保険者 → 国（�
 REPORT_CATEGORY_NATIONAL = "30"  # 報告区分 (.1001): 国への実施結果報告
 AGE_BANDS = ((40, 44), (45, 49), (50, 54), (55, 59), (60, 64), (65, 69), (70, 74))
 SEXES = (SEX_MALE, SEX_FEMALE)
+
+Document = TypeVar("Document", bound=CheckupDocument | GuidanceDocument)
 
 
 def _strip(observation: Observation) -> Observation | None:
@@ -49,15 +54,15 @@ def _strip(observation: Observation) -> Observation | None:
     return replace(observation, author_name=None, relationships=kept)
 
 
-def anonymise(document: CheckupDocument, pseudonym: str, *, created_on: date) -> CheckupDocument:
-    """The document as the national report carries it (see the module's rules)."""
+def anonymise(document: Document, pseudonym: str, *, created_on: date) -> Document:
+    """The document (h or g) as the national report carries it (see the module's rules)."""
     if not pseudonym or len(pseudonym) > 20:
         raise ValueError("the pseudonym replaces the card number: 1 to 20 characters")
     header = document.header
     subject = replace(header.subject, card_symbol=None, card_number=pseudonym, card_branch=None, name_kana="",
                       postal_code="", address="")
-    anonymised_header = replace(header, report_category=REPORT_CATEGORY_NATIONAL, created_on=created_on, subject=subject,
-                                tickets=())
+    category = REPORT_CATEGORY_NATIONAL if isinstance(document, CheckupDocument) else header.report_category
+    anonymised_header = replace(header, report_category=category, created_on=created_on, subject=subject, tickets=())
     sections = tuple(
         Section(section.code, None, tuple(kept for o in section.observations if (kept := _strip(o)) is not None))
         for section in document.sections
@@ -77,13 +82,14 @@ def write(
     insurer_number: str,
     receiver: str,
     created_on: date,
-    documents: Iterable[CheckupDocument],
+    documents: Iterable[CheckupDocument | GuidanceDocument],
     count: int,
     same_day_count: int = 0,
     xsd: Mapping[str, bytes] | None = None,
 ) -> tuple[ArchiveName, bytes]:
-    """The 実施結果報告 archive of ``count`` anonymised documents (taken one at a time, in order, so memory
-    holds the compressed archive and one document, not the 年度); ``xsd`` adds the XSD folder
+    """The 実施結果報告 archive of ``count`` anonymised documents, h and g files together (taken one at a time,
+    in order, so memory holds the compressed archive and one document, not the 年度); each prefix has its own
+    6-digit serial from 000001, and ix08's 総ファイル数 is h + g; ``xsd`` adds the XSD folder
     (``kenshin.writer.xsd_members``). ValueError when ``documents`` does not yield ``count`` of them."""
     if count > MAX_FILES:
         raise ValueError(f"{count} files do not fit one archive (at most {MAX_FILES})")
@@ -100,11 +106,15 @@ def write(
         folders = ["", f"{DATA_DIR}/", *sorted({path.rsplit("/", 1)[0] + "/" for path in schemas})]
         yield from ((f"{root}/{folder}", b"") for folder in folders)
         yield f"{root}/{INDEX_FILE}", index_xml(index)
-        written = 0
-        for serial, document in enumerate(documents, start=1):
-            member = MemberName("h", sender_number, created_on, same_day_count, SERVICE_EVENT_NATIONAL_REPORT, serial)
-            yield f"{root}/{member.path}", checkup_xml(document)
-            written = serial
+        serials = {PREFIX_CHECKUP: 0, PREFIX_GUIDANCE: 0}
+        for document in documents:
+            prefix = PREFIX_CHECKUP if isinstance(document, CheckupDocument) else PREFIX_GUIDANCE
+            serials[prefix] += 1
+            member = MemberName(prefix, sender_number, created_on, same_day_count, SERVICE_EVENT_NATIONAL_REPORT,
+                                serials[prefix])
+            xml = checkup_xml(document) if isinstance(document, CheckupDocument) else guidance_xml(document)
+            yield f"{root}/{member.path}", xml
+        written = sum(serials.values())
         if written != count:
             raise ValueError(f"{written} documents written, {count} announced in ix08")
         yield from ((f"{root}/{path}", data) for path, data in schemas.items())

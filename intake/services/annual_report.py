@@ -1,14 +1,15 @@
 """実施結果報告 (法定報告): the preview's counts, the 対象者数 the insurer enters, and the archive generated
-on demand from the 年度's accepted checkups (``kenshin.annual_report``), each generation stored and kept
+on demand from the 年度's accepted checkups and guidance parts (``kenshin.annual_report``), each generation stored and kept
 with its hash. Writes are audited in the same transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import groupby
+from itertools import chain, groupby
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from agency.models import Insurer
 from audit.services import audit_record
 from core.exceptions import ApplicationError
 from kenshin import annual_report
-from kenshin.records import CheckupDocument
+from kenshin.guidance import TIMINGS
+from kenshin.records import CheckupDocument, GuidanceDocument
 from kenshin.rules import age_on, fiscal_year_end
 from kenshin.writer import xsd_members
 
@@ -34,11 +36,12 @@ from ..models import (
     AnnualReport,
     AnnualReportGeneration,
     Record,
+    RecordKind,
     RecordStatus,
     StoredArchive,
     Submission,
 )
-from ..reading import parse_checkup, read_members
+from ..reading import parse_checkup, parse_guidance, read_members
 
 PSEUDONYM_SALT = "intake.annual_report.pseudonym"
 MAX_SAME_DAY = 10  # one digit in the archive name
@@ -68,6 +71,20 @@ def year_records(insurer: Insurer, year: int) -> QuerySet[Record]:
     ).order_by("checkup_date", "pk")
 
 
+def year_guidance(insurer: Insurer, year: int) -> QuerySet[Record]:
+    """The accepted 特定保健指導 parts (one record per 利用券 and 実施時点) of the insurer's people whose
+    初回面接 falls in the 年度 — the same 年度 the preview's 開始者・終了者 use; every 実施時点 goes in."""
+    return Record.objects.filter(
+        insurer=insurer, status=RecordStatus.ACCEPTED, kind=RecordKind.GUIDANCE, fiscal_year=year,
+    ).order_by("submission_id", "position")
+
+
+def file_counts(insurer: Insurer, year: int) -> dict[str, Any]:
+    """The files the archive carries: h files, and g files per 実施時点 (別表11 code → count)."""
+    timings = Counter(year_guidance(insurer, year).values_list("guidance_timing", flat=True))
+    return {"h": year_records(insurer, year).count(), "g": dict(sorted(timings.items())), "g_total": sum(timings.values())}
+
+
 def _person(sex: str, birth: dt.date | None, checkup: dt.date | None, level: str) -> annual_report.Person:
     assert birth is not None  # noqa: S101 - an accepted checkup has its birth date (the reader requires it)
     assert checkup is not None  # noqa: S101 - year_records selects by the checkup date
@@ -87,6 +104,11 @@ class Preview:
     target_population: int | None
     generations: list[AnnualReportGeneration]
     guidance: dict[str, dict[str, int]]  # 開始者・終了者 by level group (active, motivational, total)
+    files: dict[str, Any]  # what the archive will carry (``file_counts``)
+
+    def guidance_files(self) -> list[dict[str, Any]]:
+        """The g files by 実施時点, named as clerks say them (開始時, 実績評価時, …)."""
+        return [{"timing": TIMINGS.get(code, code), "count": n} for code, n in self.files["g"].items()]
 
     @property
     def rate(self) -> Decimal | None:
@@ -114,7 +136,7 @@ def annual_report_preview(*, insurer: Insurer, year: int) -> Preview:
     people = [_person(*row) for row in year_records(insurer, year).values_list(*PERSON_FIELDS)]
     generations = list(report.generations.select_related("archive", "created_by")) if report else []
     return Preview(year, annual_report.counts(people), report.target_population if report else None, generations,
-                   guidance_counts(insurer=insurer, year=year))
+                   guidance_counts(insurer=insurer, year=year), file_counts(insurer, year))
 
 
 def guidance_counts(*, insurer: Insurer, year: int) -> dict[str, dict[str, int]]:
@@ -157,16 +179,31 @@ class _Row:
     person_key: str
 
 
-def _documents(insurer: Insurer, rows: list[_Row], created_on: dt.date) -> Iterator[CheckupDocument]:
+def _read(submission: Submission, paths: list[str]) -> dict[str, bytes]:
+    """The members at ``paths``; one missing from the stored archive is left out (the caller reports it by path)."""
+    try:
+        return read_members(submission, paths)
+    except KeyError:
+        found: dict[str, bytes] = {}
+        for path in paths:
+            try:
+                found.update(read_members(submission, [path]))
+            except KeyError:
+                continue
+        return found
+
+
+def _documents(insurer: Insurer, rows: list[_Row], created_on: dt.date,
+               parse: Callable[[bytes, str], CheckupDocument | GuidanceDocument | None]) -> Iterator[CheckupDocument | GuidanceDocument]:
     """The anonymised documents of the rows, one stored archive read at a time (rows come by submission)."""
     for submission_id, group in groupby(rows, key=lambda row: row.submission_id):
         records = list(group)
         submission = Submission.objects.select_related("archive").get(pk=submission_id)
-        members = read_members(submission, [row.data_path for row in records])
+        members = _read(submission, [row.data_path for row in records])
         for row in records:
-            document = parse_checkup(members[row.data_path], row.data_path) if row.data_path in members else None
+            document = parse(members[row.data_path], row.data_path) if row.data_path in members else None
             if document is None:
-                raise AnnualReportUnreadable(_("受理済みの健診データ（受付番号 %(receipt)s の %(path)s）を読み込めないため、"
+                raise AnnualReportUnreadable(_("受理済みのデータ（受付番号 %(receipt)s の %(path)s）を読み込めないため、"
                                                "実施結果報告を作成できません。代行機関にお問い合わせください。") % {
                     "receipt": submission.receipt_number, "path": row.data_path})
             yield annual_report.anonymise(document, pseudonym(insurer, row.person_key, row.pk), created_on=created_on)
@@ -174,8 +211,8 @@ def _documents(insurer: Insurer, rows: list[_Row], created_on: dt.date) -> Itera
 
 
 def annual_report_generate(*, insurer: Insurer, year: int, actor: Any, request: HttpRequest | None = None) -> AnnualReportGeneration:
-    """Build, store and keep a new archive of the insurer's 実施結果報告 for the 年度 (earlier ones stay). The
-    documents are read, anonymised and compressed one at a time, so memory does not grow with the 年度."""
+    """Build, store and keep a new archive of the insurer's 実施結果報告 for the 年度 (earlier ones stay): its
+    h files, then its g files (``year_guidance``). The documents are read, anonymised and compressed one at a time, so memory does not grow with the 年度."""
     today = timezone.localdate()
     with transaction.atomic():
         report, _created = AnnualReport.objects.select_for_update().get_or_create(insurer=insurer, fiscal_year=year)
@@ -189,23 +226,34 @@ def annual_report_generate(*, insurer: Insurer, year: int, actor: Any, request: 
         ).values_list("pk", "submission_id", "data_path", "person_key", *PERSON_FIELDS):
             rows.append(_Row(pk, submission_id, data_path, person_key))
             people.append(_person(*person))
-        if len(rows) > annual_report.MAX_FILES:
+        guidance_rows: list[_Row] = []
+        timings: Counter[str] = Counter()
+        for pk, submission_id, data_path, person_key, timing in year_guidance(insurer, year).values_list(
+            "pk", "submission_id", "data_path", "person_key", "guidance_timing"
+        ):
+            guidance_rows.append(_Row(pk, submission_id, data_path, person_key))
+            timings[timing] += 1
+        total = len(rows) + len(guidance_rows)
+        if total > annual_report.MAX_FILES:
             raise AnnualReportTooLarge(_("%(count)d件は1つの報告ファイルに入りません（最大 %(max)d件）。代行機関にお問い合わせください。")
-                                       % {"count": len(rows), "max": annual_report.MAX_FILES})
+                                       % {"count": total, "max": annual_report.MAX_FILES})
         xsd = xsd_members(Path(settings.KENSHIN_XSD_DIR)) if settings.KENSHIN_XSD_DIR else None
         name, data = annual_report.write(
             insurer_number=insurer.number, receiver=settings.ANNUAL_REPORT_RECEIVER, created_on=today,
-            documents=_documents(insurer, rows, today), count=len(rows), same_day_count=same_day, xsd=xsd,
+            documents=chain(_documents(insurer, rows, today, parse_checkup),
+                            _documents(insurer, guidance_rows, today, parse_guidance)),
+            count=total, same_day_count=same_day, xsd=xsd,
         )
         stored = storage.store(data)
         archive, _new = StoredArchive.objects.get_or_create(sha256=stored.sha256, defaults={"size": stored.size})
         generation = AnnualReportGeneration.objects.create(
             report=report, created_by=actor if getattr(actor, "pk", None) else None, archive=archive,
             file_name=name.filename, record_count=len(rows),
-            counts={**annual_report.counts(people).as_json(), "guidance": guidance_counts(insurer=insurer, year=year)},
+            counts={**annual_report.counts(people).as_json(), "guidance": guidance_counts(insurer=insurer, year=year),
+                    "files": {"h": len(rows), "g": dict(sorted(timings.items())), "g_total": len(guidance_rows)}},
         )
         audit_record(action="annual_report.generated", actor=actor, request=request, object_type="annual_report_generation",
-                     object_ids=[generation.pk], detail={"year": year, "files": len(rows), "sha256": stored.sha256,
+                     object_ids=[generation.pk], detail={"year": year, "files": total, "sha256": stored.sha256,
                                                          "file_name": generation.file_name})
     return generation
 

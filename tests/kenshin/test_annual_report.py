@@ -14,7 +14,8 @@ from kenshin import annual_report
 from kenshin.annual_report import Person
 from kenshin.naming import MemberName
 from kenshin.schemas import FileKind, validate
-from kenshin.synth.generator import GeneratedArchive
+from kenshin.synth.generator import GeneratedArchive, GeneratorConfig
+from kenshin.synth.guidance import generate_guidance
 
 MADE = date(2025, 6, 30)
 
@@ -81,3 +82,36 @@ def test_the_announced_count_must_be_written(small_archive: GeneratedArchive) ->
     with pytest.raises(ValueError, match="do not fit one archive"):
         annual_report.write(insurer_number="06139993", receiver="00000000", created_on=MADE, documents=[],
                             count=annual_report.MAX_FILES + 1)
+
+
+def test_guidance_parts_go_in_as_g_files_with_their_own_serials(small_archive: GeneratedArchive, xsd_dir: Path) -> None:
+    pair = next(generate_guidance(GeneratorConfig(year=2024, records=3, seed=12)))
+    assert pair.evaluation is not None
+    parts = [m.record for m in pair.start.submission.guidance] + [m.record for m in pair.evaluation.submission.guidance]
+    checkups = [m.record for m in small_archive.submission.checkups]
+    documents = [annual_report.anonymise(d, f"H{n}", created_on=MADE) for n, d in enumerate(checkups)]
+    documents += [annual_report.anonymise(d, f"G{n}", created_on=MADE) for n, d in enumerate(parts)]
+    _name, data = annual_report.write(insurer_number="06139993", receiver="00000000", created_on=MADE,
+                                      documents=iter(documents), count=len(documents))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = sorted(n for n in archive.namelist() if "/DATA/" in n and not n.endswith("/"))
+        parsed = [MemberName.parse(n.rsplit("/", 1)[1]) for n in names]
+        serials = {prefix: sorted(m.serial for m in parsed if m is not None and m.prefix == prefix) for prefix in "hg"}
+        assert serials == {"h": list(range(1, len(checkups) + 1)), "g": list(range(1, len(parts) + 1))}
+        index = etree.fromstring(archive.read("06139993_00000000_202506300_3/ix08_V08.xml"))
+        assert index.find("{*}totalRecordCount").get("value") == str(len(checkups) + len(parts))
+        categories = []
+        for name in names:
+            root = etree.fromstring(archive.read(name))
+            kind = FileKind.GUIDANCE if "/DATA/g" in name else FileKind.CHECKUP
+            assert validate(xsd_dir, kind, root) == [], name
+            if kind is FileKind.GUIDANCE:
+                categories.append(root.find("{*}code").get("code"))
+        text = b"".join(archive.read(n) for n in names).decode("utf-8")
+    # 報告区分 keeps the 実施時点 (21 開始時, 22 実績評価時); names, addresses, cards and 利用券 are gone
+    assert sorted(categories) == sorted(d.header.report_category for d in parts) and set(categories) == {"21", "22"}
+    for document in parts:
+        subject = document.subject
+        assert subject.name_kana not in text and subject.card_number not in text
+        assert not subject.address or subject.address not in text
+        assert document.ticket is not None and document.ticket.number not in text
