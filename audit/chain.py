@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -48,14 +50,31 @@ def epoch_microseconds(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+# One encoder, built once: ``json.dumps`` with options builds a new one on every call, and the
+# canonical form is computed for every row written and every row verified.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+# Its C core (when the interpreter has it), called directly: ``JSONEncoder.encode`` builds it anew
+# on every call. No cycle check is needed: what is hashed came from JSON text or from ``_mask``.
+_C_ENCODE = (
+    c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",", True, False, True)
+    if c_make_encoder is not None else None
+)
+_SORTED_FIELDS = tuple(sorted(CHAINED_FIELDS))
+_take_fields = operator.itemgetter(*_SORTED_FIELDS)
+
+
 def canonical(fields: Mapping[str, Any]) -> bytes:
-    payload = {}
-    for name in CHAINED_FIELDS:
-        value = fields.get(name)
-        if name == "occurred_at":
-            value = epoch_microseconds(value)
-        payload[name] = value
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """The row as compact JSON with sorted keys; ``occurred_at`` as epoch microseconds (a datetime or that integer)."""
+    try:
+        payload = dict(zip(_SORTED_FIELDS, _take_fields(fields), strict=True))
+    except KeyError:  # a field left out counts as null
+        payload = {name: fields.get(name) for name in _SORTED_FIELDS}
+    moment = payload["occurred_at"]
+    if not isinstance(moment, int):
+        payload["occurred_at"] = epoch_microseconds(moment)
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(payload, 0)).encode("utf-8")
+    return _ENCODER.encode(payload).encode("utf-8")
 
 
 def row_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
@@ -64,7 +83,7 @@ def row_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
 
 def row_mac(key: bytes, row_hash_hex: str) -> str:
     """The keyed seal of one row: HMAC-SHA256 of its row hash (which covers its content and its predecessor)."""
-    return hmac.new(key, b"audit-row\x00" + row_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, b"audit-row\x00" + row_hash_hex.encode("ascii"), "sha256").hex()
 
 
 def key_id(key: bytes) -> str:

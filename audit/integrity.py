@@ -89,34 +89,39 @@ def verify(rows: Iterable[Mapping[str, Any]], *, key: bytes | None, checkpoints:
 
     expected_prev = chain.GENESIS_HASH
     expected_seq = 1
+    head_seq, head_hash = 0, chain.GENESIS_HASH
+    row_hash, row_mac, compare = chain.row_hash, chain.row_mac, hmac.compare_digest  # looked up once: once per row adds up
     for row in rows:
         seq = int(row["seq"])
-        report.events += 1
+        stored_prev, stored_hash = row["prev_hash"], row["row_hash"]
         if seq != expected_seq:
             missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}〜{seq - 1}"
             report.add("deleted", expected_seq, f"連番 {missing} の行がありません（削除）")
-        elif row["prev_hash"] != expected_prev:
+        elif stored_prev != expected_prev:
             report.add("rewritten", seq, f"連番 {seq} の直前ハッシュが前の行と一致しません（書き換え）")
-        if chain.row_hash(row["prev_hash"], row) != row["row_hash"]:
+        if row_hash(stored_prev, row) != stored_hash:
             report.add("rewritten", seq, f"連番 {seq} の内容がハッシュと一致しません（書き換え）")
         if key is not None:
             mac = row.get("row_mac") or ""
             if mac:
                 seen_sealed = True
-                if not hmac.compare_digest(mac, chain.row_mac(key, row["row_hash"])):
+                if not compare(mac, row_mac(key, stored_hash)):
                     report.add("forged", seq, f"連番 {seq} の封印（HMAC）が一致しません（鍵を持たない者による書き込み・書き換え）")
             elif seen_sealed or (mac_from is not None and seq >= mac_from):
                 report.add("forged", seq, f"連番 {seq} に封印（HMAC）がありません（鍵を持たない者による書き込み）")
-        sealed_here = at_checkpoint.get(seq)
-        if sealed_here is not None and sealed_here.row_hash != row["row_hash"]:
-            report.add("rewritten", seq, f"連番 {seq} のハッシュが {sealed_here.at} のチェックポイントと異なります（書き換え後の再計算）")
+        if at_checkpoint:
+            sealed_here = at_checkpoint.get(seq)
+            if sealed_here is not None and sealed_here.row_hash != stored_hash:
+                report.add("rewritten", seq, f"連番 {seq} のハッシュが {sealed_here.at} のチェックポイントと異なります（書き換え後の再計算）")
         if row.get("action") == CHECKPOINT_ACTION:
             detail = row.get("detail") or {}
             sealed = detail.get("sealed_seq") if isinstance(detail, Mapping) else None
             recorded_seals.append((seq, int(sealed) if isinstance(sealed, int) else seq))
-        expected_prev = row["row_hash"]
+        expected_prev = stored_hash
         expected_seq = seq + 1
-        report.head_seq, report.head_hash = seq, row["row_hash"]
+        head_seq, head_hash = seq, stored_hash
+        report.events += 1
+    report.head_seq, report.head_hash = head_seq, head_hash
 
     if latest is not None and report.head_seq < latest.seq:
         cut = latest.seq - report.head_seq

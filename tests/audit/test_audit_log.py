@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -18,7 +20,7 @@ from agency.models import Role
 from audit import chain, dbguards
 from audit.checkpoints import CheckpointFile
 from audit.models import AppendOnlyError, AuditEvent, Outcome
-from audit.selectors import audit_chain_rows, audit_chain_verify, audit_integrity_verify
+from audit.selectors import ROW_FIELDS, audit_chain_rows, audit_chain_verify, audit_integrity_verify
 from audit.services import audit_checkpoint_write, audit_record, audit_record_many
 
 from ..conftest import login_verified
@@ -308,3 +310,27 @@ def test_bulk_append_chains_and_seals_like_single_appends(db: Any) -> None:
     assert audit_integrity_verify().intact
     _tamper("UPDATE audit_auditevent SET path = '/forged/' WHERE seq = 4")
     assert ("rewritten", 4) in _problems()
+
+
+def test_verify_reads_every_hashed_value_as_it_was_written(db: Any) -> None:
+    """The verifier streams the hashed columns without the ORM on PostgreSQL: nested and Japanese JSON, IPv6,
+    microsecond timestamps in any zone and null actors read back so that every hash matches, and what it
+    reads is what the ORM reads; one changed nested value is named by its row."""
+    moment = dt.datetime(2026, 3, 31, 23, 59, 59, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    audit_record(action="test.plain", actor_label="system")
+    audit_record_many([
+        {"occurred_at": moment, "action": "intake.record.view", "actor_label": "事務 太郎", "object_type": "record",
+         "object_ids": ["7", "8"], "ip": "2001:db8::1", "method": "GET", "path": "/intake/records/7/",
+         "detail": {"氏名": "健診 花子", "nested": {"b": [1, 2.5, None, True], "a": "ｶﾅ\n\"引用\""}, "amount": Decimal("12.30")}},
+        {"occurred_at": moment - dt.timedelta(days=20_000), "action": "test.old", "actor_label": "",
+         "detail": {}, "object_ids": []},
+    ])
+    assert audit_integrity_verify().intact
+    streamed = list(audit_chain_rows(batch_size=2))
+    assert [row["seq"] for row in streamed] == [1, 2, 3]
+    orm = list(AuditEvent.objects.order_by("seq").values(*ROW_FIELDS))
+    for read, expected in zip(streamed, orm, strict=True):
+        assert chain.canonical(read) == chain.canonical(expected)
+        assert {k: v for k, v in read.items() if k != "occurred_at"} == {k: v for k, v in expected.items() if k != "occurred_at"}
+    _tamper("""UPDATE audit_auditevent SET detail = '{"氏名": "健診 花子", "nested": {"b": [1, 2.5, null, false], "a": "ｶﾅ\\n\\"引用\\""}, "amount": "12.30"}' WHERE seq = 2""")
+    assert _problems() == {("rewritten", 2)}
