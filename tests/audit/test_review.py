@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -125,3 +127,49 @@ def test_only_auditors_sign(user_client: Callable[..., Client]) -> None:
     for role in (Role.AGENCY_ADMIN, Role.AGENCY_CLERK, Role.MAINTENANCE):
         assert user_client(role).post(reverse("audit:review_sign"), {"notes": "x"}).status_code == 403
     assert not AuditReviewSignoff.objects.exists()
+
+
+def _summary(report: anomalies.Report) -> dict[str, Any]:
+    kinds = ("after_hours", "denials", "lockouts", "break_glass", "bulk")
+    return {
+        **{kind: (getattr(report, kind).total, dict(getattr(report, kind).by_actor),
+                  [e["seq"] for e in getattr(report, kind).events]) for kind in kinds},
+        "spikes": [(s.actor_label, s.day, s.count, s.baseline) for s in report.spikes],
+    }
+
+
+def test_auditor_home_counts_anomalies_in_a_fixed_number_of_queries(
+    auditor: User, make_user: Callable[..., User], django_assert_max_num_queries: Any
+) -> None:
+    """The week's anomalies are counted by the database: more ordinary events change neither the number of queries
+    the auditor's home runs nor the anomalies it finds."""
+    clerk = make_user(Role.AGENCY_CLERK, username="clerk-night")
+    staff = [make_user(Role.AGENCY_CLERK, username=f"clerk-{n}") for n in range(3)]
+    friday_noon = dt.datetime(2026, 11, 20, 12, 0, tzinfo=JST)
+    _at(dt.datetime(2026, 11, 17, 22, 0, tzinfo=JST), action="intake.record.view", actor=clerk, object_type="record",
+        object_ids=[1])
+    _at(dt.datetime(2026, 11, 15, 10, 0, tzinfo=JST), action="intake.record.view", actor=clerk, object_ids=[2])  # Sunday
+    _at(friday_noon - dt.timedelta(days=1), action="access.denied", actor=clerk, outcome=Outcome.DENIED)
+    _at(friday_noon - dt.timedelta(days=2), action="auth.lockout", actor_label="guessed-name", outcome=Outcome.DENIED)
+    _at(friday_noon - dt.timedelta(days=2), action="intake.records.listed", actor=clerk, object_ids=list(range(120)))
+    _at(friday_noon - dt.timedelta(days=2), action="audit.events.exported", actor=clerk, detail={"count": 500})
+    _at(friday_noon - dt.timedelta(days=2), action="audit.events.exported", actor=clerk, detail={"count": "500"})
+    week = {"start": friday_noon - dt.timedelta(days=7), "end": friday_noon}
+    with time_machine.travel(friday_noon, tick=False):
+        client = login_verified(Client(), auditor)
+        page = client.get(reverse("home")).content.decode()
+        before = _summary(anomalies.build(**week))
+        with CaptureQueriesContext(connection) as small:
+            client.get(reverse("home"))
+    assert before["after_hours"][:2] == (2, {"clerk-night": 2})
+    assert before["denials"][0] == 1 and before["lockouts"][0] == 1 and before["bulk"][0] == 2
+    assert "時間外の操作" in page
+    for day in range(1, 5):  # ordinary weekday business-hours work by three clerks
+        for user in staff:
+            for n in range(10):
+                _at(friday_noon - dt.timedelta(days=day, minutes=n), action="intake.record.view", actor=user,
+                    object_type="record", object_ids=[n])
+    with time_machine.travel(friday_noon, tick=False):
+        with django_assert_max_num_queries(len(small)):
+            client.get(reverse("home"))
+        assert _summary(anomalies.build(**week)) == before
