@@ -142,6 +142,8 @@ class Record(models.Model):
             models.Index(fields=["insurer_number", "card_number"], name="record_person"),
             # The home pages' counts of the last days and months (点検日時 from a date on), at any size of the archive.
             models.Index(fields=["checked_at"], name="record_checked_at"),
+            # The insurer's record search, newest checkup first (健診実施日, then id): the top 50 read backward by index.
+            models.Index(fields=["checkup_date", "id"], name="record_checkup_date_id"),
         ]
 
     def __str__(self) -> str:

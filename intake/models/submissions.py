@@ -104,6 +104,8 @@ class Submission(models.Model):
         ]
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["institution", "status", "received_at"], name="submission_inst_status"),
+            # Record lists newest received first (受付日時, then id): records are read one submission at a time from the top.
+            models.Index(fields=["received_at", "id"], name="submission_received_id"),
         ]
 
     def __str__(self) -> str:
