@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 from django.utils import timezone
@@ -131,9 +131,10 @@ def _records_touched_sql() -> RawSQL:
 
 
 def _finding(events: QuerySet[AuditEvent]) -> Finding:
-    """A finding from the database: totals per user by GROUP BY, and the first ``LIST_LIMIT`` events in order."""
+    """A finding from the database: totals per user by GROUP BY (users in the order of their first event, as ties
+    in ``top_actors`` were before), and the first ``LIST_LIMIT`` events in order."""
     finding = Finding()
-    for row in events.order_by().values("actor_label").annotate(n=Count("seq")):
+    for row in events.order_by().values("actor_label").annotate(n=Count("seq"), first=Min("seq")).order_by("first"):
         finding.by_actor[row["actor_label"] or "-"] += row["n"]
     finding.total = sum(finding.by_actor.values())
     if finding.total:
