@@ -16,6 +16,7 @@ from kenshin.findings import Finding
 
 from ..models import EligibilityTicket, Record, RecordKind, RecordStatus
 from .catalogue import ERROR, WARNING, R, rule
+from .tickets import person_mismatches
 
 if TYPE_CHECKING:
     from .pending import PendingRecord
@@ -210,17 +211,7 @@ def _ticket_data_findings(pending: PendingRecord, refs: References) -> list[Find
     if ticket is None:
         return [TICKET_UNKNOWN.at(file=path, xpath="//participant/associatedEntity/id/@extension", detail=record.ticket_number or "なし")]
     found: list[Finding] = []
-    mismatched = [
-        label
-        for label, ours, theirs in (
-            ("記号", record.card_symbol, ticket.card_symbol),
-            ("番号", record.card_number, ticket.card_number),
-            ("枝番", record.card_branch, ticket.card_branch),
-            ("生年月日", record.birth_date, ticket.birth_date),
-            ("性別", record.sex, ticket.sex),
-        )
-        if ours != theirs
-    ]
+    mismatched = person_mismatches(record, ticket)
     if mismatched:
         found.append(PERSON_MISMATCH.at(file=path, xpath="//recordTarget/patientRole", detail="・".join(mismatched)))
     first = course.first_date if course is not None else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from kenshin.copay import CopayRule
 from kenshin.findings import Finding
 
-from ..models import EligibilityTicket, EligibilityUpload
+from ..models import EligibilityTicket, EligibilityUpload, Record
 from .catalogue import ERROR, R, Rule, rule
 from .pending import PendingRecord
 
@@ -80,6 +80,21 @@ def copay_rules(ticket: EligibilityTicket) -> dict[str, CopayRule]:
     }
 
 
+def person_mismatches(record: Record, ticket: EligibilityTicket) -> list[str]:
+    """What of the person differs between a record and the ticket (受診券 or 利用券) it names."""
+    return [
+        label
+        for label, ours, theirs in (
+            ("記号", record.card_symbol, ticket.card_symbol),
+            ("番号", record.card_number, ticket.card_number),
+            ("枝番", record.card_branch, ticket.card_branch),
+            ("生年月日", record.birth_date, ticket.birth_date),
+            ("性別", record.sex, ticket.sex),
+        )
+        if ours != theirs
+    ]
+
+
 def ticket_findings(pending: PendingRecord, lookup: TicketLookup | None) -> tuple[list[Finding], EligibilityTicket | None]:
     """The eligibility rules for one record, and the uploaded ticket it refers to (nothing when its
     insurer has uploaded no tickets)."""
@@ -92,17 +107,7 @@ def ticket_findings(pending: PendingRecord, lookup: TicketLookup | None) -> tupl
         finding = TICKET_UNKNOWN.at(file=path, xpath="//participant/associatedEntity/id/@extension", detail=record.ticket_number or "なし")
         return [finding], None
     found: list[Finding] = []
-    mismatched = [
-        label
-        for label, ours, theirs in (
-            ("記号", record.card_symbol, ticket.card_symbol),
-            ("番号", record.card_number, ticket.card_number),
-            ("枝番", record.card_branch, ticket.card_branch),
-            ("生年月日", record.birth_date, ticket.birth_date),
-            ("性別", record.sex, ticket.sex),
-        )
-        if ours != theirs
-    ]
+    mismatched = person_mismatches(record, ticket)
     if mismatched:
         found.append(PERSON_MISMATCH.at(file=path, xpath="//recordTarget/patientRole", detail="・".join(mismatched)))
     if record.checkup_date is not None and record.checkup_date > ticket.expires_on:
