@@ -13,13 +13,13 @@ from django.utils.translation import gettext as _
 
 from agency.models import Insurer, Role
 from intake import selectors as intake_selectors
-from intake.models import BILLED_KINDS, CHECKUP_KINDS, Record, RecordStatus, Submission, SubmissionStatus
+from intake.models import BILLED_KINDS, CHECKUP_KINDS, Record, RecordKind, RecordStatus, Submission, SubmissionStatus
 from kenshin.codes import SERVICE_CHECKUP
 from kenshin.naming import ArchiveName
 from kenshin.stratification import Level
 
 from .models import MAX_SAME_DAY_COUNT, Delivery, InsurerReturn
-from .packing import AgencyCodeMissing, agency_code
+from .packing import SERVICE_OF_KIND, AgencyCodeMissing, agency_code
 
 ROUTABLE_SUBMISSION_STATUSES = (SubmissionStatus.ACCEPTED, SubmissionStatus.PARTIALLY_ACCEPTED)
 
@@ -139,7 +139,10 @@ def routing_overview() -> list[dict[str, Any]]:
         code = ""
     day = timezone.localdate()
     totals = list(
-        routable_records().order_by().values("insurer_id").annotate(records=Count("pk"), claim_total=Sum("claim_amount"))
+        routable_records()
+        .order_by()
+        .values("insurer_id", "kind")
+        .annotate(records=Count("pk"), claim_total=Sum("claim_amount"))
     )
     insurers = Insurer.objects.in_bulk([row["insurer_id"] for row in totals])
     counts: dict[int, int] = {
@@ -151,13 +154,27 @@ def routing_overview() -> list[dict[str, Any]]:
     }
     for insurer_id in insurers:
         counts.setdefault(insurer_id, 0)
-    rows = [
-        {"insurer": insurers[row["insurer_id"]], "records": row["records"], "claim_total": row["claim_total"] or 0}
-        for row in totals
-    ]
+    # One archive per insurer and kind of record, in the order the run writes them (see routing.services.deliveries).
+    order = {kind: position for position, kind in enumerate(RecordKind.values)}
+    rows = sorted(
+        (
+            {
+                "insurer": insurers[row["insurer_id"]],
+                "kind": row["kind"],
+                "kind_label": RecordKind(row["kind"]).label,
+                "records": row["records"],
+                "claim_total": row["claim_total"] or 0,
+            }
+            for row in totals
+        ),
+        key=lambda row: (row["insurer"].number, order.get(row["kind"], len(order))),
+    )
     for row in rows:
-        row["file_name"], row["fits"] = _predicted_name(code, row["insurer"], day, counts) if code else ("", False)
-    return sorted(rows, key=lambda row: row["insurer"].number)
+        insurer = row["insurer"]
+        service = SERVICE_OF_KIND.get(row["kind"], SERVICE_CHECKUP)
+        row["file_name"], row["fits"] = _predicted_name(code, insurer, day, counts, service) if code else ("", False)
+        counts[insurer.pk] += 1  # the next kind's archive takes the next same-day count
+    return rows
 
 
 # --- reads, scoped to the user, and the access functions ---------------------------------------------------

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from agency.demo import AGENCY
 from agency.models import Role
-from intake.models import Record
+from intake.models import Record, RecordKind
 from kenshin.naming import ArchiveName
 from routing.services import deliveries as delivery_services
 
@@ -81,3 +81,20 @@ def test_routing_memory_does_not_grow_with_the_number_of_records(capture: Any, r
     assert Record.objects.filter(status="accepted", delivery_item__isnull=True).count() == 0
     print(f"routing {records} records: peak {peak / 2**20:.2f} MiB")  # the figure, shown with -s
     assert peak < ROUTING_PEAK_BOUND, f"routing {records} records allocated {peak / 2**20:.1f} MiB at its peak"
+
+
+def test_the_routing_page_plans_one_archive_per_kind_of_record(user_client: Callable[..., Client]) -> None:
+    """Checkups and guidance of one insurer travel in archives of their own 実施区分: the page names both,
+    in the order the run writes them, each with its own same-day count."""
+    AgencyProfileFactory(**AGENCY)
+    insurer = InsurerFactory()
+    SubmissionFactory(records=2, records__insurer=insurer, records__claim_amount=7_000)
+    SubmissionFactory(records=3, records__insurer=insurer, records__claim_amount=4_000, records__kind=RecordKind.GUIDANCE)
+    response = user_client(Role.AGENCY_CLERK).get(reverse("insurer:routing_run"))
+    rows = response.context["overview"]
+    assert [(row["kind"], row["records"], row["claim_total"]) for row in rows] == [
+        (RecordKind.CHECKUP, 2, 14_000), (RecordKind.GUIDANCE, 3, 12_000)]
+    names = [ArchiveName.parse(row["file_name"]) for row in rows]
+    assert [(name.service_event_type, name.same_day_count) for name in names] == [("1", 0), ("2", 1)]
+    page = response.content.decode()
+    assert "（特定保健指導）" in page and all(row["file_name"] in page for row in rows)
