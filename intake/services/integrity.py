@@ -38,14 +38,12 @@ class VerifyRun:
 def archives_verify(*, budget_bytes: int = VERIFY_BUDGET_BYTES) -> VerifyRun:
     """Rehash the archives checked longest ago (never checked first) until ``budget_bytes`` are read."""
     run = VerifyRun()
-    queue = StoredArchive.objects.order_by(F("verified_at").asc(nulls_first=True), "id").values_list("pk", "sha256", "size")
-    for pk, sha256, size in queue.iterator(chunk_size=500):
+    queue = StoredArchive.objects.order_by(F("verified_at").asc(nulls_first=True), "id").values_list("pk", "sha256", "size", "intact")
+    for pk, sha256, size, was in queue.iterator(chunk_size=500):
         if run.archives and run.bytes + size > budget_bytes:
             break
         intact = storage.verify(sha256)
-        now = timezone.now()
-        was = StoredArchive.objects.filter(pk=pk).values_list("intact", flat=True).first()
-        StoredArchive.objects.filter(pk=pk).update(verified_at=now, intact=intact)
+        StoredArchive.objects.filter(pk=pk).update(verified_at=timezone.now(), intact=intact)
         run.archives += 1
         run.bytes += size
         if not intact:
