@@ -40,7 +40,7 @@ from .models import (
 
 
 def submission_list(*, user: Any) -> QuerySet[Submission]:
-    qs = Submission.objects.select_related("institution", "archive")
+    qs = Submission.objects.select_related("institution", "insurer", "archive")
     if user.role == Role.INSTITUTION_STAFF:
         return qs.filter(institution_id=user.institution_id)
     if user.role == Role.INSURER_STAFF:
